@@ -1,0 +1,1 @@
+"""Stripe webhooks, the event store, plan mapping and the sign-up flows."""

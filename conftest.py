@@ -1,0 +1,55 @@
+"""Test-wide fixtures: a real BigQuery emulator for the session, isolated local keyring."""
+
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from pipelines.emulator import emulator_start, emulator_wait, free_port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_keyring(tmp_path_factory):
+    """Tests never touch a developer's real keyring."""
+    settings.KMS_BACKEND = "local"
+    settings.KMS_LOCAL_KEYRING_PATH = str(tmp_path_factory.mktemp("kms") / "keyring.json")
+
+
+@pytest.fixture(scope="session")
+def warehouse_endpoint(tmp_path_factory):
+    """A real bqemulator process for the whole session, on a free port."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("bqemulator") / "emulator.log"
+    process = emulator_start(project="convergence-test", rest_port=port, log_path=log_path)
+    try:
+        emulator_wait(endpoint, process=process)
+        settings.WAREHOUSE_ENDPOINT = endpoint
+        settings.WAREHOUSE_PROJECT = "convergence-test"
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def warehouse(warehouse_endpoint):
+    from pipelines.warehouse import get_warehouse
+
+    return get_warehouse()
+
+
+@pytest.fixture
+def scratch_dataset(warehouse):
+    """A uniquely named dataset, dropped after the test."""
+    dataset_id = f"scratch_{uuid.uuid4().hex[:12]}"
+    warehouse.dataset_create(dataset_id)
+    yield dataset_id
+    warehouse.dataset_delete(dataset_id)
+
+
+@pytest.fixture
+def requires_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (the CI run does)")

@@ -1,0 +1,5 @@
+"""The Convergence Django project."""
+
+from convergence.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,10 @@
+"""Test settings: the same services as local unless the environment names others."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="test-only-not-secret")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)

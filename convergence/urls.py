@@ -1,0 +1,14 @@
+"""Root URLs: admin, health, the API and its schema."""
+
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from convergence.health import HealthApi
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health", HealthApi.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

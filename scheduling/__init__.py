@@ -1,0 +1,1 @@
+"""Per-tenant schedules, the dispatcher, retries, quota windows and system jobs."""

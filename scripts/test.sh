@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Lint, Django's checks, migrations up to date, then the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
+export DJANGO_SETTINGS_MODULE=convergence.settings.test
+
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== django checks"
+python manage.py check --fail-level WARNING
+python manage.py makemigrations --check --dry-run
+DJANGO_SETTINGS_MODULE=convergence.settings.production \
+  DJANGO_SECRET_KEY="check-deploy-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
+  DJANGO_ALLOWED_HOSTS=convergence.example.com \
+  python manage.py check --deploy --fail-level WARNING
+echo "== pytest ($(python -c 'import environ; print(environ.Env().db_url("DATABASE_URL", default="sqlite:///").get("ENGINE"))'))"
+python -m pytest "$@"

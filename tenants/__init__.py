@@ -1,0 +1,1 @@
+"""Tenants, plans, subscriptions, API keys, cloud credentials, usage and audit."""
