@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -30,6 +31,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         messages = _flatten(exc.detail)
         response.data = {"detail": "; ".join(messages), "errors": exc.detail}
-    elif isinstance(exc, exceptions.ParseError):
-        response.data = {"detail": f"Invalid JSON body: {exc.detail}"}
     return response
+
+
+def not_found(request, exception=None):
+    """JSON 404 for every unknown URL."""
+    return JsonResponse({"detail": f"Not found: {request.path}"}, status=404)
+
+
+def server_error(request):
+    return JsonResponse({"detail": "Internal server error."}, status=500)

@@ -1,7 +1,7 @@
 """Root URLs: admin, health, the API and its schema."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from convergence.health import HealthApi
@@ -9,6 +9,10 @@ from convergence.health import HealthApi
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", HealthApi.as_view(), name="health"),
+    path("api/v1/", include("tenants.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+handler404 = "convergence.api.not_found"
+handler500 = "convergence.api.server_error"

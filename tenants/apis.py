@@ -1,0 +1,413 @@
+"""The tenants API: onboarding for staff, usage, keys, credentials and provider configs."""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants.authentication import request_actor
+from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantError, TenantInvalid
+from tenants.models import (
+    TENANT_ID_PATTERN,
+    AdminKey,
+    ApiKey,
+    CloudCredential,
+    Provider,
+    ProviderConfig,
+    Tenant,
+)
+from tenants.permissions import IsStaff, IsTenantOrStaff
+from tenants.selectors import tenant_get_for_user, tenant_usage
+from tenants.services.credentials import (
+    credential_delete,
+    credential_store,
+    provider_config_set,
+)
+from tenants.services.keys import admin_key_issue, api_key_issue, key_revoke
+from tenants.services.onboarding import tenant_dry_run, tenant_onboard
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict."
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service the request needs is unavailable."
+
+
+def raise_for_tenant_error(exc: TenantError):
+    """Map a service error to its HTTP answer, keeping the service's message."""
+    if isinstance(exc, TenantAlreadyExists):
+        raise Conflict(str(exc)) from exc
+    if isinstance(exc, ProvisioningFailed):
+        raise ServiceUnavailable(str(exc)) from exc
+    if isinstance(exc, TenantInvalid) and exc.field:
+        raise ValidationError({exc.field: [str(exc)]}) from exc
+    raise ValidationError(str(exc)) from exc
+
+
+class TenantIdField(serializers.RegexField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            TENANT_ID_PATTERN,
+            max_length=50,
+            error_messages={"invalid": "Must be 3-50 characters of a-z, 0-9 and _."},
+            **kwargs,
+        )
+
+
+class TenantOutputSerializer(serializers.ModelSerializer):
+    plan = serializers.CharField(source="subscription.plan.code", default=None)
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "id",
+            "company_name",
+            "admin_email",
+            "status",
+            "status_reason",
+            "plan",
+            "dataset_id",
+            "created_at",
+        ]
+
+
+class KeyOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class TenantDryRunApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        # Free-form on purpose: the dry run reports a bad value as a failed check.
+        tenant_id = serializers.CharField(max_length=200)
+        admin_email = serializers.CharField(max_length=254)
+        plan = serializers.CharField(max_length=32, default="STARTER")
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = tenant_dry_run(
+            tenant_id=data.validated_data["tenant_id"],
+            admin_email=data.validated_data["admin_email"],
+            plan_code=data.validated_data["plan"],
+        )
+        return Response(report.as_dict())
+
+
+class TenantOnboardApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        tenant_id = TenantIdField()
+        company_name = serializers.CharField(max_length=200)
+        admin_email = serializers.EmailField()
+        plan = serializers.CharField(max_length=32, default="STARTER")
+        status = serializers.ChoiceField(
+            choices=[Tenant.Status.TRIAL, Tenant.Status.ACTIVE], default=Tenant.Status.TRIAL
+        )
+        force_recreate_dataset = serializers.BooleanField(default=False)
+        force_recreate_tables = serializers.BooleanField(default=False)
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            onboarded = tenant_onboard(
+                tenant_id=values["tenant_id"],
+                company_name=values["company_name"],
+                admin_email=values["admin_email"],
+                plan_code=values["plan"],
+                status=values["status"],
+                actor=request_actor(request),
+                force_recreate_dataset=values["force_recreate_dataset"],
+                force_recreate_tables=values["force_recreate_tables"],
+            )
+        except TenantError as exc:
+            raise_for_tenant_error(exc)
+        return Response(
+            {
+                "tenant": TenantOutputSerializer(onboarded.tenant).data,
+                "dataset_id": onboarded.dataset_id,
+                "api_key": onboarded.api_key,
+                "api_key_notice": "Shown once; store it now. Only its hash is kept.",
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TenantUsageApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    def get(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        return Response(tenant_usage(tenant=tenant))
+
+
+class TenantApiKeysApi(APIView):
+    """A tenant's keys: list, or issue another (rotation: the old key works until revoked)."""
+
+    permission_classes = [IsTenantOrStaff]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100, default="", allow_blank=True)
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def get(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        return Response(KeyOutputSerializer(tenant.api_keys.all(), many=True).data)
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = api_key_issue(
+            tenant=tenant,
+            actor=request_actor(request),
+            name=data.validated_data["name"],
+            expires_at=data.validated_data.get("expires_at"),
+        )
+        body = KeyOutputSerializer(issued.record).data
+        body["api_key"] = issued.plaintext
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TenantApiKeyRevokeApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    def delete(self, request, tenant_id: str, key_id: int):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        key = get_object_or_404(ApiKey, pk=key_id, tenant=tenant)
+        key = key_revoke(key=key, actor=request_actor(request))
+        return Response(KeyOutputSerializer(key).data)
+
+
+class CredentialOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CloudCredential
+        fields = ["id", "provider", "kind", "name", "key_ref", "created_at", "updated_at"]
+
+
+class TenantCredentialsApi(APIView):
+    """Store a credential (encrypted) or list their metadata; the secret never comes back."""
+
+    permission_classes = [IsTenantOrStaff]
+
+    class InputSerializer(serializers.Serializer):
+        provider = serializers.ChoiceField(choices=Provider.choices)
+        kind = serializers.ChoiceField(choices=CloudCredential.Kind.choices)
+        name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", default="default")
+        secret = serializers.DictField(child=serializers.CharField(max_length=20000))
+
+    def get(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        return Response(CredentialOutputSerializer(tenant.credentials.all(), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=CredentialOutputSerializer)
+    def post(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            credential = credential_store(
+                tenant=tenant, actor=request_actor(request), **data.validated_data
+            )
+        except TenantError as exc:
+            raise_for_tenant_error(exc)
+        return Response(CredentialOutputSerializer(credential).data, status=201)
+
+
+class TenantCredentialDeleteApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    def delete(self, request, tenant_id: str, credential_id: int):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        credential = get_object_or_404(CloudCredential, pk=credential_id, tenant=tenant)
+        credential_delete(credential=credential, actor=request_actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderConfigOutputSerializer(serializers.ModelSerializer):
+    credential_id = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = ProviderConfig
+        fields = ["id", "provider", "settings", "notification_emails", "credential_id"]
+
+
+class TenantProviderConfigsApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    class InputSerializer(serializers.Serializer):
+        provider = serializers.ChoiceField(choices=Provider.choices)
+        settings = serializers.DictField(child=serializers.CharField(max_length=500), default=dict)
+        notification_emails = serializers.ListField(
+            child=serializers.EmailField(), max_length=20, default=list
+        )
+        credential_id = serializers.IntegerField(required=False, allow_null=True)
+
+    def get(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        configs = tenant.provider_configs.all()
+        return Response(ProviderConfigOutputSerializer(configs, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=ProviderConfigOutputSerializer)
+    def post(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        credential = None
+        if values.get("credential_id") is not None:
+            credential = CloudCredential.objects.filter(
+                pk=values["credential_id"], tenant=tenant
+            ).first()
+            if credential is None:
+                raise ValidationError({"credential_id": ["No such credential for this tenant."]})
+        try:
+            config = provider_config_set(
+                tenant=tenant,
+                provider=values["provider"],
+                settings=values["settings"],
+                notification_emails=values["notification_emails"],
+                credential=credential,
+                actor=request_actor(request),
+            )
+        except TenantError as exc:
+            raise_for_tenant_error(exc)
+        return Response(ProviderConfigOutputSerializer(config).data, status=201)
+
+
+# -- staff ------------------------------------------------------------------------------
+
+
+class AdminBootstrapApi(APIView):
+    """Report whether the control plane is ready: migrations applied, plans seeded."""
+
+    permission_classes = [IsStaff]
+
+    def post(self, request):
+        from django.db import connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        from tenants.models import Plan
+
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        plans = list(Plan.objects.values_list("code", flat=True))
+        ready = not pending and bool(plans)
+        return Response(
+            {
+                "ready": ready,
+                "pending_migrations": [f"{m.app_label}.{m.name}" for m, _ in pending],
+                "plans": plans,
+            },
+            status=200 if ready else 503,
+        )
+
+
+class AdminTenantsApi(TenantOnboardApi):
+    """List tenants, or create one (the same operation as onboarding)."""
+
+    def get(self, request):
+        tenants = Tenant.objects.select_related("subscription__plan").order_by("id")
+        status_filter = request.query_params.get("status")
+        if status_filter:
+            if status_filter not in Tenant.Status.values:
+                raise ValidationError({"status": [f"Unknown status {status_filter!r}."]})
+            tenants = tenants.filter(status=status_filter)
+        return Response(TenantOutputSerializer(tenants, many=True).data)
+
+
+class AdminTenantDetailApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Tenant.Status.choices)
+        reason = serializers.CharField(max_length=200, default="", allow_blank=True)
+
+    def get(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        return Response(TenantOutputSerializer(tenant).data)
+
+    @extend_schema(request=InputSerializer)
+    def patch(self, request, tenant_id: str):
+        from tenants.services.lifecycle import tenant_status_set
+
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = tenant_status_set(
+            tenant=tenant,
+            status=data.validated_data["status"],
+            reason=data.validated_data["reason"],
+            actor=request_actor(request),
+        )
+        return Response(TenantOutputSerializer(tenant).data)
+
+
+class AdminApiKeyIssueApi(APIView):
+    """Issue a tenant API key (with ``tenant_id``) or, without it, a staff admin key."""
+
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        tenant_id = TenantIdField(required=False)
+        name = serializers.CharField(max_length=100, default="", allow_blank=True)
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        actor = request_actor(request)
+        with transaction.atomic():
+            if "tenant_id" in values:
+                tenant = Tenant.objects.filter(pk=values["tenant_id"]).first()
+                if tenant is None:
+                    raise NotFound(f"No tenant {values['tenant_id']!r}.")
+                issued = api_key_issue(
+                    tenant=tenant,
+                    actor=actor,
+                    name=values["name"],
+                    expires_at=values.get("expires_at"),
+                )
+            else:
+                issued = admin_key_issue(
+                    actor=actor, name=values["name"], expires_at=values.get("expires_at")
+                )
+        body = KeyOutputSerializer(issued.record).data
+        body["key"] = issued.plaintext
+        body["kind"] = "api" if "tenant_id" in values else "admin"
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AdminApiKeyRevokeApi(APIView):
+    permission_classes = [IsStaff]
+
+    def delete(self, request, key_id: int):
+        kind = request.query_params.get("kind", "api")
+        model = {"api": ApiKey, "admin": AdminKey}.get(kind)
+        if model is None:
+            raise ValidationError({"kind": ["Must be 'api' or 'admin'."]})
+        key = get_object_or_404(model, pk=key_id)
+        key = key_revoke(key=key, actor=request_actor(request))
+        return Response(KeyOutputSerializer(key).data)

@@ -1,0 +1,71 @@
+"""DRF authentication by key: ``X-API-Key`` for a tenant, ``X-Admin-Key`` for staff machines."""
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions
+
+from tenants.models import AdminKey, ApiKey, Tenant
+from tenants.services.audit import Actor
+from tenants.services.keys import admin_key_authenticate, api_key_authenticate
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """The request's user when it came with a key rather than a session."""
+
+    tenant: Tenant | None
+    key: ApiKey | AdminKey
+    user_id: str = ""
+    is_authenticated: bool = True
+
+    @property
+    def is_staff(self) -> bool:
+        return self.tenant is None
+
+    @property
+    def pk(self) -> None:
+        return None
+
+
+def _user_id(request) -> str:
+    return request.META.get("HTTP_X_USER_ID", "")[:150]
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    header = "HTTP_X_API_KEY"
+
+    def authenticate(self, request):
+        raw = request.META.get(self.header)
+        if raw is None:
+            return None
+        key = api_key_authenticate(raw)
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
+        return KeyPrincipal(tenant=key.tenant, key=key, user_id=_user_id(request)), key
+
+    def authenticate_header(self, request) -> str:
+        return "X-API-Key"
+
+
+class AdminKeyAuthentication(authentication.BaseAuthentication):
+    header = "HTTP_X_ADMIN_KEY"
+
+    def authenticate(self, request):
+        raw = request.META.get(self.header)
+        if raw is None:
+            return None
+        key = admin_key_authenticate(raw)
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked admin key.")
+        return KeyPrincipal(tenant=None, key=key, user_id=_user_id(request)), key
+
+    def authenticate_header(self, request) -> str:
+        return "X-Admin-Key"
+
+
+def request_actor(request) -> Actor:
+    """The audit actor behind a request: staff user, key prefix, plus X-User-ID."""
+    user = request.user
+    if isinstance(user, KeyPrincipal):
+        return Actor(label=user.key.prefix, user_id=user.user_id)
+    return Actor(user=user, label=getattr(user, "username", ""), user_id=_user_id(request))

@@ -1,0 +1,62 @@
+"""Reads of the tenants app."""
+
+from datetime import datetime
+
+from django.http import Http404
+from django.utils import timezone
+
+from tenants.authentication import KeyPrincipal
+from tenants.models import Tenant, UsageWindow
+from tenants.permissions import is_staff
+from tenants.services.usage import day_window_bounds, month_window_bounds
+
+
+def tenant_get_for_user(*, user, tenant_id: str) -> Tenant:
+    """The tenant if this user may see it; 404 otherwise, so another tenant's id reveals nothing."""
+    if isinstance(user, KeyPrincipal) and user.tenant is not None:
+        if user.tenant.id != tenant_id:
+            raise Http404("No such tenant.")
+        return user.tenant
+    if is_staff(user):
+        tenant = Tenant.objects.select_related("subscription__plan").filter(pk=tenant_id).first()
+        if tenant is not None:
+            return tenant
+    raise Http404("No such tenant.")
+
+
+def tenant_usage(*, tenant: Tenant, now: datetime | None = None) -> dict:
+    """Runs used and left in the current day and month windows, with their reset times."""
+    now = now or timezone.now()
+    plan = tenant.subscription.plan
+    day_start, day_end = day_window_bounds(now)
+    month_start, month_end = month_window_bounds(tenant.subscription.current_period_start, now)
+    used = dict(
+        UsageWindow.objects.filter(
+            tenant=tenant,
+            starts_at__in=[day_start, month_start],
+        ).values_list("kind", "runs_used")
+    )
+    from pipelines.selectors import runs_active_count
+
+    running = runs_active_count(tenant_id=tenant.id)
+    return {
+        "tenant_id": tenant.id,
+        "status": tenant.status,
+        "plan": plan.code,
+        "daily": _window(used.get(UsageWindow.Kind.DAY, 0), plan.runs_per_day, day_end),
+        "monthly": _window(used.get(UsageWindow.Kind.MONTH, 0), plan.runs_per_month, month_end),
+        "concurrent": {
+            "used": running,
+            "limit": plan.concurrent_runs,
+            "remaining": max(plan.concurrent_runs - running, 0),
+        },
+    }
+
+
+def _window(used: int, limit: int, resets_at: datetime) -> dict:
+    return {
+        "used": used,
+        "limit": limit,
+        "remaining": max(limit - used, 0),
+        "resets_at": resets_at.isoformat(),
+    }

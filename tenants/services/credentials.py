@@ -1,0 +1,147 @@
+"""Cloud credentials (envelope-encrypted through the KMS adapter) and provider configs."""
+
+import json
+import logging
+
+from django.db import transaction
+
+from tenants import kms
+from tenants.errors import TenantInvalid
+from tenants.models import CloudCredential, Provider, ProviderConfig, Tenant
+from tenants.services.audit import Actor, audit_record
+
+logger = logging.getLogger(__name__)
+
+KIND_PROVIDER = {
+    CloudCredential.Kind.GCP_SERVICE_ACCOUNT: Provider.GCP,
+    CloudCredential.Kind.AWS_ACCESS_KEY: Provider.AWS,
+    CloudCredential.Kind.AWS_ROLE: Provider.AWS,
+    CloudCredential.Kind.AZURE_SERVICE_PRINCIPAL: Provider.AZURE,
+}
+# Fields each kind of secret must carry (values are never echoed back).
+KIND_FIELDS = {
+    CloudCredential.Kind.GCP_SERVICE_ACCOUNT: ("type", "project_id", "private_key", "client_email"),
+    CloudCredential.Kind.AWS_ACCESS_KEY: ("access_key_id", "secret_access_key"),
+    CloudCredential.Kind.AWS_ROLE: ("role_arn",),
+    CloudCredential.Kind.AZURE_SERVICE_PRINCIPAL: ("tenant_id", "client_id", "client_secret"),
+}
+
+
+def _encrypted_fields(secret: kms.EncryptedSecret) -> dict:
+    return {
+        "ciphertext": secret.ciphertext,
+        "nonce": secret.nonce,
+        "wrapped_key": secret.wrapped_key,
+        "key_ref": secret.key_ref,
+    }
+
+
+def _stored_secret(credential: CloudCredential) -> kms.EncryptedSecret:
+    return kms.EncryptedSecret(
+        ciphertext=bytes(credential.ciphertext),
+        nonce=bytes(credential.nonce),
+        wrapped_key=bytes(credential.wrapped_key),
+        key_ref=credential.key_ref,
+    )
+
+
+def credential_store(
+    *, tenant: Tenant, provider: str, kind: str, name: str, secret: dict, actor: Actor
+) -> CloudCredential:
+    """Encrypt and store (or replace) a credential. Only its metadata is ever read back."""
+    if KIND_PROVIDER.get(kind) != provider:
+        raise TenantInvalid(f"Kind {kind!r} is not a {provider!r} credential.", field="kind")
+    missing = [f for f in KIND_FIELDS[kind] if not isinstance(secret.get(f), str) or not secret[f]]
+    if missing:
+        raise TenantInvalid(
+            f"Secret for {kind} lacks fields: {', '.join(missing)}.", field="secret"
+        )
+    encrypted = kms.secret_encrypt(json.dumps(secret, sort_keys=True).encode(), tenant_id=tenant.id)
+    with transaction.atomic():
+        credential, created = CloudCredential.objects.update_or_create(
+            tenant=tenant,
+            provider=provider,
+            name=name,
+            defaults={"kind": kind, **_encrypted_fields(encrypted)},
+        )
+        audit_record(
+            actor=actor,
+            action="credential.store" if created else "credential.replace",
+            tenant_id=tenant.id,
+            target=str(credential),
+            details={"credential_id": credential.pk, "kind": kind},
+        )
+    return credential
+
+
+def credential_secret(*, credential: CloudCredential) -> dict:
+    """The decrypted secret, for a pipeline step to use; never for an API response or a log."""
+    return json.loads(
+        kms.secret_decrypt(_stored_secret(credential), tenant_id=credential.tenant_id)
+    )
+
+
+def credential_delete(*, credential: CloudCredential, actor: Actor) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="credential.delete",
+            tenant_id=credential.tenant_id,
+            target=str(credential),
+        )
+        credential.delete()
+
+
+def credentials_rewrap() -> int:
+    """Re-wrap every credential's data key with the current KMS key; returns how many."""
+    count = 0
+    for pk in CloudCredential.objects.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            credential = CloudCredential.objects.select_for_update().get(pk=pk)
+            rewrapped = kms.secret_rewrap(
+                _stored_secret(credential), tenant_id=credential.tenant_id
+            )
+            for attr, value in _encrypted_fields(rewrapped).items():
+                setattr(credential, attr, value)
+            credential.save(update_fields=[*_encrypted_fields(rewrapped), "updated_at"])
+        count += 1
+    audit_record(
+        actor=Actor.system("kms.rewrap"), action="credentials.rewrap", details={"count": count}
+    )
+    return count
+
+
+def provider_config_set(
+    *,
+    tenant: Tenant,
+    provider: str,
+    settings: dict,
+    notification_emails: list[str],
+    credential: CloudCredential | None,
+    actor: Actor,
+) -> ProviderConfig:
+    if credential is not None and (
+        credential.tenant_id != tenant.id or credential.provider != provider
+    ):
+        raise TenantInvalid(
+            f"Credential {credential.pk} is not a {provider} credential of this tenant.",
+            field="credential_id",
+        )
+    with transaction.atomic():
+        config, created = ProviderConfig.objects.update_or_create(
+            tenant=tenant,
+            provider=provider,
+            defaults={
+                "settings": settings,
+                "notification_emails": notification_emails,
+                "credential": credential,
+            },
+        )
+        audit_record(
+            actor=actor,
+            action="provider_config.set",
+            tenant_id=tenant.id,
+            target=str(config),
+            details={"created": created},
+        )
+    return config
