@@ -1,8 +1,50 @@
 """Reads of the pipelines app."""
 
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.http import Http404
+
 from pipelines.models import PipelineRun
+from tenants.authentication import KeyPrincipal
+from tenants.permissions import is_staff
 
 
 def runs_active_count(*, tenant_id: str) -> int:
     """Runs holding one of the tenant's concurrency slots."""
     return PipelineRun.objects.filter(tenant_id=tenant_id, holds_slot=True).count()
+
+
+def run_get_for_user(*, user, run_id) -> PipelineRun:
+    """The run if this user may see it; 404 for another tenant's run."""
+    runs = PipelineRun.objects.prefetch_related("steps")
+    if isinstance(user, KeyPrincipal) and user.tenant is not None:
+        runs = runs.filter(tenant_id=user.tenant.id)
+    elif not is_staff(user):
+        raise Http404("No such run.")
+    run = runs.filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+def runs_list(
+    *,
+    tenant_id: str,
+    status: str | None = None,
+    trigger: str | None = None,
+    provider: str | None = None,
+    pipeline: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[PipelineRun]:
+    runs = PipelineRun.objects.filter(tenant_id=tenant_id).order_by("-created_at")
+    filters = {
+        "status": status,
+        "trigger": trigger,
+        "provider": provider,
+        "pipeline": pipeline,
+        "created_at__gte": created_after,
+        "created_at__lt": created_before,
+    }
+    return runs.filter(**{k: v for k, v in filters.items() if v is not None})

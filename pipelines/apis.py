@@ -1,0 +1,166 @@
+"""The run API: start a run (202), read runs, cancel a run."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pipelines.errors import QuotaExceeded, RunRefused
+from pipelines.models import PipelineRun, RunStatus, StepRun
+from pipelines.selectors import run_get_for_user, runs_list
+from pipelines.services.runs import pipeline_run_cancel, pipeline_run_start
+from tenants.authentication import KeyPrincipal, request_actor
+from tenants.permissions import IsTenantOrStaff
+from tenants.selectors import tenant_get_for_user
+
+
+def refused_response(exc: RunRefused) -> Response:
+    body = {"detail": exc.message}
+    if isinstance(exc, QuotaExceeded):
+        body.update(
+            window=exc.window,
+            used=exc.used,
+            limit=exc.limit,
+            resets_at=exc.resets_at.isoformat() if exc.resets_at else None,
+        )
+    return Response(body, status=exc.status_code)
+
+
+class StepOutputSerializer(serializers.ModelSerializer):
+    duration_ms = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = StepRun
+        fields = [
+            "index",
+            "step_id",
+            "ps_type",
+            "status",
+            "started_at",
+            "ended_at",
+            "duration_ms",
+            "rows_processed",
+            "bytes_processed",
+            "error_message",
+        ]
+
+
+class RunOutputSerializer(serializers.ModelSerializer):
+    pipeline_logging_id = serializers.UUIDField(source="id")
+    duration_ms = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = PipelineRun
+        fields = [
+            "pipeline_logging_id",
+            "tenant_id",
+            "pipeline_id",
+            "provider",
+            "domain",
+            "pipeline",
+            "status",
+            "trigger",
+            "parameters",
+            "user_id",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "ended_at",
+            "duration_ms",
+            "rows_processed",
+            "bytes_processed",
+            "error_message",
+        ]
+
+
+class RunDetailOutputSerializer(RunOutputSerializer):
+    steps = StepOutputSerializer(many=True)
+
+    class Meta(RunOutputSerializer.Meta):
+        fields = [*RunOutputSerializer.Meta.fields, "steps"]
+
+
+class PipelineRunStartApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    @extend_schema(
+        request=serializers.DictField(),
+        responses={202: RunOutputSerializer},
+        description='Body: run parameters, e.g. {"date": "2024-09-01"}.',
+    )
+    def post(self, request, tenant_id: str, provider: str, domain: str, pipeline: str):
+        from pipelines.configs import PipelineConfigNotFound
+
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        if not isinstance(request.data, dict):
+            raise ValidationError("Body must be a JSON object of run parameters.")
+        user = request.user
+        user_id = user.user_id if isinstance(user, KeyPrincipal) else user.get_username()
+        try:
+            run = pipeline_run_start(
+                tenant_id=tenant.id,
+                provider=provider,
+                domain=domain,
+                pipeline=pipeline,
+                parameters=request.data,
+                user_id=user_id,
+            )
+        except PipelineConfigNotFound as exc:
+            raise Http404(str(exc)) from exc
+        except RunRefused as exc:
+            return refused_response(exc)
+        return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PipelineRunDetailApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    def get(self, request, run_id):
+        run = run_get_for_user(user=request.user, run_id=run_id)
+        return Response(RunDetailOutputSerializer(run).data)
+
+
+class PipelineRunCancelApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    def post(self, request, run_id):
+        run = run_get_for_user(user=request.user, run_id=run_id)
+        try:
+            run = pipeline_run_cancel(run=run, actor=request_actor(request))
+        except RunRefused as exc:
+            return refused_response(exc)
+        run.refresh_from_db()
+        return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TenantRunsApi(APIView):
+    permission_classes = [IsTenantOrStaff]
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=RunStatus.choices, required=False)
+        trigger = serializers.ChoiceField(choices=PipelineRun.Trigger.choices, required=False)
+        provider = serializers.CharField(max_length=32, required=False)
+        pipeline = serializers.CharField(max_length=64, required=False)
+        created_after = serializers.DateTimeField(required=False)
+        created_before = serializers.DateTimeField(required=False)
+
+    @extend_schema(
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses=RunOutputSerializer(many=True),
+    )
+    def get(self, request, tenant_id: str):
+        tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(
+            runs_list(tenant_id=tenant.id, **filters.validated_data), request, view=self
+        )
+        return paginator.get_paginated_response(RunOutputSerializer(page, many=True).data)
