@@ -2,4 +2,4 @@
 
 
 def extra_b_objects(tenant) -> dict:
-    return {}
+    return {"provider": "example", "domain": "demo", "pipeline": "hello"}
