@@ -1,0 +1,81 @@
+"""Receiving Stripe events: verify the signature, store the raw event once, enqueue processing."""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, transaction
+
+from billing.models import InvalidDelivery, StripeEvent
+from billing.stripe_client import SignatureInvalid, webhook_event_verify
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stored:
+    event: StripeEvent
+    duplicate: bool
+
+
+def _customer_id(data: dict) -> str:
+    """The Stripe customer an event is about, so deferred events can find their tenant."""
+    obj = (data.get("data") or {}).get("object") or {}
+    if obj.get("object") == "customer":
+        return str(obj.get("id") or "")
+    customer = obj.get("customer")
+    if isinstance(customer, dict):  # expanded
+        customer = customer.get("id")
+    return str(customer or "")
+
+
+def stripe_event_store(*, data: dict, enqueue: bool = True) -> Stored:
+    """Store a verified event once by its id; a new one is queued for processing after commit.
+
+    Two deliveries racing both end here: the unique event id lets one insert win, and the
+    other reads the winner's row and reports a duplicate.
+    """
+    from billing.tasks import stripe_event_process_task
+
+    defaults = {
+        "type": str(data.get("type") or ""),
+        "created": datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC),
+        "livemode": bool(data.get("livemode")),
+        "stripe_customer_id": _customer_id(data),
+        "payload": data,
+    }
+    try:
+        with transaction.atomic():
+            event, created = StripeEvent.objects.get_or_create(
+                event_id=data["id"], defaults=defaults
+            )
+            if created and enqueue:
+                transaction.on_commit(lambda: stripe_event_process_task.delay(event.pk))
+    except IntegrityError:
+        event, created = StripeEvent.objects.get(event_id=data["id"]), False
+    if created:
+        logger.info("stripe event %s (%s) stored", event.event_id, event.type)
+    return Stored(event=event, duplicate=not created)
+
+
+def stripe_webhook_receive(
+    *, payload: bytes, signature_header: str | None, remote_addr: str | None = None
+) -> Stored:
+    """Verify a webhook delivery and store its event; a bad one is recorded and refused.
+
+    Raises SignatureInvalid (after recording an InvalidDelivery) or StripeNotConfigured.
+    """
+    try:
+        data = webhook_event_verify(payload=payload, signature_header=signature_header)
+    except SignatureInvalid as exc:
+        InvalidDelivery.objects.create(
+            reason=str(exc)[:200],
+            had_signature=bool(signature_header),
+            body_sha256=hashlib.sha256(payload).hexdigest(),
+            body_length=len(payload),
+            remote_addr=remote_addr or None,
+        )
+        logger.warning("stripe webhook refused: %s", exc)
+        raise
+    return stripe_event_store(data=data)
