@@ -1,0 +1,370 @@
+"""Benchmark: 100,000 schedules, 10,000 due at once; our dispatcher vs django-celery-beat.
+
+Usage (PostgreSQL only; the database is dropped and re-created, so its name must
+contain "bench"):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/convergence_bench \
+        python benchmarks/scheduler_dispatch.py [--workers 2] [--timeout 120]
+
+Both sides get the same 100,000 daily cron schedules over 10,000 tenants (10 each,
+spread over every hour and five timezones); for each tenant one schedule falls due at
+the same minute boundary T, so 10,000 slots are due at once (the "everyone at 02:00"
+burst). Setup is not timed. Then, from T:
+
+- ours: ``scheduler_tick`` called back to back (by ``--workers`` processes), timed until
+  all 10,000 runs exist. Each start is the real ``pipeline_run_start``: quota admission
+  with the tenant row locked, the run and step rows, the slot row, one transaction per
+  run; the Celery message is captured on commit instead of sent to a broker. Lateness
+  of a run = its ``created_at`` - T.
+- django-celery-beat: the same schedules as ``PeriodicTask`` rows with
+  ``CrontabSchedule``; ``DatabaseScheduler`` is created (its initial load is reported
+  separately) and its ``tick()`` loop is run in-process exactly as ``celery beat`` runs
+  it (sleeping what ``tick`` returns), with sending captured. Lateness = capture time - T.
+  It creates no run rows and checks no quotas: it only decides that a task is due.
+"""
+
+import argparse
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TENANTS = 10_000
+PER_TENANT = 10
+TIMEZONES = ["UTC", "America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Sydney"]
+DUE_PIPELINE = ("example", "demo", "hello")
+
+
+def prepare_database(url: str) -> None:
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(url)
+    if "postgresql" not in config["ENGINE"]:
+        sys.exit("DATABASE_URL must point at PostgreSQL.")
+    name = config["NAME"]
+    if "bench" not in name:
+        sys.exit(f"Refusing to drop {name!r}: the benchmark database's name must contain 'bench'.")
+    with psycopg.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"] or "postgres",
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convergence.settings.test")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    if not values:
+        return {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": q[49], "p99": q[98], "max": values[-1]}
+
+
+def next_boundary(*, at_least: float = 5.0) -> datetime:
+    """The next whole minute at least ``at_least`` seconds away."""
+    now = datetime.now(UTC)
+    boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if (boundary - now).total_seconds() < at_least:
+        boundary += timedelta(minutes=1)
+    return boundary
+
+
+def sleep_until(at: datetime) -> None:
+    delay = (at - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def seed(rng: random.Random) -> list[tuple[str, str, str, str, str]]:
+    """Tenants on a roomy plan and 100,000 schedules; returns (tenant, pipeline, m, h, tz)."""
+    from dateutil.relativedelta import relativedelta
+    from django.utils import timezone
+
+    from scheduling.models import Schedule
+    from scheduling.services.cron import cron_next
+    from tenants.models import Plan, Subscription, Tenant
+
+    now = timezone.now()
+    plan = Plan.objects.create(
+        code="BENCH",
+        name="Bench",
+        runs_per_day=1000,
+        runs_per_month=100_000,
+        concurrent_runs=1000,
+        team_members=1,
+        providers=10,
+    )
+    ids = [f"bench_{i:05d}" for i in range(TENANTS)]
+    Tenant.objects.bulk_create(
+        [
+            Tenant(
+                id=i,
+                company_name=i,
+                admin_email=f"{i}@example.com",
+                status=Tenant.Status.ACTIVE,
+                dataset_id=f"{i}_local",
+            )
+            for i in ids
+        ],
+        batch_size=5000,
+    )
+    Subscription.objects.bulk_create(
+        [
+            Subscription(
+                tenant_id=i,
+                plan=plan,
+                status=Subscription.Status.ACTIVE,
+                current_period_start=now - timedelta(days=3),
+                current_period_end=now - timedelta(days=3) + relativedelta(months=1),
+            )
+            for i in ids
+        ],
+        batch_size=5000,
+    )
+    # Not-due schedules fall at any hour and minute, but not within the next 30 minutes.
+    cache: dict[tuple[int, int, str], datetime] = {}
+    rows, schedules = [], []
+    for tenant_id in ids:
+        for k in range(PER_TENANT):
+            pipeline = DUE_PIPELINE[2] if k == 0 else f"{DUE_PIPELINE[2]}_{k}"
+            while True:
+                minute, hour, tz = rng.randrange(60), rng.randrange(24), rng.choice(TIMEZONES)
+                key = (minute, hour, tz)
+                if key not in cache:
+                    cache[key] = cron_next(f"{minute} {hour} * * *", tz, after=now)
+                if cache[key] > now + timedelta(minutes=30):
+                    break
+            rows.append((tenant_id, pipeline, str(minute), str(hour), tz))
+            schedules.append(
+                Schedule(
+                    tenant_id=tenant_id,
+                    provider=DUE_PIPELINE[0],
+                    domain=DUE_PIPELINE[1],
+                    pipeline=pipeline,
+                    cron=f"{minute} {hour} * * *",
+                    timezone=tz,
+                    next_run_at=cache[key],
+                )
+            )
+    Schedule.objects.bulk_create(schedules, batch_size=5000)
+    return rows
+
+
+def _dispatch_worker(deadline: float, queue) -> None:
+    """One dispatcher process: tick back to back until nothing is left to start."""
+    from django import db
+
+    db.connections.close_all()
+    _capture_enqueue()
+    from django.utils import timezone
+
+    from scheduling.services.dispatcher import scheduler_tick
+
+    started = 0
+    idle = 0
+    while time.time() < deadline and idle < 3:
+        result = scheduler_tick(now=timezone.now(), batch_size=500)
+        started += result.started
+        idle = idle + 1 if result.started == 0 and result.schedules == 0 else 0
+    queue.put(started)
+
+
+_ENQUEUED: list[str] = []
+
+
+def _capture_enqueue() -> None:
+    """Record the Celery message each run would send on commit, instead of sending it."""
+    import pipelines.services.runs as runs
+
+    runs.run_enqueue = lambda *, run_id: _ENQUEUED.append(str(run_id))
+
+
+def bench_ours(*, workers: int, due: int, timeout: float) -> dict:
+    from django import db
+    from django.db.models import F
+
+    from pipelines.models import PipelineRun
+    from scheduling.models import Schedule, ScheduledRun
+
+    at = next_boundary()
+    Schedule.objects.filter(pipeline=DUE_PIPELINE[2]).update(
+        cron=f"{at.minute} {at.hour} * * *", timezone="UTC", next_run_at=at
+    )
+    db.connections.close_all()
+    sleep_until(at)
+    began = time.time()
+    deadline = began + timeout
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    processes = [
+        ctx.Process(target=_dispatch_worker, args=(deadline, queue)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    started = sum(queue.get() for _ in processes)
+    for process in processes:
+        process.join()
+    lateness = [
+        delta.total_seconds()
+        for delta in ScheduledRun.objects.filter(run__isnull=False)
+        .annotate(late=F("run__created_at") - F("slot_at"))
+        .values_list("late", flat=True)
+    ]
+    last = max(PipelineRun.objects.values_list("created_at", flat=True), default=None)
+    return {
+        "due": due,
+        "started": started,
+        "runs": PipelineRun.objects.count(),
+        "seconds": (last - at).total_seconds() if last else float("nan"),
+        **percentiles(lateness),
+    }
+
+
+def bench_beat(*, rows, due: int, timeout: float) -> dict:
+    from django.utils import timezone
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from convergence.celery import app
+
+    now = timezone.now()
+    crontabs: dict[tuple[str, str, str], CrontabSchedule] = {}
+    for _, _, minute, hour, tz in rows:
+        crontabs.setdefault(
+            (minute, hour, tz), CrontabSchedule(minute=minute, hour=hour, timezone=tz)
+        )
+    CrontabSchedule.objects.bulk_create(crontabs.values(), batch_size=5000)
+    PeriodicTask.objects.bulk_create(
+        [
+            PeriodicTask(
+                name=f"{tenant_id}:{pipeline}",
+                task="pipelines.run",
+                crontab=crontabs[(minute, hour, tz)],
+                last_run_at=now,
+                args="[]",
+                kwargs="{}",
+            )
+            for tenant_id, pipeline, minute, hour, tz in rows
+        ],
+        batch_size=5000,
+    )
+    at = next_boundary(at_least=40.0)
+    due_crontab = CrontabSchedule.objects.create(
+        minute=str(at.minute), hour=str(at.hour), timezone="UTC"
+    )
+    PeriodicTask.objects.filter(name__endswith=f":{DUE_PIPELINE[2]}").update(crontab=due_crontab)
+    PeriodicTasks.update_changed()
+
+    sent: list[float] = []
+
+    class CapturingScheduler(DatabaseScheduler):
+        """Beat's DatabaseScheduler with sending replaced by recording the time."""
+
+        @property
+        def producer(self):
+            return None
+
+        def apply_async(self, entry, producer=None, advance=True, **kwargs):
+            entry = self.reserve(entry) if advance else entry
+            if entry.name.endswith(f":{DUE_PIPELINE[2]}"):
+                sent.append(time.time())
+            self._tasks_since_sync += 1
+            if self.should_sync():
+                self._do_sync()
+
+    load_began = time.time()
+    scheduler = CapturingScheduler(app=app)
+    scheduler.tick()  # the first tick builds the heap, as beat's first loop does
+    loaded = time.time() - load_began
+    sleep_until(at)
+    start = at.timestamp()
+    deadline = time.time() + timeout
+    while len(sent) < due and time.time() < deadline:
+        interval = scheduler.tick()
+        if interval and interval > 0:
+            time.sleep(min(interval, max(deadline - time.time(), 0)))
+    lateness = [t - start for t in sent]
+    elapsed = (sent[-1] - start) if sent else float("nan")
+    return {
+        "due": due,
+        "started": len(sent),
+        "loaded_entries": len(scheduler.schedule),
+        "load_seconds": loaded,
+        "seconds": elapsed,
+        **percentiles(lateness),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2, help="dispatcher processes")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per side, at most")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    prepare_database(url)
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(20240310)
+    t = time.time()
+    rows = seed(rng)
+    due = TENANTS
+    print(f"seeded {len(rows):,} schedules over {TENANTS:,} tenants in {time.time() - t:.1f}s")
+    ours = bench_ours(workers=args.workers, due=due, timeout=args.timeout)
+    print(f"ours: {ours}")
+    beat = bench_beat(rows=rows, due=due, timeout=args.timeout)
+    print(f"beat: {beat}")
+    print()
+    print(f"| {'':38} | {'scheduling dispatcher':>22} | {'celery-beat DatabaseScheduler':>30} |")
+    print(f"|{'-' * 40}|{'-' * 24}|{'-' * 32}|")
+    lines = [
+        ("due slots started", f"{ours['started']:,} / {due:,}", f"{beat['started']:,} / {due:,}"),
+        ("time to start all due (s)", _total(ours, due), _total(beat, due)),
+        ("throughput (starts/s)", _rate(ours), _rate(beat)),
+        ("lateness p50 (s)", f"{ours['p50']:.2f}", f"{beat['p50']:.2f}"),
+        ("lateness p99 (s)", f"{ours['p99']:.2f}", f"{beat['p99']:.2f}"),
+        ("lateness max (s)", f"{ours['max']:.2f}", f"{beat['max']:.2f}"),
+        ("startup load (s)", "none (claims by index)", f"{beat['load_seconds']:.1f}"),
+    ]
+    for label, a, b in lines:
+        print(f"| {label:38} | {a:>22} | {b:>30} |")
+
+
+def _total(result: dict, due: int) -> str:
+    if result["started"] >= due:
+        return f"{result['seconds']:.1f}"
+    if not result["started"]:
+        return f"none in {result['seconds']:.0f}"
+    projected = due / (result["started"] / result["seconds"])
+    return f"unfinished; ~{projected:,.0f} projected"
+
+
+def _rate(result: dict) -> str:
+    if not result["started"] or result["seconds"] != result["seconds"]:
+        return "n/a"
+    return f"{result['started'] / max(result['seconds'], 1e-9):,.0f}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Starting scheduled slots: admission, waiting for a free concurrency slot, and retries."""
+
+import logging
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from pipelines.errors import QuotaExceeded, RunRefused
+from pipelines.models import FINAL_STATUSES, PipelineRun, RunStatus
+from scheduling.models import Schedule, ScheduledRun, SlotState
+from scheduling.services.schedules import slot_parameters
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_USER_ID = "scheduler"
+# Slots that fail for an unexpected reason (not a refusal) are tried again after this.
+ERROR_RETRY_DELAY = timedelta(seconds=60)
+
+
+@dataclass
+class DispatchResult:
+    """What one pass did: schedules claimed, slots created, and what became of the slots."""
+
+    schedules: int = 0
+    slots: int = 0
+    started: int = 0
+    queued: int = 0
+    skipped: int = 0
+    retried: int = 0
+    finished: int = 0
+
+    def __iadd__(self, other: "DispatchResult") -> "DispatchResult":
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def retry_delay(*, base_seconds: int, retry: int) -> timedelta:
+    """Exponential backoff: the first retry waits ``base``, the second twice that, ..."""
+    return timedelta(seconds=base_seconds * 2 ** (retry - 1))
+
+
+def _trigger(slot: ScheduledRun) -> str:
+    if slot.attempt > 1:
+        return PipelineRun.Trigger.RETRY
+    if slot.kind == ScheduledRun.Kind.BACKFILL:
+        return PipelineRun.Trigger.BACKFILL
+    return PipelineRun.Trigger.SCHEDULED
+
+
+def scheduled_run_start(
+    *, slot_id: int, now: datetime, enqueue: bool = True, schedule: Schedule | None = None
+) -> str | None:
+    """Try to start one queued slot; returns its new state, or None if it was not ours.
+
+    The slot row is locked (skipping one another process holds) and still QUEUED, and the run
+    is created in the same transaction that marks the slot STARTED: a slot starts once.
+    """
+    from pipelines.configs import PipelineConfigError
+
+    from pipelines.services.runs import pipeline_run_start
+
+    with transaction.atomic():
+        slot = (
+            ScheduledRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=slot_id, state=SlotState.QUEUED)
+            .first()
+        )
+        if slot is None:
+            return None
+        if schedule is None or schedule.pk != slot.schedule_id:
+            schedule = Schedule.objects.get(pk=slot.schedule_id)
+        slot_date = slot.slot_at.astimezone(ZoneInfo(schedule.timezone)).date()
+        update = ["state", "reason", "updated_at"]
+        try:
+            run = pipeline_run_start(
+                tenant_id=schedule.tenant_id,
+                provider=schedule.provider,
+                domain=schedule.domain,
+                pipeline=schedule.pipeline,
+                parameters=slot_parameters(schedule.parameters, slot_date=slot_date),
+                user_id=SCHEDULER_USER_ID,
+                trigger=_trigger(slot),
+                now=now,
+                enqueue=enqueue,
+            )
+        except QuotaExceeded as exc:
+            slot.reason = exc.message
+            if exc.window != "concurrent":
+                slot.state = SlotState.SKIPPED
+        except (RunRefused, PipelineConfigError) as exc:
+            # Tenant not runnable, parameters or config no longer valid: retrying won't help.
+            slot.state, slot.reason = SlotState.SKIPPED, str(exc)
+        except Exception as exc:
+            logger.exception("scheduled slot %s could not start", slot.pk)
+            slot.reason = f"Could not start: {exc}"[:2000]
+            slot.next_attempt_at = now + ERROR_RETRY_DELAY
+            update.append("next_attempt_at")
+        else:
+            slot.state, slot.reason, slot.run = SlotState.STARTED, "", run
+            update.append("run")
+            if slot.attempt > 1:
+                PipelineRun.objects.filter(pk=run.pk).update(attempt=slot.attempt)
+        slot.save(update_fields=update)
+    return slot.state
+
+
+def scheduled_runs_start(
+    *, slots: QuerySet[ScheduledRun], now: datetime, enqueue: bool = True, limit: int = 10_000
+) -> DispatchResult:
+    """Start the given queued slots whose time has come: highest priority first, then oldest.
+
+    A tenant found at its concurrent limit is passed over for the rest of this pass; its
+    slots stay QUEUED and start on a later pass, once a run has given its slot back.
+    """
+    result = DispatchResult()
+    candidates = list(
+        slots.filter(state=SlotState.QUEUED, next_attempt_at__lte=now)
+        .order_by("-priority", "slot_at", "pk")
+        .values_list("pk", "tenant_id", "schedule_id")[:limit]
+    )
+    schedules = Schedule.objects.in_bulk({schedule_id for _, _, schedule_id in candidates})
+    full: set[str] = set()
+    for slot_id, tenant_id, schedule_id in candidates:
+        if tenant_id in full:
+            result.queued += 1
+            continue
+        state = scheduled_run_start(
+            slot_id=slot_id, now=now, enqueue=enqueue, schedule=schedules.get(schedule_id)
+        )
+        if state == SlotState.STARTED:
+            result.started += 1
+        elif state == SlotState.QUEUED:
+            result.queued += 1
+            full.add(tenant_id)
+        elif state == SlotState.SKIPPED:
+            result.skipped += 1
+    return result
+
+
+def scheduled_runs_process_queue(
+    *, now: datetime | None = None, enqueue: bool = True, limit: int = 10_000
+) -> DispatchResult:
+    """Settle finished runs (scheduling retries), then start every queued slot that can start."""
+    now = now or timezone.now()
+    result = scheduled_runs_sync(now=now)
+    result += scheduled_runs_start(
+        slots=ScheduledRun.objects.all(), now=now, enqueue=enqueue, limit=limit
+    )
+    return result
+
+
+def scheduled_runs_sync(*, now: datetime | None = None, limit: int = 5000) -> DispatchResult:
+    """Carry each finished run's outcome to its slot; a failed one is retried with backoff."""
+    now = now or timezone.now()
+    result = DispatchResult()
+    started = (
+        ScheduledRun.objects.filter(state=SlotState.STARTED)
+        .filter(run__status__in=FINAL_STATUSES)
+        .select_related("run", "schedule")[:limit]
+    )
+    for slot in started:
+        run = slot.run
+        changes: dict = {"updated_at": now}
+        if run.status == RunStatus.COMPLETED:
+            changes.update(state=SlotState.COMPLETED, reason="")
+        elif run.status == RunStatus.CANCELLED:
+            changes.update(state=SlotState.CANCELLED, reason=run.error_message[:2000])
+        elif slot.attempt <= slot.schedule.max_retries:
+            delay = retry_delay(
+                base_seconds=slot.schedule.retry_backoff_seconds, retry=slot.attempt
+            )
+            changes.update(
+                state=SlotState.QUEUED,
+                attempt=slot.attempt + 1,
+                next_attempt_at=(run.ended_at or now) + delay,
+                run=None,
+                previous_run_ids=[*slot.previous_run_ids, str(run.pk)],
+                reason=f"Attempt {slot.attempt} failed: {run.error_message}"[:2000],
+            )
+        else:
+            changes.update(
+                state=SlotState.FAILED,
+                reason=f"Failed after {slot.attempt} attempts: {run.error_message}"[:2000],
+            )
+        # Conditional on the slot still pointing at this run: a concurrent sync does nothing.
+        if ScheduledRun.objects.filter(pk=slot.pk, state=SlotState.STARTED, run=run).update(
+            **changes
+        ):
+            if changes["state"] == SlotState.QUEUED:
+                result.retried += 1
+            else:
+                result.finished += 1
+    ScheduledRun.objects.filter(state=SlotState.STARTED, run__isnull=True).update(
+        state=SlotState.CANCELLED, reason="Its run was deleted.", updated_at=now
+    )
+    return result

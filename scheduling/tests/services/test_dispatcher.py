@@ -1,0 +1,151 @@
+"""The dispatcher: one run per slot, catch-up, quotas (queue, skip), DST over many ticks."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipelines.models import PipelineRun, RunStatus
+from pipelines.services.runs import run_finish
+from scheduling.models import CatchUp, ScheduledRun, SlotState
+from scheduling.services.dispatcher import schedule_dispatch_due, scheduler_tick
+from scheduling.services.queue import scheduled_runs_process_queue
+from scheduling.tests.conftest import T0
+from scheduling.tests.factories import OTHER_PIPELINE, make_schedule, tenant_on_plan
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def _finish_all(status=RunStatus.COMPLETED):
+    for run in PipelineRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]):
+        run_finish(run=run, status=status)
+
+
+def test_a_due_schedule_starts_one_run_and_moves_on(roomy_tenant):
+    """At its time the schedule gets one STARTED slot with a scheduled run; next_run_at moves on."""
+    schedule = make_schedule(tenant=roomy_tenant, now=T0, cron="30 8 * * *")
+    assert schedule.next_run_at == T0.replace(minute=30)
+    assert schedule_dispatch_due(now=T0 + timedelta(minutes=29), enqueue=False).slots == 0
+
+    at = T0 + timedelta(minutes=30, seconds=2)
+    result = schedule_dispatch_due(now=at, enqueue=False)
+
+    assert (result.schedules, result.slots, result.started) == (1, 1, 1)
+    slot = ScheduledRun.objects.get()
+    assert slot.slot_at == T0.replace(minute=30)
+    assert slot.state == SlotState.STARTED
+    assert slot.run.trigger == PipelineRun.Trigger.SCHEDULED
+    assert slot.run.parameters["date"] == "2024-06-03"
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == T0.replace(minute=30) + timedelta(days=1)
+    assert schedule_dispatch_due(now=at, enqueue=False).schedules == 0
+    assert PipelineRun.objects.count() == 1
+
+
+def test_the_same_slot_dispatched_twice_makes_one_run(roomy_tenant):
+    """If next_run_at is wound back (a crashed dispatcher), the existing slot is not rerun."""
+    schedule = make_schedule(tenant=roomy_tenant, now=T0)
+    schedule_dispatch_due(now=T0 + timedelta(hours=1), enqueue=False)
+    type(schedule).objects.filter(pk=schedule.pk).update(next_run_at=T0 + timedelta(hours=1))
+    schedule_dispatch_due(now=T0 + timedelta(hours=1), enqueue=False)
+    assert ScheduledRun.objects.count() == 1
+    assert PipelineRun.objects.count() == 1
+
+
+@pytest.mark.parametrize(("catch_up", "expected"), [(CatchUp.LATEST, 1), (CatchUp.ALL, 5)])
+def test_catch_up_after_downtime(roomy_tenant, catch_up, expected):
+    """After five missed hourly slots: "latest" runs only the last one, "all" runs all five."""
+    make_schedule(tenant=roomy_tenant, now=T0, catch_up=catch_up)
+    back_at = T0 + timedelta(hours=5, minutes=10)
+    scheduler_tick(now=back_at, enqueue=False)
+    slots = list(ScheduledRun.objects.order_by("slot_at").values_list("slot_at", flat=True))
+    assert len(slots) == expected
+    assert slots[-1] == T0 + timedelta(hours=5)
+    assert PipelineRun.objects.count() == expected
+
+
+def test_over_the_concurrent_limit_a_slot_waits_and_starts_when_a_slot_frees(db):
+    """Concurrent limit 1: the second slot stays QUEUED until the first run ends."""
+    tenant = tenant_on_plan(concurrent_runs=1)
+    make_schedule(tenant=tenant, now=T0, cron="0 9 * * *", priority=1)
+    later = make_schedule(tenant=tenant, now=T0, cron="0 9 * * *", **OTHER_PIPELINE)
+    at = T0 + timedelta(hours=1)
+    result = scheduler_tick(now=at, enqueue=False)
+
+    assert result.started == 1
+    queued = ScheduledRun.objects.get(state=SlotState.QUEUED)
+    assert "Concurrent run limit reached" in queued.reason
+    first = ScheduledRun.objects.get(state=SlotState.STARTED)
+    # The higher-priority schedule took the free slot.
+    assert first.schedule.priority == 1
+
+    assert scheduled_runs_process_queue(now=at, enqueue=False).started == 0
+    run_finish(run=first.run, status=RunStatus.COMPLETED)
+    assert scheduled_runs_process_queue(now=at, enqueue=False).started == 1
+    queued.refresh_from_db()
+    assert queued.state == SlotState.STARTED
+    assert queued.schedule_id == later.pk
+
+
+def test_over_the_daily_limit_a_slot_is_skipped_with_the_reason(db):
+    """Daily limit 1: the second slot that day is SKIPPED, naming the limit; no run is made."""
+    tenant = tenant_on_plan(runs_per_day=1, concurrent_runs=5)
+    make_schedule(tenant=tenant, now=T0, cron="0 9 * * *", catch_up=CatchUp.ALL)
+    make_schedule(tenant=tenant, now=T0, cron="0 9 * * *", catch_up=CatchUp.ALL, **OTHER_PIPELINE)
+    scheduler_tick(now=T0 + timedelta(hours=1), enqueue=False)
+    skipped = ScheduledRun.objects.get(state=SlotState.SKIPPED)
+    assert skipped.reason == "Daily run limit reached: 1 of 1 used."
+    assert skipped.run is None
+    assert PipelineRun.objects.count() == 1
+
+
+def test_a_suspended_tenants_slot_is_skipped(roomy_tenant):
+    """A tenant that may not run gets its slot SKIPPED with the status in the reason."""
+    make_schedule(tenant=roomy_tenant, now=T0)
+    Tenant.objects.filter(pk=roomy_tenant.pk).update(status=Tenant.Status.SUSPENDED)
+    scheduler_tick(now=T0 + timedelta(hours=1), enqueue=False)
+    slot = ScheduledRun.objects.get()
+    assert slot.state == SlotState.SKIPPED
+    assert "SUSPENDED" in slot.reason
+    assert PipelineRun.objects.count() == 0
+
+
+def test_an_inactive_schedule_is_not_dispatched(roomy_tenant):
+    """active=False: nothing is created however late it is."""
+    make_schedule(tenant=roomy_tenant, now=T0, active=False)
+    assert scheduler_tick(now=T0 + timedelta(days=2), enqueue=False).slots == 0
+    assert not ScheduledRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("tz", "cron", "start"),
+    [
+        ("America/New_York", "30 2 * * *", datetime(2024, 3, 8, tzinfo=UTC)),
+        ("America/New_York", "30 2 * * *", datetime(2024, 10, 31, tzinfo=UTC)),
+        ("America/New_York", "30 1 * * *", datetime(2024, 10, 31, tzinfo=UTC)),
+        ("Europe/London", "30 1 * * *", datetime(2024, 3, 28, tzinfo=UTC)),
+        ("Europe/London", "30 1 * * *", datetime(2024, 10, 24, tzinfo=UTC)),
+    ],
+)
+def test_dispatching_every_half_hour_across_dst_runs_once_per_local_day(
+    roomy_tenant, tz, cron, start
+):
+    """Ticking every 30 minutes over six days around a DST change: one run per local day."""
+    make_schedule(tenant=roomy_tenant, now=start, cron=cron, timezone=tz)
+    now = start
+    while now < start + timedelta(days=6):
+        now += timedelta(minutes=30)
+        scheduler_tick(now=now, enqueue=False)
+        _finish_all()
+    zone = ZoneInfo(tz)
+    slots = list(ScheduledRun.objects.values_list("slot_at", "state"))
+    days = Counter(slot_at.astimezone(zone).date() for slot_at, _ in slots)
+    assert len(days) == 6
+    assert set(days.values()) == {1}
+    assert {state for _, state in slots} == {SlotState.COMPLETED}
+    assert PipelineRun.objects.count() == 6
+    # Each run's date parameter is its local day.
+    dates = sorted(PipelineRun.objects.values_list("parameters__date", flat=True))
+    assert dates == sorted(d.isoformat() for d in days)
