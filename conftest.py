@@ -53,3 +53,14 @@ def scratch_dataset(warehouse):
 def requires_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL (the CI run does)")
+
+
+@pytest.fixture
+def celery_worker(transactional_db, warehouse_endpoint):
+    """A real Celery worker (thread pool, in this process) consuming the configured broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from convergence.celery import app
+
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False) as worker:
+        yield worker

@@ -274,9 +274,13 @@ class Warehouse:
 
     def table_exists(self, dataset_id: str, table_id: str) -> bool:
         try:
-            self.table_columns(dataset_id, table_id)
-        except WarehouseNotFound:
+            self._client.get_table(
+                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+            )
+        except google_exceptions.NotFound:
             return False
+        except Exception as exc:
+            raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc
         return True
 
     def table_columns(self, dataset_id: str, table_id: str) -> list[Column]:

@@ -60,3 +60,27 @@ def _window(used: int, limit: int, resets_at: datetime) -> dict:
         "remaining": max(limit - used, 0),
         "resets_at": resets_at.isoformat(),
     }
+
+
+def run_inputs_for_tenant(
+    *, tenant_id: str, provider: str
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Identifiers a tenant's pipelines read from its provider config, and whom to notify.
+
+    The GCP provider config's ``billing_export_table`` (``project.dataset.table``) becomes
+    the ``source_billing_table`` placeholder; recipients are the config's notification
+    emails, else the tenant's admin email.
+    """
+    from tenants.models import ProviderConfig
+
+    tenant = Tenant.objects.only("admin_email").get(pk=tenant_id)
+    config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
+    variables: dict[str, str] = {}
+    recipients: tuple[str, ...] = (tenant.admin_email,)
+    if config is not None:
+        table = config.settings.get("billing_export_table")
+        if table:
+            variables["source_billing_table"] = table
+        if config.notification_emails:
+            recipients = tuple(config.notification_emails)
+    return variables, recipients

@@ -135,6 +135,12 @@ WAREHOUSE_LOCATION = env.str("WAREHOUSE_LOCATION", default="US")
 WAREHOUSE_ENV = env.str("WAREHOUSE_ENV", default="local")  # local | stage | prod
 WAREHOUSE_TIMEOUT_SECONDS = env.float("WAREHOUSE_TIMEOUT_SECONDS", default=60.0)
 
+# Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
+PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))
+PIPELINE_LOCAL_FILES_DIR = Path(
+    env.str("PIPELINE_LOCAL_FILES_DIR", default=str(VAR_DIR / "imports"))
+)
+
 # KMS. "local": a keyring file outside the repo; "gcp": Google Cloud KMS.
 KMS_BACKEND = env.str("KMS_BACKEND", default="local")
 KMS_LOCAL_KEYRING_PATH = env.str(

@@ -5,6 +5,10 @@ from .base import VAR_DIR, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="test-only-not-secret")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests get their own broker file unless CELERY_BROKER_URL names a server (CI: Redis).
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-test-broker.sqlite3'}"
+)
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -145,9 +145,10 @@ def test_dry_run_each_check_fails_on_its_own(db, warehouse, onboard, settings, t
     assert _failed(tenant_dry_run(**ok)) == ["kms_reachable"]
     settings.KMS_LOCAL_KEYRING_PATH = str(tmp_path / "keyring.json")
 
+    configs_dir = settings.PIPELINE_CONFIGS_DIR
     settings.PIPELINE_CONFIGS_DIR = tmp_path / "no-configs"
     assert _failed(tenant_dry_run(**ok)) == ["onboarding_config"]
-    del settings.PIPELINE_CONFIGS_DIR
+    settings.PIPELINE_CONFIGS_DIR = configs_dir
 
     from pipelines.emulator import free_port
 

@@ -1,0 +1,488 @@
+"""Pipeline configs: YAML at ``configs/{provider}/{domain}/{pipeline}.yml``, checked once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import functools
+import re
+import threading
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from croniter import croniter
+from django.conf import settings
+
+from pipelines.processors import PROCESSORS
+from pipelines.processors.base import RUNS_ON
+from pipelines.processors.file_load import FileSourceError, file_source_check
+from pipelines.sql_identifiers import (
+    BUILTIN_IDENTIFIERS,
+    NAME_PATTERN,
+    PlaceholderError,
+    identifier_check,
+    placeholders,
+    query_parameters,
+    sql_render,
+)
+
+PATH_PART = re.compile(r"\A[a-z0-9_]{1,64}\Z")
+TOP_LEVEL_FIELDS = frozenset(
+    {"pipeline_id", "description", "schedule", "variables", "parameters", "steps"}
+)
+PARAMETER_TYPES = frozenset({"date", "string", "int", "number", "bool", "file"})
+# Every run may carry ``date`` (the scheduler always sends the slot's date).
+BUILTIN_PARAMETERS = {"date"}
+DATE_TEXT = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
+MAX_STRING_PARAMETER = 1024
+
+
+class PipelineConfigError(Exception):
+    """A pipeline config is missing or invalid, or run parameters do not fit it."""
+
+
+class PipelineConfigNotFound(PipelineConfigError):
+    """No config at ``provider/domain/pipeline``."""
+
+
+class PipelineConfigInvalid(PipelineConfigError):
+    """A config file failed validation; ``issues`` lists every problem."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(str(i) for i in issues))
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}: {self.field}: {self.problem}"
+            if self.field
+            else (f"{self.file}: {self.problem}")
+        )
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    type: str
+    required: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """One step; ``options`` is its whole YAML mapping, deep-frozen, for its processor."""
+
+    index: int
+    step_id: str
+    ps_type: str
+    runs_on: str
+    description: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    provider: str
+    domain: str
+    name: str
+    file: str
+    pipeline_id: str
+    description: str
+    schedule: str
+    variables: Mapping[str, str | None]
+    parameters: tuple[ParameterSpec, ...]
+    steps: tuple[StepConfig, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.domain}/{self.name}"
+
+    def pipeline_id_for(self, tenant_id: str) -> str:
+        return sql_render(self.pipeline_id, {"tenant_id": tenant_id})
+
+    def resolve_parameters(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The run's parameters checked, defaulted and JSON-ready; PipelineConfigError if not."""
+        if not isinstance(raw, Mapping):
+            raise PipelineConfigError("parameters must be a mapping")
+        specs = {p.name: p for p in self.parameters}
+        if "date" not in specs:
+            specs["date"] = ParameterSpec("date", "date")
+        problems = [f"unknown parameter {name!r}" for name in sorted(set(raw) - set(specs))]
+        values: dict[str, Any] = {}
+        for name, spec in specs.items():
+            if raw.get(name) is None:
+                if spec.required:
+                    problems.append(f"parameter {name!r} is required ({spec.type})")
+                elif spec.default is not None:
+                    values[name] = spec.default
+                continue
+            try:
+                values[name] = _parameter_value(spec, raw[name])
+            except ValueError as exc:
+                problems.append(f"parameter {name!r}: {exc}")
+        if problems:
+            raise PipelineConfigError(f"{self.key}: " + "; ".join(problems))
+        return values
+
+    def typed_parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Stored (JSON) parameter values as the typed values query parameters need."""
+        kinds = {p.name: p.type for p in self.parameters}
+        typed: dict[str, Any] = {}
+        for name, value in values.items():
+            kind = kinds.get(name, "date" if name in BUILTIN_PARAMETERS else "string")
+            if kind == "date" and isinstance(value, str):
+                typed[name] = dt.date.fromisoformat(value)
+            elif kind == "number" and value is not None:
+                typed[name] = decimal.Decimal(str(value))
+            else:
+                typed[name] = value
+        return typed
+
+
+def _parameter_value(spec: ParameterSpec, value: Any) -> Any:
+    if spec.type == "date":
+        if not isinstance(value, str) or not DATE_TEXT.match(value):
+            raise ValueError("expected a date as YYYY-MM-DD")
+        return dt.date.fromisoformat(value).isoformat()
+    if spec.type == "string":
+        if not isinstance(value, str) or len(value) > MAX_STRING_PARAMETER:
+            raise ValueError(f"expected a string of at most {MAX_STRING_PARAMETER} characters")
+        return value
+    if spec.type == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("expected an integer")
+        return value
+    if spec.type == "number":
+        try:
+            number = decimal.Decimal(str(value))
+        except decimal.InvalidOperation as exc:
+            raise ValueError("expected a number") from exc
+        if isinstance(value, bool) or not number.is_finite():
+            raise ValueError("expected a number")
+        return str(number)
+    if spec.type == "bool":
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    try:
+        return file_source_check(value)
+    except FileSourceError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice, which plain YAML silently overwrites."""
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in keys:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        keys.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _strings(value: Any, path: str):
+    """Every string in a YAML tree with its field path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def pipeline_config_parse(text: str, *, file: str, provider: str, domain: str, name: str):
+    """A PipelineConfig from YAML text, or PipelineConfigInvalid naming every problem."""
+    issues: list[ConfigIssue] = []
+
+    def issue(field: str, problem: str) -> None:
+        issues.append(ConfigIssue(file, field, problem))
+
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise PipelineConfigInvalid([ConfigIssue(file, "", f"not valid YAML: {exc}")]) from exc
+    if not isinstance(data, Mapping):
+        raise PipelineConfigInvalid([ConfigIssue(file, "", "must be a YAML mapping")])
+    for key in sorted(set(data) - TOP_LEVEL_FIELDS, key=str):
+        issue(str(key), "unknown field")
+
+    variables = _variables(data.get("variables"), issue)
+    known = set(variables) | BUILTIN_IDENTIFIERS
+    parameters = _parameters(data.get("parameters"), issue)
+    declared_parameters = {p.name: p for p in parameters}
+
+    pipeline_id = data.get("pipeline_id")
+    if not isinstance(pipeline_id, str) or not pipeline_id:
+        issue("pipeline_id", "required, a string such as '{tenant_id}_gcp_cost_billing'")
+        pipeline_id = ""
+    else:
+        _check_template(pipeline_id, "pipeline_id", known, issue)
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        issue("description", "must be a string")
+        description = ""
+    schedule = data.get("schedule") or ""
+    if schedule and (
+        not isinstance(schedule, str)
+        or len(schedule.split()) != 5
+        or not croniter.is_valid(schedule)
+    ):
+        issue("schedule", f"{schedule!r} is not a five-field cron expression")
+        schedule = ""
+
+    steps = _steps(data.get("steps"), issue, known, declared_parameters)
+    if issues:
+        raise PipelineConfigInvalid(issues)
+    return PipelineConfig(
+        provider=provider,
+        domain=domain,
+        name=name,
+        file=file,
+        pipeline_id=pipeline_id,
+        description=description.strip(),
+        schedule=schedule,
+        variables=types.MappingProxyType(variables),
+        parameters=tuple(parameters),
+        steps=tuple(steps),
+    )
+
+
+def _variables(raw: Any, issue) -> dict[str, str | None]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        issue("variables", "must be a mapping of name to identifier")
+        return {}
+    variables: dict[str, str | None] = {}
+    for name, value in raw.items():
+        path = f"variables.{name}"
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            issue(path, "variable names are identifiers (letters, digits, underscores)")
+            continue
+        if name in BUILTIN_IDENTIFIERS:
+            issue(path, f"{name!r} is built in and cannot be redefined")
+            continue
+        # A variable without a value must be supplied at run time (e.g. a provider config).
+        if value is not None:
+            try:
+                identifier_check(name, value)
+            except PlaceholderError as exc:
+                issue(path, str(exc))
+                continue
+        variables[name] = value
+    return variables
+
+
+def _parameters(raw: Any, issue) -> list[ParameterSpec]:
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        issue("parameters", "must be a mapping of name to {type, required, default}")
+        return []
+    specs = []
+    for name, spec in raw.items():
+        path = f"parameters.{name}"
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            issue(path, "parameter names are identifiers (letters, digits, underscores)")
+            continue
+        if not isinstance(spec, Mapping):
+            issue(path, "must be a mapping such as {type: date, required: true}")
+            continue
+        for key in sorted(set(spec) - {"type", "required", "default"}, key=str):
+            issue(f"{path}.{key}", "unknown field")
+        kind = spec.get("type")
+        if kind not in PARAMETER_TYPES:
+            issue(f"{path}.type", f"{kind!r} is not one of {', '.join(sorted(PARAMETER_TYPES))}")
+            continue
+        required = spec.get("required", False)
+        if not isinstance(required, bool):
+            issue(f"{path}.required", "must be true or false")
+            continue
+        default = spec.get("default")
+        if isinstance(default, dt.date):
+            default = default.isoformat()  # YAML reads an unquoted 2024-01-01 as a date
+        if default is not None:
+            try:
+                default = _parameter_value(ParameterSpec(name, kind), default)
+            except ValueError as exc:
+                issue(f"{path}.default", str(exc))
+                continue
+        specs.append(ParameterSpec(name, kind, required, default))
+    return specs
+
+
+def _check_template(text: str, path: str, known: set[str], issue) -> None:
+    for name in sorted(placeholders(text) - known):
+        issue(path, f"unknown placeholder {{{name}}} (not a variable or built-in)")
+
+
+def _steps(raw: Any, issue, known: set[str], parameters: Mapping[str, ParameterSpec]):
+    if not isinstance(raw, list) or not raw:
+        issue("steps", "required, a non-empty list of steps")
+        return []
+    steps, seen = [], set()
+    for index, step in enumerate(raw):
+        where = f"steps[{index}]"
+        if not isinstance(step, Mapping):
+            issue(where, "must be a mapping")
+            continue
+        step_id = step.get("step_id")
+        if not isinstance(step_id, str) or not NAME_PATTERN.match(step_id):
+            issue(f"{where}.step_id", "required, an identifier (letters, digits, underscores)")
+        elif step_id in seen:
+            issue(f"{where}.step_id", f"duplicate step id {step_id!r}")
+        else:
+            seen.add(step_id)
+        ps_type = step.get("ps_type")
+        processor = PROCESSORS.get(ps_type) if isinstance(ps_type, str) else None
+        if processor is None:
+            issue(
+                f"{where}.ps_type",
+                f"unknown ps_type {ps_type!r} (known: {', '.join(sorted(PROCESSORS))})",
+            )
+        else:
+            for problem in processor.validate(step):
+                field, _, text = problem.partition(": ")
+                issue(f"{where}.{field}", text)
+        runs_on = step.get("runs_on", "success")
+        if runs_on not in RUNS_ON:
+            issue(f"{where}.runs_on", f"{runs_on!r} is not one of {', '.join(RUNS_ON)}")
+        for path, text in _strings(step, ""):
+            _check_template(text, f"{where}.{path}", known, issue)
+        _check_parameters_used(step, where, parameters, issue)
+        steps.append(
+            StepConfig(
+                index=index,
+                step_id=step_id if isinstance(step_id, str) else "",
+                ps_type=ps_type if isinstance(ps_type, str) else "",
+                runs_on=runs_on,
+                description=str(step.get("description") or ""),
+                options=_freeze(step),
+            )
+        )
+    return steps
+
+
+def _check_parameters_used(step: Mapping, where: str, parameters: Mapping, issue) -> None:
+    """Query ``@name`` references and file parameters must name declared parameters."""
+    source = step.get("source")
+    if not isinstance(source, Mapping):
+        return
+    query = source.get("query")
+    if isinstance(query, str):
+        for name in sorted(query_parameters(query) - set(parameters) - BUILTIN_PARAMETERS):
+            issue(f"{where}.source.query", f"@{name} is not a declared parameter")
+    uri_param = source.get("uri_param")
+    if isinstance(uri_param, str):
+        spec = parameters.get(uri_param)
+        if spec is None or spec.type != "file":
+            issue(f"{where}.source.uri_param", f"{uri_param!r} is not a parameter of type file")
+
+
+# -- the registry -----------------------------------------------------------------------------
+
+
+def configs_root() -> Path:
+    """The configs directory; a setting read at call time so tests can point elsewhere."""
+    return Path(getattr(settings, "PIPELINE_CONFIGS_DIR", settings.BASE_DIR / "configs"))
+
+
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _load_all(root: str) -> dict[str, PipelineConfig | PipelineConfigInvalid]:
+    base = Path(root)
+    loaded: dict[str, PipelineConfig | PipelineConfigInvalid] = {}
+    for path in sorted(base.rglob("*.y*ml")):
+        relative = path.relative_to(base)
+        file = f"{base.name}/{relative.as_posix()}"
+        parts = relative.with_suffix("").parts
+        if len(parts) != 3 or not all(PATH_PART.match(p) for p in parts):
+            loaded[relative.as_posix()] = PipelineConfigInvalid(
+                [ConfigIssue(file, "", "must be {provider}/{domain}/{pipeline}.yml, lowercase")]
+            )
+            continue
+        key = "/".join(parts)
+        try:
+            loaded[key] = pipeline_config_parse(
+                path.read_text(encoding="utf-8"),
+                file=file,
+                provider=parts[0],
+                domain=parts[1],
+                name=parts[2],
+            )
+        except PipelineConfigInvalid as exc:
+            loaded[key] = exc
+    return loaded
+
+
+def _configs() -> dict[str, PipelineConfig | PipelineConfigInvalid]:
+    with _lock:
+        return _load_all(str(configs_root().resolve()))
+
+
+def pipeline_configs_cache_clear() -> None:
+    """Forget parsed configs (after editing files in a long-lived process, or in tests)."""
+    _load_all.cache_clear()
+
+
+def pipeline_config_get(provider: str, domain: str, pipeline: str) -> PipelineConfig:
+    """The config at ``provider/domain/pipeline``; NotFound or Invalid otherwise."""
+    key = f"{provider}/{domain}/{pipeline}"
+    if not all(isinstance(p, str) and PATH_PART.match(p) for p in (provider, domain, pipeline)):
+        raise PipelineConfigNotFound(f"No pipeline config {key!r}.")
+    found = _configs().get(key)
+    if found is None:
+        raise PipelineConfigNotFound(f"No pipeline config {key!r}.")
+    if isinstance(found, PipelineConfigInvalid):
+        raise found
+    return found
+
+
+def pipeline_configs_all() -> list[PipelineConfig]:
+    """Every valid config, ordered by ``provider/domain/pipeline``."""
+    return [c for _, c in sorted(_configs().items()) if isinstance(c, PipelineConfig)]
+
+
+def pipeline_configs_validate_all() -> list[ConfigIssue]:
+    """Every problem in every config file; empty when all are valid."""
+    return [
+        issue
+        for _, found in sorted(_configs().items())
+        if isinstance(found, PipelineConfigInvalid)
+        for issue in found.issues
+    ]

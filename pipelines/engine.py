@@ -1,0 +1,159 @@
+"""The engine: run a pipeline's steps in order through their processors, recording each step."""
+
+import logging
+import threading
+import traceback
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from pipelines.models import PipelineRun, RunStatus, StepRun
+from pipelines.warehouse import WarehouseUnavailable
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15
+STEP_ATTEMPTS = 4
+
+
+class Heartbeat:
+    """Touch the run's ``heartbeat_at`` from a side thread while its steps work."""
+
+    def __init__(self, run_id, interval: float = HEARTBEAT_SECONDS) -> None:
+        self.run_id = run_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{run_id}")
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                PipelineRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+
+def _retrying() -> Retrying:
+    """Transient warehouse errors are retried with exponential backoff; others fail the step."""
+    return Retrying(
+        retry=retry_if_exception_type(WarehouseUnavailable),
+        wait=wait_exponential(multiplier=1, min=1, max=30),
+        stop=stop_after_attempt(STEP_ATTEMPTS),
+        reraise=True,
+    )
+
+
+def _cancel_requested(run: PipelineRun) -> bool:
+    return PipelineRun.objects.filter(pk=run.pk, cancel_requested=True).exists()
+
+
+def run_steps(run: PipelineRun) -> tuple[str, str]:
+    """Execute every step; returns the run's final status and error text.
+
+    Notification steps (``runs_on: failure``) run only after another step failed.
+    """
+    from pipelines.configs import pipeline_config_get
+    from pipelines.processors import StepContext, processor_for
+    from tenants.selectors import run_inputs_for_tenant
+
+    config = pipeline_config_get(run.provider, run.domain, run.pipeline)
+    rows = {s.index: s for s in run.steps.all()}
+    variables, recipients = run_inputs_for_tenant(tenant_id=run.tenant_id, provider=run.provider)
+    context = StepContext.for_run(run, config, variables=variables, notification_emails=recipients)
+    failure: str = ""
+    failed_step = ""
+    with Heartbeat(run.pk):
+        for index, step in enumerate(config.steps):
+            row = rows[index]
+            processor = processor_for(step)
+            if processor.runs_on_failure != bool(failure):
+                _step_skip(row)
+                continue
+            if not failure and _cancel_requested(run):
+                return RunStatus.CANCELLED, "Cancelled while running."
+            _step_start(row)
+            try:
+                result = _retrying()(processor.run, context.for_step(step, failed_step, failure))
+            except (Exception, RetryError) as exc:
+                message = _error_text(exc)
+                logger.warning("run %s step %s failed: %s", run.pk, step.step_id, message)
+                _step_end(row, RunStatus.FAILED, error=message)
+                if not failure:
+                    failure, failed_step = f"Step {step.step_id} failed: {message}", step.step_id
+                continue
+            _step_end(
+                row,
+                RunStatus.COMPLETED,
+                rows=result.rows_processed,
+                bytes_=result.bytes_processed,
+                details=result.details,
+            )
+            close_old_connections()
+    if failure:
+        return RunStatus.FAILED, failure
+    return RunStatus.COMPLETED, ""
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if not isinstance(exc, Exception) or type(exc).__module__.startswith("pipelines"):
+        return text[:2000]
+    # Unexpected errors keep their type and last frame, so the log says where it broke.
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
+    return f"{type(exc).__name__}: {text}{where}"[:2000]
+
+
+def _step_start(row: StepRun) -> None:
+    row.status = RunStatus.RUNNING
+    row.started_at = timezone.now()
+    row.save(update_fields=["status", "started_at"])
+
+
+def _step_end(
+    row: StepRun,
+    status: str,
+    *,
+    rows: int = 0,
+    bytes_: int = 0,
+    error: str = "",
+    details: dict | None = None,
+) -> None:
+    row.status = status
+    row.ended_at = timezone.now()
+    row.rows_processed = rows
+    row.bytes_processed = bytes_
+    row.error_message = error
+    row.details = details or {}
+    row.save(
+        update_fields=[
+            "status",
+            "ended_at",
+            "rows_processed",
+            "bytes_processed",
+            "error_message",
+            "details",
+        ]
+    )
+
+
+def _step_skip(row: StepRun) -> None:
+    """A step not meant for this outcome (a failure notice on success) is marked cancelled."""
+    StepRun.objects.filter(pk=row.pk).update(status=RunStatus.CANCELLED)

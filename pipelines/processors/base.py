@@ -1,0 +1,225 @@
+"""What every step processor shares: the run context it gets, the result it returns."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pipelines.sql_identifiers import (
+    PlaceholderError,
+    identifier_check,
+    name_check,
+    placeholders,
+    sql_render,
+)
+
+if TYPE_CHECKING:
+    from pipelines.configs import PipelineConfig, StepConfig
+    from pipelines.warehouse import Warehouse
+
+COMMON_FIELDS = frozenset({"step_id", "ps_type", "description", "runs_on"})
+RUNS_ON = ("success", "failure")
+WRITE_MODES = ("append", "overwrite", "merge")
+DATASET_TYPES = ("tenant_dataset",)
+
+
+class StepFailed(Exception):
+    """A step ran and found a problem that fails the run (not a transient error)."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    rows_processed: int = 0
+    bytes_processed: int = 0
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything a step may use: the warehouse, the tenant's dataset, typed parameters.
+
+    ``variables`` are identifiers (table, dataset, column names) for ``{name}`` placeholders;
+    ``params`` are values, sent to the warehouse as ``@name`` query parameters only.
+    """
+
+    warehouse: Warehouse
+    tenant_id: str
+    dataset_id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, str | None] = field(default_factory=dict)
+    run_id: str = ""
+    pipeline_id: str = ""
+    notification_emails: tuple[str, ...] = ()
+    step: StepConfig | None = None
+    failed_step: str = ""
+    failure: str = ""
+
+    def __post_init__(self) -> None:
+        # Both are spliced into SQL as identifiers (the built-ins tenant_id and dataset).
+        name_check("tenant_id", self.tenant_id)
+        name_check("dataset", self.dataset_id)
+
+    @classmethod
+    def for_run(
+        cls,
+        run: Any,
+        config: PipelineConfig,
+        *,
+        warehouse: Warehouse | None = None,
+        variables: Mapping[str, str] | None = None,
+        notification_emails: tuple[str, ...] = (),
+    ) -> StepContext:
+        """The context of a recorded run; ``variables`` overlay the config's defaults."""
+        from pipelines.warehouse import get_warehouse, tenant_dataset_id
+
+        return cls(
+            warehouse=warehouse or get_warehouse(),
+            tenant_id=run.tenant_id,
+            dataset_id=tenant_dataset_id(run.tenant_id),
+            params=config.typed_parameters(run.parameters or {}),
+            variables={**config.variables, **(variables or {})},
+            run_id=str(run.pk),
+            pipeline_id=config.pipeline_id_for(run.tenant_id),
+            notification_emails=tuple(notification_emails),
+        )
+
+    def for_step(self, step: StepConfig, failed_step: str = "", failure: str = "") -> StepContext:
+        return dataclasses.replace(self, step=step, failed_step=failed_step, failure=failure)
+
+    @property
+    def project(self) -> str:
+        return self.warehouse.project
+
+    @property
+    def identifiers(self) -> dict[str, str | None]:
+        return {
+            **self.variables,
+            "tenant_id": self.tenant_id,
+            "dataset": self.dataset_id,
+            "project": self.project,
+        }
+
+    def render(self, template: str) -> str:
+        """The template with every placeholder filled by a checked identifier."""
+        return sql_render(template, self.identifiers)
+
+    def table(self, template: str) -> str:
+        """A ``project.dataset.table`` for a table template; bare names are the tenant's."""
+        name = self.render(template)
+        parts = name.split(".")
+        if len(parts) == 1:
+            name = f"{self.project}.{self.dataset_id}.{name}"
+        elif len(parts) == 2:
+            name = f"{self.project}.{name}"
+        return identifier_check("table", name)
+
+    def table_in_dataset(self, template: str) -> str:
+        """A table name that must live in the tenant's own dataset (loads, CTAS targets)."""
+        name = self.render(template)
+        if "." in name:
+            raise PlaceholderError(f"{template!r}: destination must be a table name only")
+        return identifier_check("table", name)
+
+
+class Processor:
+    """One ``ps_type``: checks its step's config at load time and runs the step."""
+
+    ps_type: ClassVar[str] = ""
+    fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, step: StepConfig) -> None:
+        self.step = step
+
+    @property
+    def runs_on_failure(self) -> bool:
+        return self.step.runs_on == "failure"
+
+    @classmethod
+    def validate(cls, step: Mapping[str, Any]) -> list[str]:
+        """Problems with this step's config, each ``field.path: problem``."""
+        unknown = sorted(set(step) - COMMON_FIELDS - cls.fields)
+        return [f"{name}: unknown field for {cls.ps_type}" for name in unknown]
+
+    def run(self, context: StepContext) -> StepResult:
+        raise NotImplementedError
+
+
+# -- validation helpers -----------------------------------------------------------------------
+
+
+def get_path(step: Mapping[str, Any], path: str) -> Any:
+    value: Any = step
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def require_str(step: Mapping[str, Any], path: str, errors: list[str]) -> str | None:
+    value = get_path(step, path)
+    if not isinstance(value, str) or not value.strip():
+        errors.append(f"{path}: required, a non-empty string")
+        return None
+    return value
+
+
+def require_mapping(step: Mapping[str, Any], path: str, errors: list[str]) -> Mapping | None:
+    value = get_path(step, path)
+    if not isinstance(value, Mapping):
+        errors.append(f"{path}: required, a mapping")
+        return None
+    return value
+
+
+def check_choice(value: Any, path: str, choices: tuple[str, ...], errors: list[str]) -> None:
+    if value not in choices:
+        errors.append(f"{path}: {value!r} is not one of {', '.join(choices)}")
+
+
+def check_table_template(value: str | None, path: str, errors: list[str], *, bare: bool) -> None:
+    """A table template is a placeholder or literal identifier, nothing else."""
+    if value is None:
+        return
+    # A stand-in valid both as a name and as a project id, to check the literal parts.
+    probe = {name: "abcdef" for name in placeholders(value)}
+    try:
+        rendered = sql_render(value, probe)
+        if bare and "." in rendered:
+            errors.append(f"{path}: must be a table name in the tenant dataset, not {value!r}")
+            return
+        identifier_check(path, rendered)
+    except PlaceholderError:
+        errors.append(f"{path}: {value!r} is not a table name or {{placeholder}}")
+
+
+def check_destination(
+    step: Mapping[str, Any], errors: list[str], *, modes: tuple[str, ...] = WRITE_MODES
+) -> None:
+    destination = require_mapping(step, "destination", errors)
+    if destination is None:
+        return
+    unknown = sorted(set(destination) - {"dataset_type", "table", "write_mode", "merge_keys"})
+    errors.extend(f"destination.{name}: unknown field" for name in unknown)
+    check_choice(
+        destination.get("dataset_type", "tenant_dataset"),
+        "destination.dataset_type",
+        DATASET_TYPES,
+        errors,
+    )
+    check_table_template(
+        require_str(step, "destination.table", errors), "destination.table", errors, bare=True
+    )
+    mode = destination.get("write_mode", "append")
+    check_choice(mode, "destination.write_mode", modes, errors)
+    keys = destination.get("merge_keys")
+    if mode == "merge" and (not keys or not isinstance(keys, list | tuple)):
+        errors.append("destination.merge_keys: required when write_mode is merge")
+    if keys is not None:
+        if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
+            errors.append("destination.merge_keys: must be a list of column names")
+        else:
+            for index, key in enumerate(keys):
+                check_table_template(key, f"destination.merge_keys[{index}]", errors, bare=True)

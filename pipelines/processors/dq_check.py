@@ -1,0 +1,174 @@
+"""``dq.check``: row counts, not-null columns, allowed values and cost totals, each recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pipelines.focus import PROVIDERS, allowed_values_sql, source_total_sql
+from pipelines.processors.base import (
+    Processor,
+    StepContext,
+    StepFailed,
+    StepResult,
+    check_choice,
+    check_table_template,
+    get_path,
+    require_str,
+)
+from pipelines.sql_identifiers import name_check
+from pipelines.tables import DQ_RESULTS, META_TABLES
+
+CHECKS = frozenset({"min_rows", "not_null", "focus_allowed_values", "cost_total"})
+DEFAULT_TOLERANCE = decimal.Decimal("0.01")
+
+
+class DqCheck(Processor):
+    ps_type: ClassVar[str] = "dq.check"
+    fields: ClassVar[frozenset[str]] = frozenset({"table", "checks"})
+
+    @classmethod
+    def validate(cls, step: Mapping[str, Any]) -> list[str]:
+        errors = super().validate(step)
+        check_table_template(require_str(step, "table", errors), "table", errors, bare=False)
+        checks = step.get("checks")
+        if not isinstance(checks, Mapping) or not checks:
+            return [*errors, "checks: required, a mapping of at least one check"]
+        errors.extend(f"checks.{name}: unknown check" for name in sorted(set(checks) - CHECKS))
+        if "min_rows" in checks and (
+            not isinstance(checks["min_rows"], int) or checks["min_rows"] < 0
+        ):
+            errors.append("checks.min_rows: must be a non-negative integer")
+        not_null = checks.get("not_null")
+        if not_null is not None:
+            if not isinstance(not_null, list | tuple) or not not_null:
+                errors.append("checks.not_null: must be a list of column names")
+            else:
+                for index, column in enumerate(not_null):
+                    check_table_template(column, f"checks.not_null[{index}]", errors, bare=True)
+        if "focus_allowed_values" in checks and not isinstance(
+            checks["focus_allowed_values"], bool
+        ):
+            errors.append("checks.focus_allowed_values: must be true or false")
+        if "cost_total" in checks:
+            errors.extend(_cost_total_errors(checks["cost_total"]))
+        return errors
+
+    def run(self, context: StepContext) -> StepResult:
+        checks = self.step.options["checks"]
+        # Every identifier is rendered and checked before the first warehouse call.
+        table = context.table(self.step.options["table"])
+        not_null = [name_check("column", context.render(c)) for c in checks.get("not_null", ())]
+        cost_total = (
+            _cost_total_plan(context, checks["cost_total"], table)
+            if ("cost_total" in checks)
+            else None
+        )
+        quoted = f"`{table}`"
+        wh = context.warehouse
+        outcomes: list[tuple[str, bool, str, str, str]] = []
+        count = wh.query(f"SELECT COUNT(*) AS n FROM {quoted}").rows[0]["n"]
+        if "min_rows" in checks:
+            expected = checks["min_rows"]
+            outcomes.append(
+                ("min_rows", count >= expected, str(count), f">= {expected}", "row count")
+            )
+        for column in not_null:
+            nulls = wh.query(f"SELECT COUNTIF({column} IS NULL) AS n FROM {quoted}").rows[0]["n"]
+            outcomes.append(
+                (f"not_null:{column}", nulls == 0, str(nulls), "0", f"NULLs in {column}")
+            )
+        if checks.get("focus_allowed_values"):
+            bad = wh.query(allowed_values_sql(table)).rows[0]
+            for column, n in sorted(bad.items()):
+                outcomes.append(
+                    (f"allowed_values:{column}", n == 0, str(n), "0", "values outside FOCUS set")
+                )
+        if cost_total is not None:
+            outcomes.append(_cost_total(wh, *cost_total))
+        self._record(context, table, outcomes)
+        failed = [name for name, passed, *_ in outcomes if not passed]
+        details = {
+            "table": table.rsplit(".", 1)[-1],
+            "checks": {name: {"passed": ok, "observed": obs} for name, ok, obs, *_ in outcomes},
+        }
+        if failed:
+            raise StepFailed(f"data-quality checks failed on {table}: {', '.join(failed)}")
+        return StepResult(rows_processed=count, details=details)
+
+    def _record(self, context: StepContext, table: str, outcomes: list) -> None:
+        """One row per check in the tenant's ``x_meta_dq_results``."""
+        if not context.run_id:
+            return
+        context.warehouse.table_create(context.dataset_id, DQ_RESULTS, META_TABLES[DQ_RESULTS])
+        now = dt.datetime.now(dt.UTC)
+        context.warehouse.insert_rows(
+            context.dataset_id,
+            DQ_RESULTS,
+            [
+                {
+                    "dq_result_id": uuid.uuid4().hex,
+                    "pipeline_logging_id": context.run_id,
+                    "tenant_id": context.tenant_id,
+                    "step_id": self.step.step_id,
+                    "check_name": name,
+                    "table_name": table,
+                    "status": "PASS" if passed else "FAIL",
+                    "observed": observed,
+                    "expected": expected,
+                    "message": message,
+                    "checked_at": now,
+                }
+                for name, passed, observed, expected, message in outcomes
+            ],
+        )
+
+
+def _cost_total_errors(spec: Any) -> list[str]:
+    errors: list[str] = []
+    if not isinstance(spec, Mapping):
+        return ["checks.cost_total: must be a mapping"]
+    unknown = set(spec) - {"column", "source_table", "source_provider", "source_column"}
+    errors.extend(f"checks.cost_total.{n}: unknown field" for n in sorted(unknown - {"tolerance"}))
+    check_table_template(require_str(spec, "column", errors), "column", errors, bare=True)
+    source = require_str(spec, "source_table", errors)
+    check_table_template(source, "checks.cost_total.source_table", errors, bare=False)
+    provider, column = get_path(spec, "source_provider"), get_path(spec, "source_column")
+    if (provider is None) == (column is None):
+        errors.append("checks.cost_total: give exactly one of source_provider, source_column")
+    if provider is not None:
+        check_choice(provider, "checks.cost_total.source_provider", PROVIDERS, errors)
+    if column is not None:
+        check_table_template(column, "checks.cost_total.source_column", errors, bare=True)
+    tolerance = spec.get("tolerance", "0.01")
+    try:
+        if decimal.Decimal(str(tolerance)) < 0:
+            raise decimal.InvalidOperation
+    except decimal.InvalidOperation:
+        errors.append("checks.cost_total.tolerance: must be a non-negative number")
+    return [e if e.startswith("checks.") else f"checks.cost_total.{e}" for e in errors]
+
+
+def _cost_total_plan(context: StepContext, spec: Mapping[str, Any], table: str) -> tuple:
+    """The two totals' queries, with every identifier checked, and the tolerance."""
+    column = name_check("column", context.render(spec["column"]))
+    source = context.table(spec["source_table"])
+    if spec.get("source_provider"):
+        source_sql = source_total_sql(spec["source_provider"], source=source)
+    else:
+        source_column = name_check("column", context.render(spec["source_column"]))
+        source_sql = f"SELECT SUM({source_column}) AS total FROM `{source}`"
+    observed_sql = f"SELECT SUM({column}) AS total FROM `{table}`"
+    tolerance = decimal.Decimal(str(spec.get("tolerance", DEFAULT_TOLERANCE)))
+    return column, observed_sql, source_sql, tolerance
+
+
+def _cost_total(wh, column: str, observed_sql: str, source_sql: str, tolerance) -> tuple:
+    """The table's cost total against the raw source's, within the tolerance (a cent)."""
+    observed = decimal.Decimal(str(wh.query(observed_sql).rows[0]["total"] or 0))
+    expected = decimal.Decimal(str(wh.query(source_sql).rows[0]["total"] or 0))
+    passed = abs(observed - expected) <= tolerance
+    return ("cost_total", passed, str(observed), f"{expected} ± {tolerance}", f"SUM({column})")

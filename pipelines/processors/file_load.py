@@ -1,0 +1,137 @@
+"""``file.load``: load a CSV or Parquet export (gzip allowed) from a local path or gs://."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+from pipelines.processors.base import (
+    Processor,
+    StepContext,
+    StepFailed,
+    StepResult,
+    check_choice,
+    check_destination,
+    require_str,
+)
+from pipelines.warehouse import Column
+
+FORMATS = {"csv": "CSV", "parquet": "PARQUET"}
+LOCAL_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+GCS_URI = re.compile(r"\Ags://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/[A-Za-z0-9._/=-]{1,1024}\Z")
+
+
+class FileSourceError(ValueError):
+    """A file source is not a gs:// URI or a file inside the allowed local directory."""
+
+
+def local_files_dir() -> Path:
+    """The only directory local loads may read from; read at call time."""
+    default = Path(getattr(settings, "VAR_DIR", settings.BASE_DIR / "var")) / "imports"
+    return Path(getattr(settings, "PIPELINE_LOCAL_FILES_DIR", default))
+
+
+def file_source_check(value: object) -> str:
+    """The source if it is a safe gs:// URI or a CSV/Parquet file under the local imports dir.
+
+    Local paths are resolved (symlinks included) before the check, so ``..`` or a link
+    cannot reach a file outside the directory a tenant is allowed to load from.
+    """
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise FileSourceError("file source must be a non-empty string")
+    if value.startswith("gs://"):
+        if not GCS_URI.match(value) or ".." in value:
+            raise FileSourceError(f"{value!r} is not a valid gs:// URI")
+        return value
+    if not value.endswith(LOCAL_SUFFIXES):
+        raise FileSourceError(f"{value!r}: only {', '.join(LOCAL_SUFFIXES)} files can be loaded")
+    root = local_files_dir().resolve()
+    path = Path(value)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if not resolved.is_relative_to(root):
+        raise FileSourceError(f"{value!r} is outside the local imports directory")
+    return str(resolved)
+
+
+def column_names_from_header(header: list[str]) -> list[str]:
+    """Warehouse-safe names: ``lineItem/UnblendedCost`` becomes ``lineItem_UnblendedCost``."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for raw in header:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", raw.strip()) or "column"
+        if name[0].isdigit():
+            name = f"_{name}"
+        name = name[:128]
+        candidate, suffix = name, 2
+        while candidate.lower() in seen:
+            candidate, suffix = f"{name[:120]}_{suffix}", suffix + 1
+        seen.add(candidate.lower())
+        names.append(candidate)
+    return names
+
+
+def csv_header_columns(path: str | Path) -> list[Column]:
+    """An all-STRING schema named from the CSV's header line; no data row is read.
+
+    Everything loads as STRING so no value is reinterpreted on the way in (account ids keep
+    leading zeros, ``1.81E-8`` stays exact); the normalization SQL parses types itself.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        line = handle.readline()
+    text = line.decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(text)), [])
+    if not header:
+        raise StepFailed(f"{Path(path).name}: no header line")
+    return [Column(name, "STRING") for name in column_names_from_header(header)]
+
+
+class FileLoad(Processor):
+    ps_type: ClassVar[str] = "file.load"
+    fields: ClassVar[frozenset[str]] = frozenset({"source", "destination"})
+
+    @classmethod
+    def validate(cls, step: Mapping[str, Any]) -> list[str]:
+        errors = super().validate(step)
+        require_str(step, "source.uri_param", errors)
+        source = step.get("source")
+        if isinstance(source, Mapping):
+            unknown = sorted(set(source) - {"uri_param", "format"})
+            errors.extend(f"source.{name}: unknown field" for name in unknown)
+            check_choice(source.get("format", "csv"), "source.format", tuple(FORMATS), errors)
+        check_destination(step, errors, modes=("append", "overwrite"))
+        return errors
+
+    def run(self, context: StepContext) -> StepResult:
+        spec = self.step.options
+        table_id = context.table_in_dataset(spec["destination"]["table"])
+        param = spec["source"]["uri_param"]
+        if param not in context.params:
+            raise StepFailed(f"parameter {param!r} (the file to load) has no value")
+        try:
+            uri = file_source_check(context.params[param])
+        except FileSourceError as exc:
+            raise StepFailed(str(exc)) from exc
+        source_format = FORMATS[spec["source"].get("format", "csv")]
+        columns = None
+        if source_format == "CSV" and not uri.startswith("gs://"):
+            columns = csv_header_columns(uri)
+        result = context.warehouse.load_file(
+            uri,
+            context.dataset_id,
+            table_id,
+            source_format=source_format,
+            columns=columns,
+            write_mode=spec["destination"].get("write_mode", "append"),
+        )
+        return StepResult(
+            rows_processed=result.rows_loaded,
+            details={"table": table_id, "source": Path(uri).name, "job_id": result.job_id},
+        )
