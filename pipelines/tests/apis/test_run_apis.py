@@ -1,0 +1,150 @@
+"""The run API: 202 at once, reads, filters, cancel, and clear refusals."""
+
+import time
+
+import pytest
+
+from pipelines.models import PipelineRun, RunStatus
+from tenants.models import UsageWindow
+from tenants.tests.conftest import key_client
+
+HELLO = "/api/v1/pipelines/run/{tenant}/example/demo/hello"
+
+
+@pytest.fixture
+def tenant(onboard):
+    return onboard("runs_co", plan="PROFESSIONAL")
+
+
+@pytest.fixture
+def client(tenant):
+    return key_client(tenant.api_key)
+
+
+def test_start_answers_202_and_run_is_readable(client, tenant):
+    """Starting a run answers 202 with its id; the run and its steps can be read back."""
+    response = client.post(
+        HELLO.format(tenant="runs_co"), {"date": "2024-09-01"}, format="json", HTTP_X_USER_ID="u-7"
+    )
+    assert response.status_code == 202, response.json()
+    run_id = response.json()["pipeline_logging_id"]
+    assert response.json()["status"] == "PENDING"
+    detail = client.get(f"/api/v1/pipelines/runs/{run_id}")
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["user_id"] == "u-7"
+    assert body["parameters"]["date"] == "2024-09-01"
+    assert [s["step_id"] for s in body["steps"]] == ["say_hello", "check_hello"]
+
+
+def test_runs_list_filters_and_paginates(client, tenant):
+    """The tenant's runs list filters by status and pages with limit/offset."""
+    for day in ("2024-09-01", "2024-09-02", "2024-09-03"):
+        PipelineRun.objects.create(
+            tenant=tenant.tenant,
+            provider="example",
+            domain="demo",
+            pipeline="hello",
+            pipeline_id="x",
+            status=RunStatus.COMPLETED,
+            holds_slot=False,
+            parameters={"date": day},
+        )
+    page = client.get("/api/v1/tenants/runs_co/runs?limit=2&status=COMPLETED").json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
+    assert client.get("/api/v1/tenants/runs_co/runs?status=FAILED").json()["count"] == 0
+    bad = client.get("/api/v1/tenants/runs_co/runs?status=DONE")
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("status")
+
+
+def test_cancel_via_api(client):
+    """A pending run is cancelled by the API; cancelling again answers 409."""
+    run_id = client.post(
+        HELLO.format(tenant="runs_co"), {"date": "2024-09-01"}, format="json"
+    ).json()["pipeline_logging_id"]
+    cancelled = client.post(f"/api/v1/pipelines/runs/{run_id}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "CANCELLED"
+    again = client.post(f"/api/v1/pipelines/runs/{run_id}/cancel")
+    assert again.status_code == 409 and "CANCELLED" in again.json()["detail"]
+
+
+def test_unknown_pipeline_is_404_naming_it(client):
+    """An unknown pipeline answers 404 with its path in the detail."""
+    response = client.post("/api/v1/pipelines/run/runs_co/aws/cost/nope", {}, format="json")
+    assert response.status_code == 404
+    assert "aws/cost/nope" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({}, "date"),
+        ({"date": "01/09/2024"}, "date"),
+        ({"date": "2024-09-01", "extra": "x"}, "extra"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_bad_parameters_are_400(client, body, fragment):
+    """Bad run parameters answer 400 naming the problem; no run, no usage."""
+    response = client.post(HELLO.format(tenant="runs_co"), body, format="json")
+    assert response.status_code == 400
+    assert fragment in response.json()["detail"]
+    assert PipelineRun.objects.count() == 0
+    assert UsageWindow.objects.get(tenant_id="runs_co", kind="day").runs_used == 0
+
+
+def test_quota_and_status_refusals(client, staff_client):
+    """Over the daily limit: 429 with used/limit/resets_at; suspended: 403 with the reason."""
+    UsageWindow.objects.filter(tenant_id="runs_co", kind="day").update(runs_used=25)
+    over = client.post(HELLO.format(tenant="runs_co"), {"date": "2024-09-01"}, format="json")
+    assert over.status_code == 429
+    assert {k: over.json()[k] for k in ("used", "limit", "window")} == {
+        "used": 25,
+        "limit": 25,
+        "window": "daily",
+    }
+    assert over.json()["resets_at"].endswith("+00:00")
+    staff_client.patch(
+        "/api/v1/admin/tenants/runs_co", {"status": "SUSPENDED", "reason": "abuse"}, format="json"
+    )
+    refused = client.post(HELLO.format(tenant="runs_co"), {"date": "2024-09-01"}, format="json")
+    assert refused.status_code == 403
+    assert "SUSPENDED" in refused.json()["detail"] and "abuse" in refused.json()["detail"]
+
+
+def test_other_tenants_run_is_404(onboard, client):
+    """Another tenant's run id answers 404 on read and cancel."""
+    other = onboard("other_co")
+    run_id = (
+        key_client(other.api_key)
+        .post(HELLO.format(tenant="other_co"), {"date": "2024-09-01"}, format="json")
+        .json()["pipeline_logging_id"]
+    )
+    assert client.get(f"/api/v1/pipelines/runs/{run_id}").status_code == 404
+    assert client.post(f"/api/v1/pipelines/runs/{run_id}/cancel").status_code == 404
+    assert PipelineRun.objects.get(pk=run_id).status == RunStatus.PENDING
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_executes_the_run(celery_worker, onboard, warehouse):
+    """A run started through the API is executed by a Celery worker and logged once."""
+    onboarded = onboard("worker_co")
+    client = key_client(onboarded.api_key)
+    run_id = client.post(
+        HELLO.format(tenant="worker_co"), {"date": "2024-09-01"}, format="json"
+    ).json()["pipeline_logging_id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/v1/pipelines/runs/{run_id}").json()["status"]
+        if status in {"COMPLETED", "FAILED"}:
+            break
+        time.sleep(0.2)
+    run = PipelineRun.objects.get(pk=run_id)
+    assert run.status == RunStatus.COMPLETED, run.error_message
+    assert run.worker and not run.holds_slot
+    logged = warehouse.query(
+        f"SELECT status FROM {warehouse.quoted(onboarded.dataset_id, 'x_meta_pipeline_runs')} "
+        "WHERE pipeline_logging_id = @run",
+        {"run": run_id},
+    ).rows
+    assert logged == [{"status": "COMPLETED"}]

@@ -1,0 +1,221 @@
+"""Runs end to end on the emulator: sample files become checked FOCUS tables, logged once."""
+
+import csv
+import decimal
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core import mail
+
+from pipelines.errors import InvalidRunParameters, QuotaExceeded, TenantCannotRun
+from pipelines.models import PipelineRun, RunStatus
+from pipelines.services.runs import (
+    pipeline_run_cancel,
+    pipeline_run_execute,
+    pipeline_run_start,
+    run_log_to_warehouse,
+)
+from pipelines.tables import DQ_RESULTS, PIPELINE_RUNS, STEP_LOGS
+from pipelines.warehouse import Warehouse, WarehouseUnavailable
+from tenants.models import UsageWindow
+from tenants.services.audit import Actor
+from tenants.services.lifecycle import tenant_suspend
+
+DATA = Path(__file__).parent.parent / "data"
+ACTOR = Actor.system("test")
+
+
+@pytest.fixture
+def execute(django_capture_on_commit_callbacks):
+    """Execute a run as a worker does, with its after-commit work (warehouse logging) run."""
+
+    def _execute(run):
+        with django_capture_on_commit_callbacks(execute=True):
+            return pipeline_run_execute(run_id=run.pk)
+
+    return _execute
+
+
+@pytest.fixture
+def imports_dir(settings, tmp_path):
+    settings.PIPELINE_LOCAL_FILES_DIR = str(tmp_path)
+    return tmp_path
+
+
+def _source_total(path: Path, column: str) -> decimal.Decimal:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return sum(
+            (decimal.Decimal(r[column]) for r in csv.DictReader(handle) if r[column]),
+            decimal.Decimal(0),
+        )
+
+
+def _count(warehouse, dataset, table, run_id) -> int:
+    return warehouse.query(
+        f"SELECT COUNT(*) AS n FROM {warehouse.quoted(dataset, table)} "
+        "WHERE pipeline_logging_id = @run",
+        {"run": str(run_id)},
+    ).rows[0]["n"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "sample", "cost_column", "focus_table"),
+    [
+        ("aws", "aws_cur_sample.csv", "lineItem/UnblendedCost", "aws_cost_focus"),
+        ("azure", "azure_ea_sample.csv", "CostInBillingCurrency", "azure_cost_focus"),
+    ],
+)
+def test_sample_file_to_focus_through_the_pipeline(
+    onboard, warehouse, imports_dir, execute, provider, sample, cost_column, focus_table
+):
+    """A sample export runs file → raw table → FOCUS → checks; totals match to the cent."""
+    onboarded = onboard(plan="SCALE")
+    tenant_id, dataset = onboarded.tenant.id, onboarded.dataset_id
+    shutil.copy(DATA / sample, imports_dir / sample)
+    run = pipeline_run_start(
+        tenant_id=tenant_id,
+        provider=provider,
+        domain="cost",
+        pipeline="focus",
+        parameters={"date": "2023-09-02", "source_file": sample},
+        enqueue=False,
+    )
+    run = execute(run)
+    assert run.status == RunStatus.COMPLETED, (run.error_message, list(run.steps.values()))
+    statuses = dict(run.steps.values_list("step_id", "status"))
+    assert statuses["notify_failure"] == RunStatus.CANCELLED  # only on failure
+    assert {s for k, s in statuses.items() if k != "notify_failure"} == {RunStatus.COMPLETED}
+
+    total = warehouse.query(
+        f"SELECT SUM(BilledCost) AS total FROM {warehouse.quoted(dataset, focus_table)}"
+    ).rows[0]["total"]
+    expected = _source_total(DATA / sample, cost_column)
+    assert decimal.Decimal(total).quantize(decimal.Decimal("0.01")) == expected.quantize(
+        decimal.Decimal("0.01")
+    )
+    dq = warehouse.query(
+        f"SELECT check_name, status FROM {warehouse.quoted(dataset, DQ_RESULTS)} "
+        "WHERE pipeline_logging_id = @run",
+        {"run": str(run.pk)},
+    ).rows
+    assert dq and {r["status"] for r in dq} == {"PASS"}, dq
+    assert {"cost_total", "allowed_values"} <= {r["check_name"].split(":")[0] for r in dq}
+    assert _count(warehouse, dataset, PIPELINE_RUNS, run.pk) == 1
+    assert _count(warehouse, dataset, STEP_LOGS, run.pk) == run.steps.count()
+    assert run.rows_processed > 0
+    assert not run.holds_slot
+
+
+def test_failed_step_fails_run_notifies_and_logs_once(onboard, warehouse, imports_dir, execute):
+    """A missing source file fails the load; later steps are skipped, the failure emailed."""
+    onboarded = onboard(plan="SCALE")
+    (imports_dir / "empty.csv").write_text("")
+    run = pipeline_run_start(
+        tenant_id=onboarded.tenant.id,
+        provider="aws",
+        domain="cost",
+        pipeline="focus",
+        parameters={"source_file": "empty.csv"},
+        enqueue=False,
+    )
+    run = execute(run)
+    assert run.status == RunStatus.FAILED
+    assert "load_cur" in run.error_message
+    statuses = dict(run.steps.values_list("step_id", "status"))
+    assert statuses == {
+        "load_cur": RunStatus.FAILED,
+        "normalize_focus": RunStatus.CANCELLED,
+        "check_focus": RunStatus.CANCELLED,
+        "notify_failure": RunStatus.COMPLETED,
+    }
+    assert len(mail.outbox) == 1
+    assert onboarded.tenant.admin_email in mail.outbox[0].to
+    assert str(run.pk) in mail.outbox[0].body
+    assert not run.holds_slot
+    assert _count(warehouse, onboarded.dataset_id, PIPELINE_RUNS, run.pk) == 1
+    assert run_log_to_warehouse(run_id=run.pk) is False  # already logged: never twice
+    assert _count(warehouse, onboarded.dataset_id, PIPELINE_RUNS, run.pk) == 1
+
+
+def test_transient_warehouse_errors_are_retried(onboard, warehouse, monkeypatch, execute):
+    """A step whose first warehouse calls fail transiently still completes."""
+    monkeypatch.setattr("pipelines.engine.wait_exponential", lambda **kw: lambda state: 0)
+    onboarded = onboard()
+    failures = iter([WarehouseUnavailable("503 from the warehouse")] * 2)
+    real_query = Warehouse.query
+
+    def flaky_query(self, sql, params=None):
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real_query(self, sql, params)
+
+    monkeypatch.setattr(Warehouse, "query", flaky_query)
+    run = pipeline_run_start(
+        tenant_id=onboarded.tenant.id,
+        provider="example",
+        domain="demo",
+        pipeline="hello",
+        parameters={"date": "2024-09-01"},
+        enqueue=False,
+    )
+    run = execute(run)
+    assert run.status == RunStatus.COMPLETED, run.error_message
+    assert next(failures, None) is None  # both failures were consumed
+
+
+def test_cancel_pending_and_running(onboard):
+    """A pending run is cancelled at once and frees its slot; a running one is asked to stop."""
+    onboarded = onboard()
+    run = pipeline_run_start(
+        tenant_id=onboarded.tenant.id,
+        provider="example",
+        domain="demo",
+        pipeline="hello",
+        parameters={"date": "2024-09-01"},
+        enqueue=False,
+    )
+    pipeline_run_cancel(run=run, actor=ACTOR)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and not run.holds_slot
+    assert pipeline_run_execute(run_id=run.pk) is None  # a cancelled run never starts
+
+    second = pipeline_run_start(
+        tenant_id=onboarded.tenant.id,
+        provider="example",
+        domain="demo",
+        pipeline="hello",
+        parameters={"date": "2024-09-02"},
+        enqueue=False,
+    )
+    PipelineRun.objects.filter(pk=second.pk).update(status=RunStatus.RUNNING)
+    pipeline_run_cancel(run=second, actor=ACTOR)
+    second.refresh_from_db()
+    assert second.cancel_requested and second.status == RunStatus.RUNNING
+
+
+def test_refusals_leave_nothing(onboard):
+    """Bad parameters, a suspended tenant and a spent quota refuse without rows or usage."""
+    onboarded = onboard()
+    tenant_id = onboarded.tenant.id
+    start = {
+        "tenant_id": tenant_id,
+        "provider": "example",
+        "domain": "demo",
+        "pipeline": "hello",
+        "enqueue": False,
+    }
+    with pytest.raises(InvalidRunParameters, match="date"):
+        pipeline_run_start(parameters={"date": "yesterday"}, **start)
+    with pytest.raises(InvalidRunParameters, match="bogus"):
+        pipeline_run_start(parameters={"date": "2024-09-01", "bogus": 1}, **start)
+    UsageWindow.objects.filter(tenant_id=tenant_id, kind="day").update(runs_used=6)
+    with pytest.raises(QuotaExceeded) as info:
+        pipeline_run_start(parameters={"date": "2024-09-01"}, **start)
+    assert (info.value.used, info.value.limit, info.value.window) == (6, 6, "daily")
+    tenant_suspend(tenant=onboarded.tenant, actor=ACTOR, reason="unpaid")
+    with pytest.raises(TenantCannotRun, match="SUSPENDED"):
+        pipeline_run_start(parameters={"date": "2024-09-01"}, **start)
+    assert PipelineRun.objects.count() == 0
+    assert UsageWindow.objects.get(tenant_id=tenant_id, kind="month").runs_used == 0
