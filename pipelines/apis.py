@@ -87,7 +87,7 @@ class PipelineRunStartApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
     @extend_schema(
-        request=serializers.DictField(),
+        request={"application/json": {"type": "object", "additionalProperties": True}},
         responses={202: RunOutputSerializer},
         description='Body: run parameters, e.g. {"date": "2024-09-01"}.',
     )
@@ -118,6 +118,7 @@ class PipelineRunStartApi(APIView):
 class PipelineRunDetailApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
+    @extend_schema(responses=RunDetailOutputSerializer)
     def get(self, request, run_id):
         run = run_get_for_user(user=request.user, run_id=run_id)
         return Response(RunDetailOutputSerializer(run).data)
@@ -126,6 +127,7 @@ class PipelineRunDetailApi(APIView):
 class PipelineRunCancelApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
+    @extend_schema(request=None, responses={202: RunOutputSerializer})
     def post(self, request, run_id):
         run = run_get_for_user(user=request.user, run_id=run_id)
         try:

@@ -160,6 +160,7 @@ class TenantScheduleDetailApi(APIView):
             raise_for_schedule_error(exc)
         return Response(ScheduleOutputSerializer(schedule).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, tenant_id: str, config_id: int):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         schedule = schedule_get(tenant=tenant, config_id=config_id)

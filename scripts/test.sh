@@ -11,6 +11,8 @@ ruff format --check .
 echo "== django checks"
 python manage.py check --fail-level WARNING
 python manage.py makemigrations --check --dry-run
+python manage.py spectacular --validate --fail-on-warn >/dev/null
+python manage.py validate_pipeline_configs >/dev/null
 DJANGO_SETTINGS_MODULE=convergence.settings.production \
   DJANGO_SECRET_KEY="check-deploy-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   DJANGO_ALLOWED_HOSTS=convergence.example.com \

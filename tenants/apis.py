@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
@@ -88,6 +88,45 @@ class KeyOutputSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
+class DryRunOutputSerializer(serializers.Serializer):
+    checks = serializers.ListField(child=serializers.DictField())
+    summary = serializers.DictField()
+
+
+class OnboardOutputSerializer(serializers.Serializer):
+    tenant = TenantOutputSerializer()
+    dataset_id = serializers.CharField()
+    api_key = serializers.CharField()
+    api_key_notice = serializers.CharField()
+
+
+class IssuedKeyOutputSerializer(KeyOutputSerializer):
+    key = serializers.CharField(help_text="Shown once; only its hash is kept.")
+    kind = serializers.ChoiceField(choices=["api", "admin"])
+
+
+class UsageWindowOutputSerializer(serializers.Serializer):
+    used = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    resets_at = serializers.DateTimeField(required=False)
+
+
+class UsageOutputSerializer(serializers.Serializer):
+    tenant_id = serializers.CharField()
+    status = serializers.CharField()
+    plan = serializers.CharField()
+    daily = UsageWindowOutputSerializer()
+    monthly = UsageWindowOutputSerializer()
+    concurrent = UsageWindowOutputSerializer()
+
+
+class BootstrapOutputSerializer(serializers.Serializer):
+    ready = serializers.BooleanField()
+    pending_migrations = serializers.ListField(child=serializers.CharField())
+    plans = serializers.ListField(child=serializers.CharField())
+
+
 class TenantDryRunApi(APIView):
     permission_classes = [IsStaff]
 
@@ -97,7 +136,7 @@ class TenantDryRunApi(APIView):
         admin_email = serializers.CharField(max_length=254)
         plan = serializers.CharField(max_length=32, default="STARTER")
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses=DryRunOutputSerializer)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -123,7 +162,7 @@ class TenantOnboardApi(APIView):
         force_recreate_dataset = serializers.BooleanField(default=False)
         force_recreate_tables = serializers.BooleanField(default=False)
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: OnboardOutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -155,6 +194,7 @@ class TenantOnboardApi(APIView):
 class TenantUsageApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
+    @extend_schema(responses=UsageOutputSerializer)
     def get(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         return Response(tenant_usage(tenant=tenant))
@@ -169,11 +209,12 @@ class TenantApiKeysApi(APIView):
         name = serializers.CharField(max_length=100, default="", allow_blank=True)
         expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
+    @extend_schema(responses=KeyOutputSerializer(many=True))
     def get(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         return Response(KeyOutputSerializer(tenant.api_keys.all(), many=True).data)
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: IssuedKeyOutputSerializer})
     def post(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         data = self.InputSerializer(data=request.data)
@@ -185,13 +226,14 @@ class TenantApiKeysApi(APIView):
             expires_at=data.validated_data.get("expires_at"),
         )
         body = KeyOutputSerializer(issued.record).data
-        body["api_key"] = issued.plaintext
+        body.update(key=issued.plaintext, kind="api")
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class TenantApiKeyRevokeApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
+    @extend_schema(responses=KeyOutputSerializer)
     def delete(self, request, tenant_id: str, key_id: int):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         key = get_object_or_404(ApiKey, pk=key_id, tenant=tenant)
@@ -216,6 +258,7 @@ class TenantCredentialsApi(APIView):
         name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", default="default")
         secret = serializers.DictField(child=serializers.CharField(max_length=20000))
 
+    @extend_schema(responses=CredentialOutputSerializer(many=True))
     def get(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         return Response(CredentialOutputSerializer(tenant.credentials.all(), many=True).data)
@@ -237,6 +280,7 @@ class TenantCredentialsApi(APIView):
 class TenantCredentialDeleteApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
+    @extend_schema(responses={204: None})
     def delete(self, request, tenant_id: str, credential_id: int):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         credential = get_object_or_404(CloudCredential, pk=credential_id, tenant=tenant)
@@ -263,6 +307,7 @@ class TenantProviderConfigsApi(APIView):
         )
         credential_id = serializers.IntegerField(required=False, allow_null=True)
 
+    @extend_schema(responses=ProviderConfigOutputSerializer(many=True))
     def get(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         configs = tenant.provider_configs.all()
@@ -303,6 +348,9 @@ class AdminBootstrapApi(APIView):
 
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        request=None, responses={200: BootstrapOutputSerializer, 503: BootstrapOutputSerializer}
+    )
     def post(self, request):
         from django.db import connection
         from django.db.migrations.executor import MigrationExecutor
@@ -326,6 +374,7 @@ class AdminBootstrapApi(APIView):
 class AdminTenantsApi(TenantOnboardApi):
     """List tenants, or create one (the same operation as onboarding)."""
 
+    @extend_schema(operation_id="admin_tenants_list", responses=TenantOutputSerializer(many=True))
     def get(self, request):
         tenants = Tenant.objects.select_related("subscription__plan").order_by("id")
         status_filter = request.query_params.get("status")
@@ -343,11 +392,12 @@ class AdminTenantDetailApi(APIView):
         status = serializers.ChoiceField(choices=Tenant.Status.choices)
         reason = serializers.CharField(max_length=200, default="", allow_blank=True)
 
+    @extend_schema(responses=TenantOutputSerializer)
     def get(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         return Response(TenantOutputSerializer(tenant).data)
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses=TenantOutputSerializer)
     def patch(self, request, tenant_id: str):
         from tenants.services.lifecycle import tenant_status_set
 
@@ -373,7 +423,7 @@ class AdminApiKeyIssueApi(APIView):
         name = serializers.CharField(max_length=100, default="", allow_blank=True)
         expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: IssuedKeyOutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -403,6 +453,10 @@ class AdminApiKeyIssueApi(APIView):
 class AdminApiKeyRevokeApi(APIView):
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", str, enum=["api", "admin"])],
+        responses=KeyOutputSerializer,
+    )
     def delete(self, request, key_id: int):
         kind = request.query_params.get("kind", "api")
         model = {"api": ApiKey, "admin": AdminKey}.get(kind)
