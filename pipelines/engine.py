@@ -4,7 +4,7 @@ import logging
 import threading
 import traceback
 
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 from tenacity import (
     RetryError,
@@ -105,7 +105,6 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
                 bytes_=result.bytes_processed,
                 details=result.details,
             )
-            close_old_connections()
     if failure:
         return RunStatus.FAILED, failure
     return RunStatus.COMPLETED, ""

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-convergence.settings.local}
 PORT=${PORT:-8000}
-mkdir -p var/log
+mkdir -p var/log var/imports
 
 pids=()
 stop_all() {
@@ -26,6 +26,7 @@ case "$endpoint" in
 esac
 
 python manage.py migrate --noinput
+python manage.py setup_periodic_tasks
 python manage.py ensure_local_admin
 
 celery -A convergence worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 &
