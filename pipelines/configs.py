@@ -111,8 +111,13 @@ class PipelineConfig:
     def pipeline_id_for(self, tenant_id: str) -> str:
         return sql_render(self.pipeline_id, {"tenant_id": tenant_id})
 
-    def resolve_parameters(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """The run's parameters checked, defaulted and JSON-ready; PipelineConfigError if not."""
+    def resolve_parameters(
+        self, raw: Mapping[str, Any], *, tenant_id: str | None = None
+    ) -> dict[str, Any]:
+        """The run's parameters checked, defaulted and JSON-ready; PipelineConfigError if not.
+
+        With ``tenant_id``, local files resolve inside that tenant's own imports folder only.
+        """
         if not isinstance(raw, Mapping):
             raise PipelineConfigError("parameters must be a mapping")
         specs = {p.name: p for p in self.parameters}
@@ -128,7 +133,7 @@ class PipelineConfig:
                     values[name] = spec.default
                 continue
             try:
-                values[name] = _parameter_value(spec, raw[name])
+                values[name] = _parameter_value(spec, raw[name], tenant_id=tenant_id)
             except ValueError as exc:
                 problems.append(f"parameter {name!r}: {exc}")
         if problems:
@@ -150,7 +155,7 @@ class PipelineConfig:
         return typed
 
 
-def _parameter_value(spec: ParameterSpec, value: Any) -> Any:
+def _parameter_value(spec: ParameterSpec, value: Any, *, tenant_id: str | None = None) -> Any:
     if spec.type == "date":
         if not isinstance(value, str) or not DATE_TEXT.match(value):
             raise ValueError("expected a date as YYYY-MM-DD")
@@ -176,7 +181,7 @@ def _parameter_value(spec: ParameterSpec, value: Any) -> Any:
             raise ValueError("expected true or false")
         return value
     try:
-        return file_source_check(value)
+        return file_source_check(value, tenant_id=tenant_id)
     except FileSourceError as exc:
         raise ValueError(str(exc)) from exc
 

@@ -113,7 +113,16 @@ class StepContext:
             name = f"{self.project}.{self.dataset_id}.{name}"
         elif len(parts) == 2:
             name = f"{self.project}.{name}"
-        return identifier_check("table", name)
+        identifier_check("table", name)
+        project, dataset, _ = name.split(".")
+        # Our project holds every tenant's dataset: a tenant-supplied name (a provider
+        # config's export table) must never reach into another tenant's.
+        if project == self.project and dataset != self.dataset_id:
+            raise PlaceholderError(
+                f"{template!r}: {dataset!r} is not this tenant's dataset; a source in "
+                f"project {project!r} must be in {self.dataset_id!r}"
+            )
+        return name
 
     def table_in_dataset(self, template: str) -> str:
         """A table name that must live in the tenant's own dataset (loads, CTAS targets)."""

@@ -21,6 +21,7 @@ from pipelines.processors.base import (
     check_destination,
     require_str,
 )
+from pipelines.sql_identifiers import PlaceholderError, name_check
 from pipelines.warehouse import Column
 
 FORMATS = {"csv": "CSV", "parquet": "PARQUET"}
@@ -38,11 +39,12 @@ def local_files_dir() -> Path:
     return Path(getattr(settings, "PIPELINE_LOCAL_FILES_DIR", default))
 
 
-def file_source_check(value: object) -> str:
+def file_source_check(value: object, *, tenant_id: str | None = None) -> str:
     """The source if it is a safe gs:// URI or a CSV/Parquet file under the local imports dir.
 
     Local paths are resolved (symlinks included) before the check, so ``..`` or a link
-    cannot reach a file outside the directory a tenant is allowed to load from.
+    cannot reach a file outside the directory a tenant is allowed to load from: with
+    ``tenant_id``, that is the tenant's own folder ``{imports}/{tenant_id}/``.
     """
     if not isinstance(value, str) or not value or "\x00" in value:
         raise FileSourceError("file source must be a non-empty string")
@@ -52,7 +54,13 @@ def file_source_check(value: object) -> str:
         return value
     if not value.endswith(LOCAL_SUFFIXES):
         raise FileSourceError(f"{value!r}: only {', '.join(LOCAL_SUFFIXES)} files can be loaded")
-    root = local_files_dir().resolve()
+    root = local_files_dir()
+    if tenant_id is not None:
+        try:
+            root = root / name_check("tenant_id", tenant_id)
+        except PlaceholderError as exc:
+            raise FileSourceError(str(exc)) from exc
+    root = root.resolve()
     path = Path(value)
     resolved = (path if path.is_absolute() else root / path).resolve()
     if not resolved.is_relative_to(root):

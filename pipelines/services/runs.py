@@ -40,7 +40,7 @@ def pipeline_run_start(
 
     config = pipeline_config_get(provider, domain, pipeline)
     try:
-        values = config.resolve_parameters(dict(parameters))
+        values = config.resolve_parameters(dict(parameters), tenant_id=tenant_id)
     except PipelineConfigError as exc:
         raise InvalidRunParameters(str(exc)) from exc
     now = now or timezone.now()

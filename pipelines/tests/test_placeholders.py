@@ -74,7 +74,6 @@ UNSAFE = st.builds(
             "\uff53\uff45\uff4c\uff45\uff43\uff54",  # fullwidth "select"
             "a.b.c.d",
             "..",
-            "x.",
         ]
     ),
     st.text(max_size=8),
@@ -168,3 +167,21 @@ def test_values_cannot_inject_placeholders():
     with pytest.raises(PlaceholderError):
         sql_render("{a}", {"a": "{b}", "b": "x"})
     assert sql_render("{a}.{b}", {"a": "b", "b": "c"}) == "b.c"
+
+
+def test_a_source_table_in_another_tenants_dataset_is_refused():
+    """A provider config naming another tenant's table is refused before any warehouse call."""
+    config = CONFIGS["gcp/cost/focus"]
+    step = config.steps[0]
+    warehouse = RecordingWarehouse()
+    for source in ("convergence-test.victim_local.x_meta_pipeline_runs", "victim_local.costs"):
+        context = StepContext(
+            warehouse=warehouse,
+            tenant_id="acme",
+            dataset_id="acme_local",
+            params={},
+            variables={**config.variables, "source_billing_table": source},
+        )
+        with pytest.raises(PlaceholderError, match="not this tenant's dataset"):
+            processor_for(step).run(context.for_step(step))
+    assert warehouse.calls == []

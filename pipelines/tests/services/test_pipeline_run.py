@@ -72,7 +72,8 @@ def test_sample_file_to_focus_through_the_pipeline(
     """A sample export runs file → raw table → FOCUS → checks; totals match to the cent."""
     onboarded = onboard(plan="SCALE")
     tenant_id, dataset = onboarded.tenant.id, onboarded.dataset_id
-    shutil.copy(DATA / sample, imports_dir / sample)
+    (imports_dir / tenant_id).mkdir()
+    shutil.copy(DATA / sample, imports_dir / tenant_id / sample)
     run = pipeline_run_start(
         tenant_id=tenant_id,
         provider=provider,
@@ -110,7 +111,8 @@ def test_sample_file_to_focus_through_the_pipeline(
 def test_failed_step_fails_run_notifies_and_logs_once(onboard, warehouse, imports_dir, execute):
     """A missing source file fails the load; later steps are skipped, the failure emailed."""
     onboarded = onboard(plan="SCALE")
-    (imports_dir / "empty.csv").write_text("")
+    (imports_dir / onboarded.tenant.id).mkdir()
+    (imports_dir / onboarded.tenant.id / "empty.csv").write_text("")
     run = pipeline_run_start(
         tenant_id=onboarded.tenant.id,
         provider="aws",
@@ -219,3 +221,21 @@ def test_refusals_leave_nothing(onboard):
         pipeline_run_start(parameters={"date": "2024-09-01"}, **start)
     assert PipelineRun.objects.count() == 0
     assert UsageWindow.objects.get(tenant_id=tenant_id, kind="month").runs_used == 0
+
+
+def test_a_tenant_cannot_load_another_tenants_file(onboard, imports_dir):
+    """Local files resolve inside the tenant's own imports folder; a path out is refused."""
+    onboarded = onboard()
+    (imports_dir / "victim").mkdir()
+    shutil.copy(DATA / "azure_ea_sample.csv", imports_dir / "victim" / "export.csv")
+    for source in ("../victim/export.csv", str(imports_dir / "victim" / "export.csv")):
+        with pytest.raises(InvalidRunParameters, match="outside the local imports directory"):
+            pipeline_run_start(
+                tenant_id=onboarded.tenant.id,
+                provider="azure",
+                domain="cost",
+                pipeline="focus",
+                parameters={"source_file": source},
+                enqueue=False,
+            )
+    assert PipelineRun.objects.count() == 0
