@@ -7,7 +7,6 @@ from billing.services.events import EventRetryable, stripe_event_process
 
 @shared_task(
     name="billing.stripe_event_process",
-    queue="celery",
     acks_late=True,
     ignore_result=True,
     autoretry_for=(EventRetryable,),

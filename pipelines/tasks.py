@@ -5,7 +5,7 @@ from celery import shared_task
 from pipelines.services.runs import pipeline_run_execute
 
 
-@shared_task(name="pipelines.run", queue="celery", acks_late=True, ignore_result=True)
+@shared_task(name="pipelines.run", acks_late=True, ignore_result=True)
 def pipeline_run_task(run_id: str) -> None:
     """Execute one admitted run; a run that is gone or already taken is left alone."""
     pipeline_run_execute(run_id=run_id, worker=pipeline_run_task.request.hostname or "")

@@ -15,18 +15,18 @@ from scheduling.services.maintenance import (
 from scheduling.services.queue import scheduled_runs_process_queue
 
 
-@shared_task(name="scheduling.dispatch", queue="celery", ignore_result=True, acks_late=False)
+@shared_task(name="scheduling.dispatch", ignore_result=True, acks_late=False)
 def scheduler_dispatch_task() -> dict:
     """Start every due schedule's slot and work the queue. Not retried: the next tick is."""
     return scheduler_tick(time_budget=20.0).as_dict()
 
 
-@shared_task(name="scheduling.process_queue", queue="celery", ignore_result=True, acks_late=False)
+@shared_task(name="scheduling.process_queue", ignore_result=True, acks_late=False)
 def scheduler_process_queue_task() -> dict:
     return scheduled_runs_process_queue().as_dict()
 
 
-@shared_task(name="scheduling.cleanup_orphans", queue="celery", ignore_result=True)
+@shared_task(name="scheduling.cleanup_orphans", ignore_result=True)
 def scheduler_cleanup_orphans_task(stale_after_minutes: int = 10) -> dict:
     stale_after = timedelta(minutes=stale_after_minutes)
     return {
@@ -38,7 +38,6 @@ def scheduler_cleanup_orphans_task(stale_after_minutes: int = 10) -> dict:
 
 @shared_task(
     name="scheduling.purge_run_logs",
-    queue="celery",
     ignore_result=True,
     autoretry_for=(Exception,),
     max_retries=3,
@@ -50,7 +49,6 @@ def scheduler_purge_run_logs_task(days: int | None = None) -> dict:
 
 @shared_task(
     name="scheduling.roll_quota_windows",
-    queue="celery",
     ignore_result=True,
     autoretry_for=(Exception,),
     max_retries=3,

@@ -16,7 +16,7 @@ from billing.stripe_client import StripeUnavailable, api_configured, checkout_se
 from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantError
 from tenants.models import Plan, Subscription, Tenant
 from tenants.services.audit import Actor
-from tenants.services.lifecycle import tenant_status_set
+from tenants.services.lifecycle import subscription_sync, tenant_status_set
 from tenants.services.onboarding import tenant_onboard
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,9 @@ def _checkout_completed(event: StripeEvent) -> Outcome:
         raise BillingError(f"Onboarding refused: {exc}") from exc
     except TenantError as exc:
         raise BillingError(f"Onboarding refused: {exc}") from exc
-    Subscription.objects.filter(tenant=onboarded.tenant).update(state_as_of=event.created)
+    subscription_sync(
+        subscription=onboarded.tenant.subscription, actor=_actor(event), as_of=event.created
+    )
     # Created with the tenant, in one transaction: only the run that onboarded holds the key,
     # so only it sends. The key is never stored, so if sending fails after this commits the
     # email is marked FAILED and the fix is a new key (admin), not a resend.
@@ -230,17 +232,18 @@ def _subscription_changed(event: StripeEvent) -> Outcome:
     items = (obj.get("items") or {}).get("data") or []
     first = items[0] if items else {}
     price_id = (first.get("price") or {}).get("id")
-    if price_id and not deleted:
-        subscription.plan = plan_for_price(price_id=price_id)
-    subscription.status = subscription_status
-    subscription.stripe_subscription_id = str(obj.get("id") or subscription.stripe_subscription_id)
     # Newer API versions keep the period on the item, older ones on the subscription.
     start = _ts(obj.get("current_period_start") or first.get("current_period_start"))
     end = _ts(obj.get("current_period_end") or first.get("current_period_end"))
-    if start and end and end > start:
-        subscription.current_period_start, subscription.current_period_end = start, end
-    subscription.state_as_of = event.created
-    subscription.save()
+    subscription_sync(
+        subscription=subscription,
+        actor=_actor(event),
+        as_of=event.created,
+        plan=plan_for_price(price_id=price_id) if price_id and not deleted else None,
+        status=subscription_status,
+        stripe_subscription_id=str(obj.get("id") or ""),
+        period=(start, end) if start and end and end > start else None,
+    )
     _status_set(tenant, tenant_status, event)
     return Outcome(
         Status.PROCESSED, f"{tenant.id}: plan {subscription.plan.code}, {subscription_status}."
@@ -256,9 +259,12 @@ def _payment_failed(event: StripeEvent) -> Outcome:
         return Outcome(Status.IGNORED, "Older than the subscription's current state.")
     if tenant.status == Tenant.Status.CANCELLED:
         return Outcome(Status.IGNORED, "The subscription is cancelled.")
-    subscription.status = Subscription.Status.PAST_DUE
-    subscription.state_as_of = event.created
-    subscription.save(update_fields=["status", "state_as_of", "updated_at"])
+    subscription_sync(
+        subscription=subscription,
+        actor=_actor(event),
+        as_of=event.created,
+        status=Subscription.Status.PAST_DUE,
+    )
     if _status_set(tenant, Tenant.Status.PAST_DUE, event):
         transaction.on_commit(partial(_payment_failed_notify, tenant_pk=tenant.pk), robust=True)
     return Outcome(Status.PROCESSED, f"{tenant.id}: past due.")
@@ -280,10 +286,12 @@ def _invoice_paid(event: StripeEvent) -> Outcome:
     restorable = tenant.status == Tenant.Status.PAST_DUE or (
         tenant.status == Tenant.Status.SUSPENDED and tenant.status_reason.startswith(REASON_PREFIX)
     )
-    subscription.state_as_of = event.created
-    if restorable:
-        subscription.status = Subscription.Status.ACTIVE
-    subscription.save(update_fields=["status", "state_as_of", "updated_at"])
+    subscription_sync(
+        subscription=subscription,
+        actor=_actor(event),
+        as_of=event.created,
+        status=Subscription.Status.ACTIVE if restorable else None,
+    )
     if restorable:
         _status_set(tenant, Tenant.Status.ACTIVE, event)
         return Outcome(Status.PROCESSED, f"{tenant.id}: active again.")

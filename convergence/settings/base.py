@@ -124,6 +124,13 @@ CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 )
 CELERY_TASK_IGNORE_RESULT = True
+# One queue for now; routes go here (Celery 5.7 deprecates queue= on the task decorator).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "pipelines.*": {"queue": "celery"},
+    "scheduling.*": {"queue": "celery"},
+    "billing.*": {"queue": "celery"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True

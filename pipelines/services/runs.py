@@ -28,6 +28,7 @@ def pipeline_run_start(
     parameters: Mapping[str, Any],
     user_id: str = "",
     trigger: str = PipelineRun.Trigger.MANUAL,
+    attempt: int = 1,
     now: datetime | None = None,
     enqueue: bool = True,
 ) -> PipelineRun:
@@ -55,6 +56,7 @@ def pipeline_run_start(
             parameters=values,
             user_id=user_id,
             trigger=trigger,
+            attempt=attempt,
         )
         StepRun.objects.bulk_create(
             StepRun(run=run, index=i, step_id=step.step_id, ps_type=step.ps_type)
@@ -201,3 +203,14 @@ def _step_row(run: PipelineRun, step: StepRun, logged_at: datetime) -> dict:
         "error_message": step.error_message or None,
         "logged_at": logged_at,
     }
+
+
+def runs_purge(*, ended_before: datetime) -> int:
+    """Delete finished, already-logged runs (with their steps) that ended before a time.
+
+    The control plane's copy only; the tenant dataset keeps its own log tables.
+    """
+    _, deleted = PipelineRun.objects.filter(
+        status__in=FINAL_STATUSES, ended_at__lt=ended_before, logged_to_warehouse=True
+    ).delete()
+    return deleted.get("pipelines.PipelineRun", 0)

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from pipelines.models import FINAL_STATUSES, PipelineRun, RunStatus
+from pipelines.services.runs import runs_purge
 from scheduling.models import SLOT_FINAL_STATES, ScheduledRun
 from tenants.models import Tenant, UsageWindow
 from tenants.services.usage import usage_windows_ensure
@@ -94,11 +95,9 @@ def run_logs_purge(*, now: datetime | None = None, days: int | None = None) -> d
     _, slots = ScheduledRun.objects.filter(
         state__in=SLOT_FINAL_STATES, slot_at__lt=cutoff, updated_at__lt=cutoff
     ).delete()
-    _, runs = PipelineRun.objects.filter(
-        status__in=FINAL_STATUSES, ended_at__lt=cutoff, logged_to_warehouse=True
-    ).delete()
+    runs = runs_purge(ended_before=cutoff)
     return {
-        "runs": runs.get("pipelines.PipelineRun", 0),
+        "runs": runs,
         "slots": slots.get("scheduling.ScheduledRun", 0),
     }
 

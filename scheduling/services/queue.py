@@ -64,7 +64,6 @@ def scheduled_run_start(
     is created in the same transaction that marks the slot STARTED: a slot starts once.
     """
     from pipelines.configs import PipelineConfigError
-
     from pipelines.services.runs import pipeline_run_start
 
     with transaction.atomic():
@@ -88,6 +87,7 @@ def scheduled_run_start(
                 parameters=slot_parameters(schedule.parameters, slot_date=slot_date),
                 user_id=SCHEDULER_USER_ID,
                 trigger=_trigger(slot),
+                attempt=slot.attempt,
                 now=now,
                 enqueue=enqueue,
             )
@@ -106,8 +106,6 @@ def scheduled_run_start(
         else:
             slot.state, slot.reason, slot.run = SlotState.STARTED, "", run
             update.append("run")
-            if slot.attempt > 1:
-                PipelineRun.objects.filter(pk=run.pk).update(attempt=slot.attempt)
         slot.save(update_fields=update)
     return slot.state
 
