@@ -142,9 +142,13 @@ def test_a_real_worker_executes_the_run(celery_worker, onboard, warehouse):
     run = PipelineRun.objects.get(pk=run_id)
     assert run.status == RunStatus.COMPLETED, run.error_message
     assert run.worker and not run.holds_slot
-    logged = warehouse.query(
-        f"SELECT status FROM {warehouse.quoted(onboarded.dataset_id, 'x_meta_pipeline_runs')} "
-        "WHERE pipeline_logging_id = @run",
-        {"run": run_id},
-    ).rows
+    # The worker mirrors the run into the warehouse just after it commits the final state.
+    runs_table = warehouse.quoted(onboarded.dataset_id, "x_meta_pipeline_runs")
+    while True:
+        logged = warehouse.query(
+            f"SELECT status FROM {runs_table} WHERE pipeline_logging_id = @run", {"run": run_id}
+        ).rows
+        if logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert logged == [{"status": "COMPLETED"}]
