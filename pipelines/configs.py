@@ -19,7 +19,7 @@ from django.conf import settings
 
 from pipelines.processors import PROCESSORS
 from pipelines.processors.base import RUNS_ON
-from pipelines.processors.file_load import FileSourceError, file_source_check
+from pipelines.processors.file_load import FileSourceError, file_source_check, tenant_files_root
 from pipelines.sql_identifiers import (
     BUILTIN_IDENTIFIERS,
     NAME_PATTERN,
@@ -181,7 +181,10 @@ def _parameter_value(spec: ParameterSpec, value: Any, *, tenant_id: str | None =
             raise ValueError("expected true or false")
         return value
     try:
-        return file_source_check(value, tenant_id=tenant_id)
+        resolved = file_source_check(value, tenant_id=tenant_id)
+        if tenant_id is None or resolved.startswith("gs://"):
+            return resolved
+        return Path(resolved).relative_to(tenant_files_root(tenant_id)).as_posix()
     except FileSourceError as exc:
         raise ValueError(str(exc)) from exc
 

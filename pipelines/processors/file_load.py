@@ -39,6 +39,17 @@ def local_files_dir() -> Path:
     return Path(getattr(settings, "PIPELINE_LOCAL_FILES_DIR", default))
 
 
+def tenant_files_root(tenant_id: str | None) -> Path:
+    """The folder local files load from: the tenant's own, or (no tenant) the whole root."""
+    root = local_files_dir()
+    if tenant_id is not None:
+        try:
+            root = root / name_check("tenant_id", tenant_id)
+        except PlaceholderError as exc:
+            raise FileSourceError(str(exc)) from exc
+    return root.resolve()
+
+
 def file_source_check(value: object, *, tenant_id: str | None = None) -> str:
     """The source if it is a safe gs:// URI or a CSV/Parquet file under the local imports dir.
 
@@ -54,13 +65,7 @@ def file_source_check(value: object, *, tenant_id: str | None = None) -> str:
         return value
     if not value.endswith(LOCAL_SUFFIXES):
         raise FileSourceError(f"{value!r}: only {', '.join(LOCAL_SUFFIXES)} files can be loaded")
-    root = local_files_dir()
-    if tenant_id is not None:
-        try:
-            root = root / name_check("tenant_id", tenant_id)
-        except PlaceholderError as exc:
-            raise FileSourceError(str(exc)) from exc
-    root = root.resolve()
+    root = tenant_files_root(tenant_id)
     path = Path(value)
     resolved = (path if path.is_absolute() else root / path).resolve()
     if not resolved.is_relative_to(root):
@@ -123,8 +128,12 @@ class FileLoad(Processor):
         param = spec["source"]["uri_param"]
         if param not in context.params:
             raise StepFailed(f"parameter {param!r} (the file to load) has no value")
+        value = context.params[param]
+        # Run parameters keep local files relative to the tenant's folder (so no server path
+        # shows in the API); they are resolved and checked again here, at load time.
+        tenant_id = None if Path(str(value)).is_absolute() else context.tenant_id
         try:
-            uri = file_source_check(context.params[param])
+            uri = file_source_check(value, tenant_id=tenant_id)
         except FileSourceError as exc:
             raise StepFailed(str(exc)) from exc
         source_format = FORMATS[spec["source"].get("format", "csv")]

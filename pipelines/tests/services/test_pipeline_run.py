@@ -82,6 +82,7 @@ def test_sample_file_to_focus_through_the_pipeline(
         parameters={"date": "2023-09-02", "source_file": sample},
         enqueue=False,
     )
+    assert run.parameters["source_file"] == sample  # no server path is stored or shown
     run = execute(run)
     assert run.status == RunStatus.COMPLETED, (run.error_message, list(run.steps.values()))
     statuses = dict(run.steps.values_list("step_id", "status"))
