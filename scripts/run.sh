@@ -14,6 +14,7 @@ stop_all() {
   echo; echo "Stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  exit 0
 }
 trap stop_all INT TERM EXIT
 
@@ -38,4 +39,5 @@ pids+=($!)
 
 echo "Convergence is starting on http://127.0.0.1:$PORT/admin/  (health: /health, API docs: /api/docs/)"
 echo "Logs: var/log/{bqemulator,worker,beat}.log. Ctrl-C stops everything."
-wait -n
+wait -n || true
+echo "A process of the system stopped; see the output above and var/log/ for why." >&2

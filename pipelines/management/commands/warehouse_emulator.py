@@ -1,5 +1,6 @@
 """Run the local BigQuery emulator in the foreground, persistent under the var directory."""
 
+import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,6 +21,12 @@ class Command(BaseCommand):
         parsed = urlparse(endpoint)
         if parsed.hostname not in {"127.0.0.1", "localhost"} or not parsed.port:
             raise CommandError(f"WAREHOUSE_ENDPOINT {endpoint!r} is not a local emulator address")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", parsed.port)) == 0:
+                raise CommandError(
+                    f"Port {parsed.port} is already in use (another emulator?). Stop it, or set "
+                    "WAREHOUSE_ENDPOINT to a free port."
+                )
         try:
             process = emulator_start(
                 project=settings.WAREHOUSE_PROJECT,
