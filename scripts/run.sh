@@ -39,5 +39,9 @@ pids+=($!)
 
 echo "Convergence is starting on http://127.0.0.1:$PORT/admin/  (health: /health, API docs: /api/docs/)"
 echo "Logs: var/log/{bqemulator,worker,beat}.log. Ctrl-C stops everything."
-wait -n || true
-echo "A process of the system stopped; see the output above and var/log/ for why." >&2
+status=0
+wait -n || status=$?
+# 128+ means a signal (Ctrl-C reaches every process); anything else is a real failure.
+if [ "$status" -lt 128 ]; then
+  echo "A process of the system stopped (exit $status); see the output above and var/log/." >&2
+fi
