@@ -30,7 +30,8 @@ python manage.py migrate --noinput
 python manage.py setup_periodic_tasks
 python manage.py ensure_local_admin
 
-celery -A convergence worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 &
+# The worker's output (runs, and the emails the console backend prints) shows here too.
+celery -A convergence worker --loglevel INFO --concurrency 2 > >(tee var/log/worker.log) 2>&1 &
 pids+=($!)
 celery -A convergence beat --loglevel INFO >var/log/beat.log 2>&1 &
 pids+=($!)
