@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import convergence.admin  # noqa: F401  (makes the admin index the staff dashboard)
 from convergence.health import HealthApi
 
 urlpatterns = [

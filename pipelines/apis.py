@@ -107,6 +107,7 @@ class PipelineRunStartApi(APIView):
                 pipeline=pipeline,
                 parameters=request.data,
                 user_id=user_id,
+                actor=request_actor(request),
             )
         except PipelineConfigNotFound as exc:
             raise Http404(str(exc)) from exc

@@ -192,6 +192,7 @@ class TenantAdmin(admin.ModelAdmin):
         ("Status", {"fields": ("status", "status_reason")}),
         ("Systems", {"fields": ("dataset_id", "stripe_customer_id", "created_at", "updated_at")}),
         ("Recent audit events", {"fields": ("recent_audit_events",)}),
+        ("Costs and activity", {"fields": ("overview_link",)}),
     )
     readonly_fields = (
         "id",
@@ -200,6 +201,7 @@ class TenantAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "recent_audit_events",
+        "overview_link",
     )
     inlines = (SubscriptionInline, ApiKeyInline, CloudCredentialInline, ProviderConfigInline)
     actions = ("suspend_tenants", "reactivate_tenants", "issue_api_keys")
@@ -219,9 +221,27 @@ class TenantAdmin(admin.ModelAdmin):
                 "onboard/",
                 self.admin_site.admin_view(self.onboard_view),
                 name="tenants_tenant_onboard",
-            )
+            ),
+            path(
+                "<path:object_id>/overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name="tenants_tenant_overview",
+            ),
         ]
         return urls + super().get_urls()
+
+    def overview_view(self, request, object_id):
+        """Costs per day, provider and service from the tenant's FOCUS tables; runs; schedules."""
+        from convergence.dashboard.views import tenant_overview_view
+
+        return tenant_overview_view(self, request, object_id)
+
+    @admin.display(description="overview")
+    def overview_link(self, obj: Tenant) -> str:
+        return format_html(
+            '<a href="{}" id="tenant-overview-link">Costs per day, runs and schedules</a>',
+            reverse("admin:tenants_tenant_overview", args=[obj.pk]),
+        )
 
     def has_add_permission(self, request, obj=None) -> bool:
         # A tenant only comes into being through onboarding (the onboard view).

@@ -29,6 +29,8 @@ def pipeline_run_start(
     user_id: str = "",
     trigger: str = PipelineRun.Trigger.MANUAL,
     attempt: int = 1,
+    actor: Actor | None = None,
+    retry_of: PipelineRun | None = None,
     now: datetime | None = None,
     enqueue: bool = True,
 ) -> PipelineRun:
@@ -62,10 +64,40 @@ def pipeline_run_start(
             StepRun(run=run, index=i, step_id=step.step_id, ps_type=step.ps_type)
             for i, step in enumerate(config.steps)
         )
+        if actor is not None:
+            audit_record(
+                actor=actor,
+                action="run.retry" if trigger == PipelineRun.Trigger.RETRY else "run.start",
+                tenant_id=tenant_id,
+                target=str(run.pk),
+                details={
+                    "config_path": run.config_path,
+                    "trigger": trigger,
+                    **({"retry_of": str(retry_of.pk)} if retry_of is not None else {}),
+                },
+            )
         if enqueue:
             transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
     logger.info("run %s admitted: %s for %s", run.pk, run.config_path, tenant_id)
     return run
+
+
+def pipeline_run_retry(*, run: PipelineRun, actor: Actor) -> PipelineRun:
+    """A new run like ``run`` (which must have finished): same tenant, pipeline, parameters."""
+    if run.status in ACTIVE_STATUSES:
+        raise RunNotCancellable(f"Run {run.pk} is still {run.status}; cancel it or wait.")
+    return pipeline_run_start(
+        tenant_id=run.tenant_id,
+        provider=run.provider,
+        domain=run.domain,
+        pipeline=run.pipeline,
+        parameters=run.parameters,
+        user_id=actor.user_id or actor.label,
+        trigger=PipelineRun.Trigger.RETRY,
+        attempt=run.attempt + 1,
+        actor=actor,
+        retry_of=run,
+    )
 
 
 def run_enqueue(*, run_id) -> None:

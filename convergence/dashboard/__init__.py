@@ -1,0 +1,1 @@
+"""The staff dashboard: aggregate figures, run progress, tenant costs and their SVG charts."""

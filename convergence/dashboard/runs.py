@@ -1,0 +1,42 @@
+"""A run's progress for its admin page: steps done of total, each step's status and numbers."""
+
+from pipelines.models import FINAL_STATUSES, PipelineRun
+
+
+def run_progress(*, run: PipelineRun) -> dict:
+    """Status, steps done of total, and every step, in one query for the steps."""
+    steps = sorted(run.steps.all(), key=lambda s: s.index)
+    done = sum(1 for s in steps if s.status in FINAL_STATUSES)
+    total = len(steps)
+    return {
+        "id": str(run.pk),
+        "status": run.status,
+        "final": run.status in FINAL_STATUSES,
+        "cancel_requested": run.cancel_requested,
+        "steps_done": done,
+        "steps_total": total,
+        "percent": round(100 * done / total)
+        if total
+        else (100 if run.status in FINAL_STATUSES else 0),
+        # The run's own total is written when it finishes; the steps' sum is live.
+        "rows_processed": sum(s.rows_processed for s in steps),
+        "duration_ms": run.duration_ms,
+        "error_message": run.error_message,
+        "steps": [
+            {
+                "index": s.index,
+                "step_id": s.step_id,
+                "ps_type": s.ps_type,
+                "status": s.status,
+                "rows_processed": s.rows_processed,
+                "duration_ms": s.duration_ms,
+                "duration_text": _seconds_text(s.duration_ms),
+                "error_message": s.error_message,
+            }
+            for s in steps
+        ],
+    }
+
+
+def _seconds_text(ms: int | None) -> str:
+    return "—" if ms is None else f"{ms / 1000:.1f} s"

@@ -1,0 +1,187 @@
+"""Template context for the admin dashboard and the per-tenant overview; the charts are SVG."""
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from convergence.dashboard.charts import (
+    COMPLETED,
+    FAILED,
+    NEUTRAL,
+    PALETTE,
+    WARNING,
+    Bar,
+    Series,
+    bar_chart,
+    column_chart,
+    money,
+)
+from convergence.dashboard.costs import costs_by_day_and_provider, costs_by_service, tenant_costs
+from convergence.dashboard.figures import dashboard_figures
+
+STATUS_COLORS = {
+    "TRIAL": NEUTRAL,
+    "ACTIVE": COMPLETED,
+    "PAST_DUE": WARNING,
+    "SUSPENDED": FAILED,
+    "CANCELLED": "#757575",
+}
+RECENT_RUNS = 15
+
+
+def _changelist(model: str, **filters) -> str:
+    url = reverse(f"admin:{model}_changelist")
+    return f"{url}?{urlencode(filters)}" if filters else url
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def dashboard_context(*, now: datetime | None = None) -> dict:
+    """The figures and their charts, ready for ``admin/dashboard/index.html``."""
+    figures = dashboard_figures(now=now)
+    days = figures["runs_per_day"]
+    charts = {
+        "tenants_by_status": bar_chart(
+            [
+                Bar(
+                    status,
+                    n,
+                    color=STATUS_COLORS.get(status, NEUTRAL),
+                    href=_changelist("tenants_tenant", status__exact=status),
+                )
+                for status, n in figures["tenants_by_status"]
+            ],
+            title="Tenants by status",
+            empty="No tenants yet.",
+        ),
+        "tenants_by_plan": bar_chart(
+            [Bar(plan, n) for plan, n in figures["tenants_by_plan"]],
+            title="Tenants by plan",
+            empty="No subscriptions yet.",
+        ),
+        "runs_per_day": column_chart(
+            [f"{day:%m-%d}" for day, _, _ in days],
+            [
+                Series("completed", COMPLETED, [c for _, c, _ in days]),
+                Series("failed", FAILED, [f for _, _, f in days]),
+            ],
+            title=f"Runs per day, last {len(days)} days",
+            empty="No finished runs in the last 30 days.",
+        ),
+        "slowest_pipelines": bar_chart(
+            [
+                Bar(s["config_path"], s["avg_seconds"], text=_duration(s["avg_seconds"]))
+                for s in figures["slowest_pipelines"]
+            ],
+            title="Slowest pipelines (average completed run)",
+            empty="No completed runs in the last 30 days.",
+        ),
+        "most_failing_pipelines": bar_chart(
+            [
+                Bar(
+                    s["config_path"],
+                    s["failed"],
+                    text=f"{s['failed']} of {s['runs']} ({s['failure_rate']:.0%})",
+                    color=FAILED,
+                )
+                for s in figures["most_failing_pipelines"]
+            ],
+            title="Most failing pipelines",
+            empty="No failed runs in the last 30 days.",
+        ),
+        "quota_use": bar_chart(
+            [
+                Bar(
+                    q["tenant_id"],
+                    q["used"],
+                    text=f"{q['used']} / {q['limit']} today",
+                    color=FAILED if q["limit"] and q["used"] >= q["limit"] else NEUTRAL,
+                    href=reverse("admin:tenants_tenant_change", args=[q["tenant_id"]]),
+                )
+                for q in figures["quota_use"]
+            ],
+            title="Daily run quota use per tenant",
+            max_value=max((q["limit"] for q in figures["quota_use"]), default=0),
+            empty="No runs admitted today.",
+        ),
+    }
+    return {
+        "dashboard": figures,
+        "charts": charts,
+        "links": {
+            "stripe_awaiting": _changelist(
+                "billing_stripeevent", status__in="RECEIVED,FAILED,DEFERRED"
+            ),
+            "runs_failed": _changelist("pipelines_pipelinerun", status__exact="FAILED"),
+            "runs_active": _changelist("pipelines_pipelinerun", status__in="PENDING,RUNNING"),
+            "schedules": _changelist("scheduling_schedule"),
+        },
+    }
+
+
+def tenant_overview_context(*, tenant) -> dict:
+    """Costs from the tenant's FOCUS tables (cached), its recent runs and its schedules."""
+    from pipelines.models import PipelineRun
+    from scheduling.models import Schedule
+
+    costs = tenant_costs(dataset_id=tenant.dataset_id)
+    days, providers = costs_by_day_and_provider(costs["rows"])
+    chart = column_chart(
+        [f"{d:%Y-%m-%d}" for d in days],
+        [
+            Series(name, PALETTE[i % len(PALETTE)], values)
+            for i, (name, values) in enumerate(providers.items())
+        ],
+        title="Billed cost per day and provider",
+        value_format=money,
+        empty="No FOCUS cost data in this tenant's dataset yet.",
+    )
+    return {
+        "tenant": tenant,
+        "costs": costs,
+        "cost_chart": chart,
+        "cost_by_service": costs_by_service(costs["rows"]),
+        "cost_total": sum(r["cost"] for r in costs["rows"]),
+        "recent_runs": list(
+            PipelineRun.objects.filter(tenant=tenant).order_by("-created_at")[:RECENT_RUNS]
+        ),
+        "schedules": list(Schedule.objects.filter(tenant=tenant)),
+        "links": {
+            "runs": _changelist("pipelines_pipelinerun", tenant__id__exact=tenant.pk),
+            "schedules": _changelist("scheduling_schedule", tenant__id__exact=tenant.pk),
+            "keys": _changelist("tenants_apikey", tenant__id__exact=tenant.pk),
+            "credentials": _changelist("tenants_cloudcredential", tenant__id__exact=tenant.pk),
+            "audit": _changelist("tenants_auditevent", tenant_id=tenant.pk),
+            "run_now": reverse("admin:pipelines_pipelinerun_run_now")
+            + "?"
+            + urlencode({"tenant": tenant.pk}),
+        },
+    }
+
+
+def tenant_overview_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str):
+    """Admin page: one tenant's costs, runs and schedules (staff with view permission)."""
+    tenant = model_admin.get_object(request, object_id)
+    if tenant is None:
+        raise Http404("No such tenant.")
+    if not model_admin.has_view_permission(request, tenant):
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Tenant {tenant.pk}: costs and activity",
+        "opts": model_admin.opts,
+        "original": tenant,
+        **tenant_overview_context(tenant=tenant),
+    }
+    return TemplateResponse(request, "admin/dashboard/tenant_overview.html", context)

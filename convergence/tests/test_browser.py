@@ -1,0 +1,226 @@
+"""The staff admin driven in headless Chromium: dashboard charts, onboarding, a run to COMPLETED.
+
+Uses Debian's ``chromium`` (``/usr/bin/chromium``) through Playwright's Python package; nothing is
+downloaded. Screenshots of every step go to ``test-artifacts/browser/``.
+"""
+
+import contextlib
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from billing.models import StripeEvent
+from pipelines.models import PipelineRun, RunStatus
+from pipelines.warehouse import tenant_dataset_id
+from tenants.models import AuditEvent, Tenant, UsageWindow
+from tenants.services.usage import day_window_bounds
+from tenants.tests.factories import TenantFactory, seeded_plan
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Chromium as root, headless, and quiet on a machine without internet access.
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
+PASSWORD = "browser-test-password-9d2f"
+HELLO = "example/demo/hello"
+RUN_TIMEOUT_MS = 120_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@contextlib.contextmanager
+def chromium_page():
+    """A fresh headless Chromium page; the ORM must not be used while it is open (Playwright's
+    sync API keeps an event loop running in this thread)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 1000})
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def seed_history() -> None:
+    """A month of finished runs, tenants in several states, quota use and a Stripe backlog."""
+    now = timezone.now()
+    tenants = [
+        TenantFactory(id=f"demo_{name}", status=status)
+        for name, status in (
+            ("acme", Tenant.Status.ACTIVE),
+            ("globex", Tenant.Status.ACTIVE),
+            ("initech", Tenant.Status.TRIAL),
+            ("umbrella", Tenant.Status.PAST_DUE),
+            ("hooli", Tenant.Status.SUSPENDED),
+        )
+    ]
+    for tenant, plan in zip(
+        tenants, ("SCALE", "PROFESSIONAL", "STARTER", "PROFESSIONAL", "STARTER"), strict=True
+    ):
+        tenant.subscription.plan = seeded_plan(plan)
+        tenant.subscription.save()
+    pipelines = (
+        ("gcp", "cost", "billing", 95),
+        ("aws", "cost", "focus", 140),
+        ("azure", "cost", "focus", 60),
+        ("example", "demo", "hello", 4),
+    )
+    runs = []
+    for day in range(30):
+        for n in range(3 + day % 4):
+            provider, domain, pipeline, seconds = pipelines[(day + n) % len(pipelines)]
+            failed = (day * 7 + n) % 9 == 0 or (provider == "azure" and n % 3 == 0)
+            ended = now - timedelta(days=day, hours=n)
+            runs.append(
+                PipelineRun(
+                    tenant=tenants[(day + n) % len(tenants)],
+                    provider=provider,
+                    domain=domain,
+                    pipeline=pipeline,
+                    pipeline_id=f"seed_{provider}_{pipeline}",
+                    status=RunStatus.FAILED if failed else RunStatus.COMPLETED,
+                    holds_slot=False,
+                    logged_to_warehouse=True,
+                    started_at=ended - timedelta(seconds=seconds + n * 7),
+                    ended_at=ended,
+                )
+            )
+    PipelineRun.objects.bulk_create(runs)
+    start, end = day_window_bounds(now)
+    for tenant, used in zip(tenants, (61, 19, 5, 3, 0), strict=True):
+        UsageWindow.objects.create(
+            tenant=tenant, kind="day", starts_at=start, ends_at=end, runs_used=used
+        )
+    StripeEvent.objects.create(
+        event_id=f"evt_{uuid.uuid4().hex}",
+        type="invoice.payment_failed",
+        created=now,
+        payload={},
+        status=StripeEvent.Status.FAILED,
+        error="No tenant for this customer yet.",
+    )
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def chromium():
+    if not CHROMIUM.exists():
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+
+
+def test_staff_onboard_a_tenant_and_watch_a_run_complete(
+    chromium, live_server, celery_worker, warehouse
+):
+    """Log in, see the dashboard's charts drawn, onboard a tenant, run hello, see COMPLETED."""
+    get_user_model().objects.create_superuser("staff", "staff@example.com", PASSWORD)
+    seed_history()
+    tenant_id = f"browser_{uuid.uuid4().hex[:8]}"
+    base = live_server.url
+    drawn: dict[str, int] = {}
+    run_url = ""
+    try:
+        with chromium_page() as page:
+            page.goto(f"{base}/admin/login/?next=/admin/")
+            shot(page, "01-login")
+            page.fill("#id_username", "staff")
+            page.fill("#id_password", PASSWORD)
+            page.click("input[type=submit]")
+            page.wait_for_selector("#dashboard")
+            for chart in (
+                "runs-per-day",
+                "tenants-by-status",
+                "tenants-by-plan",
+                "slowest-pipelines",
+                "most-failing-pipelines",
+                "quota-use",
+            ):
+                svg = page.locator(f"#chart-{chart} svg.chart")
+                assert svg.count() == 1, chart
+                # Drawn means laid out with a size, and holding shapes.
+                box = svg.bounding_box()
+                assert box and box["width"] > 100 and box["height"] > 20, chart
+                drawn[chart] = svg.locator("rect, path").count()
+            shot(page, "02-dashboard")
+            page.locator("#dashboard").screenshot(path=str(ARTIFACTS / "02-dashboard-charts.png"))
+
+            page.goto(f"{base}/admin/tenants/tenant/onboard/")
+            page.fill("#id_tenant_id", tenant_id)
+            page.fill("#id_company_name", "Browser Test Ltd")
+            page.fill("#id_admin_email", f"ops+{tenant_id}@example.com")
+            page.select_option("#id_plan", "STARTER")
+            page.click("input[name=_dry_run]")
+            page.wait_for_selector("#dry-run-report")
+            assert "ready for onboarding" in page.inner_text("#dry-run-report h2")
+            shot(page, "03-dry-run")
+            page.click("input[name=_onboard]")
+            page.wait_for_url(f"**/admin/tenants/tenant/{tenant_id}/change/")
+            assert "onboarded with dataset" in page.inner_text(".messagelist")
+            shot(page, "04-onboarded")
+
+            page.goto(f"{base}/admin/pipelines/pipelinerun/")
+            page.click("#run-now-link")
+            page.fill("#id_tenant", tenant_id)
+            page.select_option("#id_pipeline", HELLO)
+            page.fill("#id_parameters", json.dumps({"date": "2024-09-01"}))
+            shot(page, "05-run-now")
+            page.click("input[name=_run]")
+            page.wait_for_selector("#run-progress")
+            run_url = page.url
+            assert page.inner_text("#run-progress-text").endswith("of 2 steps done")
+            shot(page, "06-run-started")
+            # The page polls its progress JSON and updates itself; no reload from here.
+            page.wait_for_function(
+                "document.getElementById('run-status').textContent.trim() === 'COMPLETED'",
+                timeout=RUN_TIMEOUT_MS,
+            )
+            # Then it reloads once, to show the run's final fields.
+            page.wait_for_function(
+                "document.querySelector('.field-ended_at .readonly').textContent.trim() !== '-'"
+            )
+            assert page.inner_text("#run-status") == "COMPLETED"
+            assert page.inner_text("#run-progress-text") == "2 of 2 steps done"
+            assert page.get_attribute("#run-progress-bar", "aria-valuenow") == "100"
+            shot(page, "07-run-completed")
+
+            page.goto(f"{base}/admin/")
+            page.wait_for_selector("#dashboard")
+            shot(page, "08-dashboard-after-run")
+    finally:
+        warehouse.dataset_delete(tenant_dataset_id(tenant_id))
+
+    assert drawn["runs-per-day"] > 30
+    assert all(drawn[name] > 0 for name in drawn), drawn
+    run = PipelineRun.objects.get(tenant_id=tenant_id)
+    assert run_url.rstrip("/").endswith(f"{run.pk}/change")
+    assert (run.status, run.trigger, run.user_id) == (RunStatus.COMPLETED, "manual", "staff")
+    assert AuditEvent.objects.filter(action="run.start", target=str(run.pk)).exists()
+    assert AuditEvent.objects.filter(tenant_id=tenant_id, action="tenant.onboard").exists()
+    for name in ("02-dashboard", "04-onboarded", "07-run-completed"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
