@@ -32,5 +32,7 @@ class InvalidRunParameters(RunRefused):
     status_code = 400
 
 
-class RunNotCancellable(RunRefused):
+class RunStateConflict(RunRefused):
+    """The run's state forbids the request: cancelling a finished run, retrying a live one."""
+
     status_code = 409

@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from pipelines.errors import InvalidRunParameters, RunNotCancellable
+from pipelines.errors import InvalidRunParameters, RunStateConflict
 from pipelines.models import ACTIVE_STATUSES, FINAL_STATUSES, PipelineRun, RunStatus, StepRun
 from pipelines.services.quotas import run_admit, run_slot_release
 from tenants.services.audit import Actor, audit_record
@@ -85,7 +85,7 @@ def pipeline_run_start(
 def pipeline_run_retry(*, run: PipelineRun, actor: Actor) -> PipelineRun:
     """A new run like ``run`` (which must have finished): same tenant, pipeline, parameters."""
     if run.status in ACTIVE_STATUSES:
-        raise RunNotCancellable(f"Run {run.pk} is still {run.status}; cancel it or wait.")
+        raise RunStateConflict(f"Run {run.pk} is still {run.status}; cancel it or wait.")
     return pipeline_run_start(
         tenant_id=run.tenant_id,
         provider=run.provider,
@@ -111,7 +111,7 @@ def pipeline_run_cancel(*, run: PipelineRun, actor: Actor) -> PipelineRun:
     with transaction.atomic():
         run = PipelineRun.objects.select_for_update().get(pk=run.pk)
         if run.status in FINAL_STATUSES:
-            raise RunNotCancellable(f"Run {run.pk} is already {run.status}.")
+            raise RunStateConflict(f"Run {run.pk} is already {run.status}.")
         if run.status == RunStatus.PENDING:
             run_finish(run=run, status=RunStatus.CANCELLED, error="Cancelled before it started.")
         else:
