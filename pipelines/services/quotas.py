@@ -7,6 +7,7 @@ from django.db.models import F
 
 from pipelines.errors import QuotaExceeded, TenantCannotRun
 from pipelines.models import PipelineRun
+from pipelines.selectors import runs_active_count
 from tenants.models import Subscription, Tenant, UsageWindow
 from tenants.services.usage import usage_windows_ensure
 
@@ -37,7 +38,7 @@ def run_admit(*, tenant_id: str, now: datetime) -> Tenant:
             limit=plan.runs_per_month,
             resets_at=month.ends_at,
         )
-    running = PipelineRun.objects.filter(tenant=tenant, holds_slot=True).count()
+    running = runs_active_count(tenant_id=tenant.id)
     if running >= plan.concurrent_runs:
         raise QuotaExceeded(
             window="concurrent", used=running, limit=plan.concurrent_runs, resets_at=None

@@ -99,11 +99,8 @@ def key_revoke(*, key: KeyBase, actor: Actor) -> KeyBase:
 
 def _authenticate(model: type[KeyBase], plaintext: str) -> KeyBase | None:
     now = timezone.now()
-    key = (
-        model.objects.select_related("tenant").filter(key_hash=key_hash(plaintext)).first()
-        if model is ApiKey
-        else model.objects.filter(key_hash=key_hash(plaintext)).first()
-    )
+    keys = model.objects.select_related("tenant") if model is ApiKey else model.objects
+    key = keys.filter(key_hash=key_hash(plaintext)).first()
     if key is None or not key.is_usable(now):
         return None
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
