@@ -19,7 +19,12 @@ from django.conf import settings
 
 from pipelines.processors import PROCESSORS
 from pipelines.processors.base import RUNS_ON
-from pipelines.processors.file_load import FileSourceError, file_source_check, tenant_files_root
+from pipelines.processors.file_load import (
+    FileSourceError,
+    bucket_check,
+    file_source_check,
+    tenant_files_root,
+)
 from pipelines.sql_identifiers import (
     BUILTIN_IDENTIFIERS,
     NAME_PATTERN,
@@ -34,6 +39,8 @@ PATH_PART = re.compile(r"\A[a-z0-9_]{1,64}\Z")
 TOP_LEVEL_FIELDS = frozenset(
     {"pipeline_id", "description", "schedule", "variables", "parameters", "steps"}
 )
+# The platform's own pipelines (the onboarding check): never a tenant's to run or schedule.
+SYSTEM_PROVIDER = "system"
 PARAMETER_TYPES = frozenset({"date", "string", "int", "number", "bool", "file"})
 # Every run may carry ``date`` (the scheduler always sends the slot's date).
 BUILTIN_PARAMETERS = {"date"}
@@ -112,11 +119,16 @@ class PipelineConfig:
         return sql_render(self.pipeline_id, {"tenant_id": tenant_id})
 
     def resolve_parameters(
-        self, raw: Mapping[str, Any], *, tenant_id: str | None = None
+        self,
+        raw: Mapping[str, Any],
+        *,
+        tenant_id: str | None = None,
+        buckets: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         """The run's parameters checked, defaulted and JSON-ready; PipelineConfigError if not.
 
-        With ``tenant_id``, local files resolve inside that tenant's own imports folder only.
+        With ``tenant_id``, local files resolve inside that tenant's own imports folder only;
+        with ``buckets``, ``gs://`` files must be in one of them (the tenant's registered).
         """
         if not isinstance(raw, Mapping):
             raise PipelineConfigError("parameters must be a mapping")
@@ -133,7 +145,9 @@ class PipelineConfig:
                     values[name] = spec.default
                 continue
             try:
-                values[name] = _parameter_value(spec, raw[name], tenant_id=tenant_id)
+                values[name] = _parameter_value(
+                    spec, raw[name], tenant_id=tenant_id, buckets=buckets
+                )
             except ValueError as exc:
                 problems.append(f"parameter {name!r}: {exc}")
         if problems:
@@ -155,7 +169,13 @@ class PipelineConfig:
         return typed
 
 
-def _parameter_value(spec: ParameterSpec, value: Any, *, tenant_id: str | None = None) -> Any:
+def _parameter_value(
+    spec: ParameterSpec,
+    value: Any,
+    *,
+    tenant_id: str | None = None,
+    buckets: frozenset[str] | None = None,
+) -> Any:
     if spec.type == "date":
         if not isinstance(value, str) or not DATE_TEXT.match(value):
             raise ValueError("expected a date as YYYY-MM-DD")
@@ -182,6 +202,8 @@ def _parameter_value(spec: ParameterSpec, value: Any, *, tenant_id: str | None =
         return value
     try:
         resolved = file_source_check(value, tenant_id=tenant_id)
+        if resolved.startswith("gs://") and buckets is not None:
+            bucket_check(resolved, buckets)
         if tenant_id is None or resolved.startswith("gs://"):
             return resolved
         return Path(resolved).relative_to(tenant_files_root(tenant_id)).as_posix()
@@ -479,6 +501,13 @@ def pipeline_config_get(provider: str, domain: str, pipeline: str) -> PipelineCo
     if isinstance(found, PipelineConfigInvalid):
         raise found
     return found
+
+
+def pipeline_config_for_tenant(provider: str, domain: str, pipeline: str) -> PipelineConfig:
+    """A config a tenant may run or schedule: any but the platform's own ``system/*``."""
+    if provider == SYSTEM_PROVIDER:
+        raise PipelineConfigNotFound(f"No pipeline config {f'{provider}/{domain}/{pipeline}'!r}.")
+    return pipeline_config_get(provider, domain, pipeline)
 
 
 def pipeline_configs_all() -> list[PipelineConfig]:

@@ -14,6 +14,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from pipelines.errors import tenant_message
 from pipelines.models import PipelineRun, RunStatus, StepRun
 from pipelines.warehouse import WarehouseUnavailable
 
@@ -71,12 +72,24 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
     """
     from pipelines.configs import pipeline_config_get
     from pipelines.processors import StepContext, processor_for
+    from pipelines.services.identity import tenant_warehouse_factory
+    from pipelines.warehouse import tenant_dataset_id
     from tenants.selectors import run_inputs_for_tenant
 
     config = pipeline_config_get(run.provider, run.domain, run.pipeline)
     rows = {s.index: s for s in run.steps.all()}
-    variables, recipients = run_inputs_for_tenant(tenant_id=run.tenant_id, provider=run.provider)
-    context = StepContext.for_run(run, config, variables=variables, notification_emails=recipients)
+    inputs = run_inputs_for_tenant(tenant_id=run.tenant_id, provider=run.provider)
+    context = StepContext.for_run(
+        run,
+        config,
+        variables=inputs.variables,
+        notification_emails=inputs.recipients,
+        sources=inputs.sources,
+        buckets=inputs.buckets,
+        tenant_warehouse=tenant_warehouse_factory(
+            dataset_id=tenant_dataset_id(run.tenant_id), credential=inputs.credential
+        ),
+    )
     failure: str = ""
     failed_step = ""
     with Heartbeat(run.pk):
@@ -92,8 +105,11 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
             try:
                 result = _retrying()(processor.run, context.for_step(step, failed_step, failure))
             except (Exception, RetryError) as exc:
-                message = _error_text(exc)
-                logger.warning("run %s step %s failed: %s", run.pk, step.step_id, message)
+                # The operator log keeps the whole text; the tenant sees it without server
+                # paths or source lines.
+                full = _error_text(exc)
+                logger.warning("run %s step %s failed: %s", run.pk, step.step_id, full)
+                message = tenant_message(_error_text(exc, located=False))
                 _step_end(row, RunStatus.FAILED, error=message)
                 if not failure:
                     failure, failed_step = f"Step {step.step_id} failed: {message}", step.step_id
@@ -110,12 +126,12 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
     return RunStatus.COMPLETED, ""
 
 
-def _error_text(exc: BaseException) -> str:
+def _error_text(exc: BaseException, *, located: bool = True) -> str:
     text = str(exc) or type(exc).__name__
     if not isinstance(exc, Exception) or type(exc).__module__.startswith("pipelines"):
         return text[:2000]
-    # Unexpected errors keep their type and last frame, so the log says where it broke.
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    # Unexpected errors keep their type, and for the log their last frame.
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ and located else []
     where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
     return f"{type(exc).__name__}: {text}{where}"[:2000]
 

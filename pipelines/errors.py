@@ -1,6 +1,16 @@
 """Errors of the pipelines services; the API maps each to its HTTP answer."""
 
+import re
 from datetime import datetime
+
+# An absolute POSIX path (two parts or more) and a traceback's location, as error text has them.
+_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/:,()]+/)+([^\s'\"/:,()]*)")
+_SOURCE_LINE = re.compile(r"\s*(?:File \"[^\"]*\", line \d+|at \S+\.py:\d+)")
+
+
+def tenant_message(text: str) -> str:
+    """Error text fit for a tenant: no server path (the file name stays), no source line."""
+    return _PATH.sub(lambda m: m.group(1) or "…", _SOURCE_LINE.sub("", text))
 
 
 class RunRefused(Exception):

@@ -17,8 +17,9 @@ from django.conf import settings
 from google.api_core import exceptions as google_exceptions
 from google.api_core import retry as google_retry
 from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
+from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
+from google.oauth2 import service_account
 
 logger = logging.getLogger(__name__)
 
@@ -164,20 +165,27 @@ class Warehouse:
         endpoint: str = "",
         location: str = "US",
         timeout: float = 60.0,
+        credentials: Credentials | None = None,
+        job_project: str = "",
     ) -> None:
+        """``project`` holds the tenant datasets; jobs run in ``job_project`` (default the same).
+
+        ``credentials`` act as someone other than the platform (a tenant's service account);
+        by default the platform's own (application default, or none for the emulator).
+        """
         self.project = project
         self.location = location
         self.timeout = timeout
-        if endpoint:
+        options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+        if credentials is None and endpoint:
             # A BigQuery-compatible server (the local emulator): no Google credentials.
-            self._client = bigquery.Client(
-                project=project,
-                credentials=AnonymousCredentials(),
-                client_options=ClientOptions(api_endpoint=endpoint),
-                location=location,
-            )
-        else:
-            self._client = bigquery.Client(project=project, location=location)
+            credentials = AnonymousCredentials()
+        self._client = bigquery.Client(
+            project=job_project or project,
+            credentials=credentials,
+            client_options=options,
+            location=location,
+        )
         # Retry transient failures, but never for minutes: the emulator answers a bad
         # streamed row with a 500 that the client's default retry would repeat at length.
         self._retry = google_retry.Retry(
@@ -302,6 +310,38 @@ class Warehouse:
             return sorted(t.table_id for t in tables)
         except Exception as exc:
             raise _translate(exc, f"list tables of {dataset_id}") from exc
+
+    def view_query(self, dataset_id: str, table_id: str) -> str | None:
+        """The SQL of a view; None for a table, or for a name that does not exist."""
+        try:
+            table = self._client.get_table(
+                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+            )
+        except google_exceptions.NotFound:
+            return None
+        except Exception as exc:
+            raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc
+        return table.view_query if table.table_type == "VIEW" else None
+
+    def dataset_grant_writer(self, dataset_id: str, service_account_email: str) -> bool:
+        """Let one service account write this dataset (and only it); True if newly granted."""
+        try:
+            dataset = self._client.get_dataset(
+                f"{self.project}.{dataset_id}", retry=self._retry, timeout=self.timeout
+            )
+            entry = bigquery.AccessEntry("WRITER", "userByEmail", service_account_email)
+            if any(
+                e.role == entry.role and e.entity_id == entry.entity_id
+                for e in dataset.access_entries
+            ):
+                return False
+            dataset.access_entries = [*dataset.access_entries, entry]
+            self._client.update_dataset(
+                dataset, ["access_entries"], retry=self._retry, timeout=self.timeout
+            )
+        except Exception as exc:
+            raise _translate(exc, f"grant on dataset {dataset_id}") from exc
+        return True
 
     def view_create(self, dataset_id: str, view_id: str, sql: str, *, replace: bool = True) -> None:
         view = bigquery.Table(self.table_ref(dataset_id, view_id))
@@ -475,6 +515,25 @@ def get_warehouse() -> Warehouse:
                 project=key[0], endpoint=key[1], location=key[2], timeout=key[3]
             )
         return _instances[key]
+
+
+BIGQUERY_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
+
+
+def warehouse_as_service_account(info: Mapping[str, Any]) -> Warehouse:
+    """The warehouse acting as a tenant's own service account (its key, from the credential
+    store): jobs run in the tenant's project and see only what the tenant granted it."""
+    credentials = service_account.Credentials.from_service_account_info(
+        dict(info), scopes=BIGQUERY_SCOPES
+    )
+    return Warehouse(
+        project=settings.WAREHOUSE_PROJECT,
+        endpoint=settings.WAREHOUSE_ENDPOINT,
+        location=settings.WAREHOUSE_LOCATION,
+        timeout=settings.WAREHOUSE_TIMEOUT_SECONDS,
+        credentials=credentials,
+        job_project=info["project_id"],
+    )
 
 
 def tenant_dataset_id(tenant_id: str) -> str:

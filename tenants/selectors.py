@@ -1,12 +1,13 @@
 """Reads of the tenants app."""
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.http import Http404
 from django.utils import timezone
 
 from tenants.authentication import KeyPrincipal
-from tenants.models import Tenant, UsageWindow
+from tenants.models import CloudCredential, ProviderConfig, Tenant, UsageWindow
 from tenants.permissions import is_staff
 from tenants.services.usage import day_window_bounds, month_window_bounds
 
@@ -62,25 +63,69 @@ def _window(used: int, limit: int, resets_at: datetime) -> dict:
     }
 
 
-def run_inputs_for_tenant(
-    *, tenant_id: str, provider: str
-) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Identifiers a tenant's pipelines read from its provider config, and whom to notify.
+@dataclass(frozen=True)
+class RunInputs:
+    """What a tenant's run reads from its provider config.
+
+    ``variables`` fill placeholders; ``sources`` are the tables outside the platform the
+    tenant registered (its billing export); ``buckets`` the ``gs://`` buckets its files may
+    come from; ``credential`` the GCP service-account credential reads outside the platform
+    act as; ``recipients`` whom to tell about a failure.
+    """
+
+    variables: dict[str, str] = field(default_factory=dict)
+    recipients: tuple[str, ...] = ()
+    sources: frozenset[str] = frozenset()
+    buckets: frozenset[str] = frozenset()
+    credential: CloudCredential | None = None
+
+
+def provider_buckets(*, tenant_id: str, provider: str) -> frozenset[str]:
+    """The ``gs://`` buckets a tenant registered for one provider's files."""
+    from pipelines.isolation import bucket_names
+
+    config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
+    return bucket_names(config.settings.get("source_buckets")) if config else frozenset()
+
+
+def run_inputs_for_tenant(*, tenant_id: str, provider: str) -> RunInputs:
+    """The inputs of a run of one provider's pipeline, from that provider config.
 
     The GCP provider config's ``billing_export_table`` (``project.dataset.table``) becomes
-    the ``source_billing_table`` placeholder; recipients are the config's notification
-    emails, else the tenant's admin email.
+    the ``source_billing_table`` placeholder and a registered source; ``source_buckets``
+    lists buckets; recipients are the config's notification emails, else the admin email.
     """
-    from tenants.models import ProviderConfig
+    from pipelines.isolation import bucket_names
 
     tenant = Tenant.objects.only("admin_email").get(pk=tenant_id)
-    config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
+    config = (
+        ProviderConfig.objects.select_related("credential")
+        .filter(tenant_id=tenant_id, provider=provider)
+        .first()
+    )
+    if config is None:
+        return RunInputs(recipients=(tenant.admin_email,), credential=_gcp_credential(tenant_id))
     variables: dict[str, str] = {}
-    recipients: tuple[str, ...] = (tenant.admin_email,)
-    if config is not None:
-        table = config.settings.get("billing_export_table")
-        if table:
-            variables["source_billing_table"] = table
-        if config.notification_emails:
-            recipients = tuple(config.notification_emails)
-    return variables, recipients
+    table = config.settings.get("billing_export_table")
+    if table:
+        variables["source_billing_table"] = table
+    credential = config.credential
+    if credential is None or credential.kind != CloudCredential.Kind.GCP_SERVICE_ACCOUNT:
+        credential = _gcp_credential(tenant_id)
+    return RunInputs(
+        variables=variables,
+        recipients=tuple(config.notification_emails) or (tenant.admin_email,),
+        sources=frozenset({table} if isinstance(table, str) and table.count(".") == 2 else ()),
+        buckets=bucket_names(config.settings.get("source_buckets")),
+        credential=credential,
+    )
+
+
+def _gcp_credential(tenant_id: str) -> CloudCredential | None:
+    """The service account a tenant's reads outside the platform act as: its GCP config's."""
+    config = (
+        ProviderConfig.objects.select_related("credential")
+        .filter(tenant_id=tenant_id, provider="gcp", credential__kind="gcp_service_account")
+        .first()
+    )
+    return config.credential if config is not None else None

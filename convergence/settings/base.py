@@ -146,6 +146,10 @@ WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default="http://127.0.0.1:905
 WAREHOUSE_LOCATION = env.str("WAREHOUSE_LOCATION", default="US")
 WAREHOUSE_ENV = env.str("WAREHOUSE_ENV", default="local")  # local | stage | prod
 WAREHOUSE_TIMEOUT_SECONDS = env.float("WAREHOUSE_TIMEOUT_SECONDS", default=60.0)
+# Reads of a tenant's sources outside the platform project (its billing export, its bucket)
+# act as the tenant's own GCP service account, so BigQuery's IAM keeps tenants apart too.
+# Off locally: the emulator has no IAM and the in-app access check is the whole guard.
+WAREHOUSE_TENANT_IDENTITY = env.bool("WAREHOUSE_TENANT_IDENTITY", default=False)
 
 # Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
 PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pipelines.isolation import AccessPolicy, GuardedWarehouse
 from pipelines.sql_identifiers import (
     PlaceholderError,
     identifier_check,
@@ -42,9 +43,12 @@ class StepContext:
 
     ``variables`` are identifiers (table, dataset, column names) for ``{name}`` placeholders;
     ``params`` are values, sent to the warehouse as ``@name`` query parameters only.
+    ``sources`` and ``buckets`` are what the tenant registered in its provider config.
+    The warehouse a step sees is always guarded by the tenant's access policy
+    (``pipelines.isolation``), whatever adapter the context was made with.
     """
 
-    warehouse: Warehouse
+    warehouse: Warehouse | GuardedWarehouse
     tenant_id: str
     dataset_id: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -55,11 +59,33 @@ class StepContext:
     step: StepConfig | None = None
     failed_step: str = ""
     failure: str = ""
+    sources: frozenset[str] = frozenset()
+    buckets: frozenset[str] = frozenset()
+    tenant_warehouse: Callable[[], Warehouse] | None = None
 
     def __post_init__(self) -> None:
+        from pipelines.processors.file_load import tenant_files_root
+
         # Both are spliced into SQL as identifiers (the built-ins tenant_id and dataset).
         name_check("tenant_id", self.tenant_id)
         name_check("dataset", self.dataset_id)
+        if not isinstance(self.warehouse, GuardedWarehouse):
+            policy = AccessPolicy(
+                project=self.warehouse.project,
+                tenant_id=self.tenant_id,
+                dataset_id=self.dataset_id,
+                sources=frozenset(self.sources),
+                buckets=frozenset(self.buckets),
+                files_root=tenant_files_root(self.tenant_id),
+            )
+            guarded = GuardedWarehouse(
+                self.warehouse, policy, tenant_warehouse=self.tenant_warehouse
+            )
+            object.__setattr__(self, "warehouse", guarded)
+
+    @property
+    def policy(self) -> AccessPolicy:
+        return self.warehouse.policy
 
     @classmethod
     def for_run(
@@ -70,6 +96,9 @@ class StepContext:
         warehouse: Warehouse | None = None,
         variables: Mapping[str, str] | None = None,
         notification_emails: tuple[str, ...] = (),
+        sources: frozenset[str] = frozenset(),
+        buckets: frozenset[str] = frozenset(),
+        tenant_warehouse: Callable[[], Warehouse] | None = None,
     ) -> StepContext:
         """The context of a recorded run; ``variables`` overlay the config's defaults."""
         from pipelines.warehouse import get_warehouse, tenant_dataset_id
@@ -83,6 +112,9 @@ class StepContext:
             run_id=str(run.pk),
             pipeline_id=config.pipeline_id_for(run.tenant_id),
             notification_emails=tuple(notification_emails),
+            sources=sources,
+            buckets=buckets,
+            tenant_warehouse=tenant_warehouse,
         )
 
     def for_step(self, step: StepConfig, failed_step: str = "", failure: str = "") -> StepContext:
@@ -106,23 +138,12 @@ class StepContext:
         return sql_render(template, self.identifiers)
 
     def table(self, template: str) -> str:
-        """A ``project.dataset.table`` for a table template; bare names are the tenant's."""
-        name = self.render(template)
-        parts = name.split(".")
-        if len(parts) == 1:
-            name = f"{self.project}.{self.dataset_id}.{name}"
-        elif len(parts) == 2:
-            name = f"{self.project}.{name}"
-        identifier_check("table", name)
-        project, dataset, _ = name.split(".")
-        # Our project holds every tenant's dataset: a tenant-supplied name (a provider
-        # config's export table) must never reach into another tenant's.
-        if project == self.project and dataset != self.dataset_id:
-            raise PlaceholderError(
-                f"{template!r}: {dataset!r} is not this tenant's dataset; a source in "
-                f"project {project!r} must be in {self.dataset_id!r}"
-            )
-        return name
+        """A readable ``project.dataset.table`` for a template; bare names are the tenant's.
+
+        The access policy decides, as it does for every statement the warehouse gets.
+        """
+        name = identifier_check("table", self.render(template))
+        return str(self.policy.check_read(self.policy.ref(name)))
 
     def table_in_dataset(self, template: str) -> str:
         """A table name that must live in the tenant's own dataset (loads, CTAS targets)."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
+from pipelines.isolation import AccessPolicy, AccessRefused
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -73,6 +74,14 @@ def file_source_check(value: object, *, tenant_id: str | None = None) -> str:
     return str(resolved)
 
 
+def bucket_check(uri: str, buckets: frozenset[str]) -> str:
+    """The ``gs://`` URI if its bucket is one the tenant registered; FileSourceError if not."""
+    try:
+        return AccessPolicy(project="", tenant_id="", dataset_id="", buckets=buckets).check_uri(uri)
+    except AccessRefused as exc:
+        raise FileSourceError(str(exc)) from exc
+
+
 def column_names_from_header(header: list[str]) -> list[str]:
     """Warehouse-safe names: ``lineItem/UnblendedCost`` becomes ``lineItem_UnblendedCost``."""
     names: list[str] = []
@@ -128,12 +137,11 @@ class FileLoad(Processor):
         param = spec["source"]["uri_param"]
         if param not in context.params:
             raise StepFailed(f"parameter {param!r} (the file to load) has no value")
-        value = context.params[param]
         # Run parameters keep local files relative to the tenant's folder (so no server path
-        # shows in the API); they are resolved and checked again here, at load time.
-        tenant_id = None if Path(str(value)).is_absolute() else context.tenant_id
+        # shows in the API); they are resolved and checked again here, and the warehouse's
+        # guard checks the file (or bucket) once more before it loads anything.
         try:
-            uri = file_source_check(value, tenant_id=tenant_id)
+            uri = file_source_check(context.params[param], tenant_id=context.tenant_id)
         except FileSourceError as exc:
             raise StepFailed(str(exc)) from exc
         source_format = FORMATS[spec["source"].get("format", "csv")]

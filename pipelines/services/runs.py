@@ -39,11 +39,13 @@ def pipeline_run_start(
     Raises PipelineConfigNotFound, InvalidRunParameters, TenantCannotRun or QuotaExceeded;
     a refused run leaves no row and uses no quota.
     """
-    from pipelines.configs import PipelineConfigError, pipeline_config_get
+    from pipelines.configs import PipelineConfigError, pipeline_config_for_tenant
+    from tenants.selectors import provider_buckets
 
-    config = pipeline_config_get(provider, domain, pipeline)
+    config = pipeline_config_for_tenant(provider, domain, pipeline)
+    buckets = provider_buckets(tenant_id=tenant_id, provider=provider)
     try:
-        values = config.resolve_parameters(dict(parameters), tenant_id=tenant_id)
+        values = config.resolve_parameters(dict(parameters), tenant_id=tenant_id, buckets=buckets)
     except PipelineConfigError as exc:
         raise InvalidRunParameters(str(exc)) from exc
     now = now or timezone.now()

@@ -25,9 +25,10 @@ CENT = decimal.Decimal("0.01")
 
 @pytest.fixture
 def imports_dir(settings, tmp_path):
-    """Local loads may read only from this directory."""
+    """Local loads may read only from this directory: tenant acme's imports folder."""
     settings.PIPELINE_LOCAL_FILES_DIR = str(tmp_path)
-    return tmp_path
+    (tmp_path / "acme").mkdir()
+    return tmp_path / "acme"
 
 
 def csv_total(path: Path, column: str) -> decimal.Decimal:
@@ -53,7 +54,9 @@ def context_for(warehouse, dataset, config, parameters=None, **variables) -> Ste
         warehouse=warehouse,
         tenant_id="acme",
         dataset_id=dataset,
-        params=config.typed_parameters(config.resolve_parameters(parameters or {})),
+        params=config.typed_parameters(
+            config.resolve_parameters(parameters or {}, tenant_id="acme")
+        ),
         variables={**config.variables, **variables},
         run_id="run-1",
     )

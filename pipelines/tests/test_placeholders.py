@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.configs import pipeline_configs_all
+from pipelines.isolation import AccessRefused
 from pipelines.processors import StepContext, processor_for
 from pipelines.sql_identifiers import (
     BUILTIN_IDENTIFIERS,
@@ -114,6 +115,7 @@ def test_unsafe_placeholder_value_is_refused_before_any_warehouse_call(target, v
             dataset_id=dataset_id,
             params={"date": None, "source_file": str(tmp_path / "x.csv"), "greeting": "hi"},
             variables=variables,
+            sources=frozenset({"other-project.billing.export"}),
         )
         processor_for(step).run(context.for_step(step))
     assert warehouse.calls == []
@@ -182,6 +184,6 @@ def test_a_source_table_in_another_tenants_dataset_is_refused():
             params={},
             variables={**config.variables, "source_billing_table": source},
         )
-        with pytest.raises(PlaceholderError, match="not this tenant's dataset"):
+        with pytest.raises(AccessRefused, match="may read only its tenant's dataset 'acme_local'"):
             processor_for(step).run(context.for_step(step))
     assert warehouse.calls == []

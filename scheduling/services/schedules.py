@@ -44,19 +44,28 @@ class _Pipeline:
     pipeline: str
 
 
-def _config_check(*, pipeline: _Pipeline, parameters: Mapping[str, Any]) -> str:
+def _config_check(*, tenant_id: str, pipeline: _Pipeline, parameters: Mapping[str, Any]) -> str:
     """The config's default cron; ScheduleInvalid if the tenant could not run this pipeline."""
-    from pipelines.configs import PipelineConfigError, PipelineConfigNotFound, pipeline_config_get
+    from pipelines.configs import (
+        PipelineConfigError,
+        PipelineConfigNotFound,
+        pipeline_config_for_tenant,
+    )
+    from tenants.selectors import provider_buckets
 
     path = f"{pipeline.provider}/{pipeline.domain}/{pipeline.pipeline}"
     try:
-        config = pipeline_config_get(pipeline.provider, pipeline.domain, pipeline.pipeline)
+        config = pipeline_config_for_tenant(pipeline.provider, pipeline.domain, pipeline.pipeline)
     except PipelineConfigNotFound as exc:
         raise ScheduleInvalid("pipeline", f"No pipeline config {path}.") from exc
     except PipelineConfigError as exc:
         raise ScheduleInvalid("pipeline", f"Pipeline config {path} is invalid: {exc}") from exc
     try:
-        config.resolve_parameters(slot_parameters(parameters, slot_date=date.today()))
+        config.resolve_parameters(
+            slot_parameters(parameters, slot_date=date.today()),
+            tenant_id=tenant_id,
+            buckets=provider_buckets(tenant_id=tenant_id, provider=pipeline.provider),
+        )
     except PipelineConfigError as exc:
         raise ScheduleInvalid("parameters", str(exc)) from exc
     return getattr(config, "schedule", "") or ""
@@ -116,7 +125,7 @@ def schedule_create(
     now = now or timezone.now()
     parameters = dict(parameters or {})
     default_cron = _config_check(
-        pipeline=_Pipeline(provider, domain, pipeline), parameters=parameters
+        tenant_id=tenant.id, pipeline=_Pipeline(provider, domain, pipeline), parameters=parameters
     )
     cron, tz_name = _validated(cron or default_cron, tz_name)
     if Schedule.objects.filter(
@@ -181,6 +190,7 @@ def schedule_update(
         changes.update(cron=cron, timezone=tz_name)
         if "parameters" in changes:
             _config_check(
+                tenant_id=schedule.tenant_id,
                 pipeline=_Pipeline(schedule.provider, schedule.domain, schedule.pipeline),
                 parameters=changes["parameters"],
             )
