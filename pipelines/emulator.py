@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -50,11 +50,13 @@ def emulator_start(
 ) -> subprocess.Popen:
     """Start bqemulator in the background; persistent when ``data_dir`` is given."""
     spatial_extension_install()
-    executable = shutil.which("bqemulator", path=str(Path(sys.executable).parent))
-    if executable is None:
+    if importlib.util.find_spec("bqemulator") is None:
         raise EmulatorError("bqemulator is not installed (pip install -r requirements-dev.txt)")
+    # Through the fixes module: it mends the emulator's gaps, then runs its command line.
     command = [
-        executable,
+        sys.executable,
+        "-m",
+        "pipelines.emulator_fixes",
         "start",
         "--project",
         project,
@@ -69,7 +71,9 @@ def emulator_start(
         data_dir.mkdir(parents=True, exist_ok=True)
         command += ["--persistent", "--data-dir", str(data_dir)]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    return subprocess.Popen(  # noqa: S603
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1]
+    )
 
 
 def emulator_wait(endpoint: str, *, process: subprocess.Popen | None = None, timeout: float = 60):

@@ -25,11 +25,13 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 if TYPE_CHECKING:
-    from pipelines.warehouse import Warehouse
+    from pipelines.warehouse import TableKind, Warehouse
 
 GCS_BUCKET = re.compile(r"\Ags://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])/")
 BUCKET_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\Z")
 VIEW_DEPTH = 8
+# Kinds that hold their own rows; anything else (views, external tables) reads elsewhere.
+PLAIN_TABLES = frozenset({"TABLE", "SNAPSHOT", "CLONE"})
 # Statements the platform and tenant queries may be: queries, and writes into a table.
 STATEMENTS = (exp.Query, exp.Create, exp.Insert, exp.Merge, exp.Update, exp.Delete, exp.Drop)
 
@@ -210,7 +212,7 @@ class GuardedWarehouse:
         self._warehouse = warehouse
         self.policy = policy
         self._tenant_warehouse = tenant_warehouse
-        self._views: dict[TableRef, str | None] = {}
+        self._kinds: dict[TableRef, TableKind | None] = {}
 
     @property
     def project(self) -> str:
@@ -239,18 +241,25 @@ class GuardedWarehouse:
         return access
 
     def _views_check(self, reads: Iterable[TableRef], *, depth: int) -> None:
+        """A view, materialized view or external table reads other things: check those too."""
         for ref in reads:
             if not self.policy.is_own(ref) or "*" in ref.table:
                 continue
-            if ref not in self._views:
-                self._views[ref] = self._warehouse.view_query(ref.dataset, ref.table)
-            view_sql = self._views[ref]
-            if view_sql is None:
+            if ref not in self._kinds:
+                self._kinds[ref] = self._warehouse.table_kind(ref.dataset, ref.table)
+            kind = self._kinds[ref]
+            if kind is None or kind.type in PLAIN_TABLES:
                 continue
+            if kind.type == "EXTERNAL":
+                for uri in kind.source_uris:
+                    self.policy.check_uri(uri)
+                continue
+            if not kind.query:
+                raise AccessRefused(f"{ref}: a {kind.type} whose query cannot be checked")
             if depth >= VIEW_DEPTH:
                 raise AccessRefused(f"{ref}: views nested more than {VIEW_DEPTH} deep")
             try:
-                inner = self.policy.statement_access(view_sql)
+                inner = self.policy.statement_access(kind.query)
             except AccessRefused as exc:
                 raise AccessRefused(f"view {ref} reads what this run may not: {exc}") from None
             self._views_check(inner.reads, depth=depth + 1)

@@ -81,6 +81,15 @@ class QueryResult:
 
 
 @dataclass(frozen=True)
+class TableKind:
+    """A table's type (TABLE, VIEW, MATERIALIZED_VIEW, EXTERNAL, SNAPSHOT) and its sources."""
+
+    type: str
+    query: str | None = None
+    source_uris: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoadResult:
     rows_loaded: int
     job_id: str | None
@@ -311,8 +320,8 @@ class Warehouse:
         except Exception as exc:
             raise _translate(exc, f"list tables of {dataset_id}") from exc
 
-    def view_query(self, dataset_id: str, table_id: str) -> str | None:
-        """The SQL of a view; None for a table, or for a name that does not exist."""
+    def table_kind(self, dataset_id: str, table_id: str) -> TableKind | None:
+        """What a name is (table, view, external table ...) and what it reads; None if absent."""
         try:
             table = self._client.get_table(
                 self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
@@ -321,7 +330,12 @@ class Warehouse:
             return None
         except Exception as exc:
             raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc
-        return table.view_query if table.table_type == "VIEW" else None
+        external = table.external_data_configuration
+        return TableKind(
+            type=table.table_type or "TABLE",
+            query=table.view_query or table.mview_query,
+            source_uris=tuple(external.source_uris or ()) if external is not None else (),
+        )
 
     def dataset_grant_writer(self, dataset_id: str, service_account_email: str) -> bool:
         """Let one service account write this dataset (and only it); True if newly granted."""
