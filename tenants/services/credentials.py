@@ -111,6 +111,47 @@ def credentials_rewrap() -> int:
     return count
 
 
+def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
+    """The settings if the sources they name may be this tenant's; TenantInvalid if not.
+
+    ``billing_export_table`` must be ``project.dataset.table`` outside the platform's project
+    (or in the tenant's own dataset); ``source_buckets`` must be bucket names. The same rule
+    is checked again on every statement a run sends (``pipelines.isolation``).
+    """
+    from django.conf import settings as django_settings
+
+    from pipelines.isolation import BUCKET_NAME, AccessPolicy, AccessRefused, bucket_names
+    from pipelines.sql_identifiers import PlaceholderError, identifier_check
+    from pipelines.warehouse import tenant_dataset_id
+
+    table = settings.get("billing_export_table")
+    if table is not None:
+        try:
+            identifier_check("billing_export_table", table)
+            if table.count(".") != 2:
+                raise PlaceholderError("must be project.dataset.table")
+            policy = AccessPolicy(
+                project=django_settings.WAREHOUSE_PROJECT,
+                tenant_id=tenant.id,
+                dataset_id=tenant_dataset_id(tenant.id),
+                sources=frozenset({table}),
+            )
+            policy.check_read(policy.ref(table))
+        except (PlaceholderError, AccessRefused) as exc:
+            raise TenantInvalid(f"settings.billing_export_table: {exc}", field="settings") from None
+    buckets = settings.get("source_buckets")
+    if buckets is not None:
+        names = [b for b in str(buckets).replace(",", " ").split() if b]
+        bad = [b for b in names if not BUCKET_NAME.match(b.removeprefix("gs://").rstrip("/"))]
+        if bad or not bucket_names(buckets):
+            raise TenantInvalid(
+                f"settings.source_buckets: {', '.join(bad) or 'no bucket'} is not a bucket "
+                "name (a comma-separated list of gs:// bucket names)",
+                field="settings",
+            )
+    return settings
+
+
 def provider_config_set(
     *,
     tenant: Tenant,
@@ -120,6 +161,7 @@ def provider_config_set(
     credential: CloudCredential | None,
     actor: Actor,
 ) -> ProviderConfig:
+    settings = provider_settings_check(tenant=tenant, settings=settings)
     if credential is not None and (
         credential.tenant_id != tenant.id or credential.provider != provider
     ):
