@@ -55,7 +55,7 @@ case "$endpoint" in
 esac
 port_check "$PORT" "web server" "start on another one: PORT=$((PORT + 1)) make run"
 if [ -n "$emulator_port" ]; then
-  port_check "$emulator_port" "BigQuery emulator, from PORT + 1050" \
+  port_check "$emulator_port" "BigQuery emulator at $endpoint; locally PORT + 1050" \
     "set WAREHOUSE_ENDPOINT=http://127.0.0.1:<free port>"
 fi
 
