@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from billing.models import StripeEvent
 from billing.stripe_client import webhook_event_verify
 from billing.tests.conftest import WEBHOOK_URL, new_tenant_id
+from convergence.celery import app as celery_app
 from tenants.models import Tenant
 from tenants.tests.factories import TenantFactory
 
@@ -104,8 +105,12 @@ def test_send_event_without_a_worker_says_it_got_no_outcome(live_server, capsys)
     """Accepted but never processed (queued, no worker running): exit 3 after --wait, naming
     the worker."""
     url = live_server.url + WEBHOOK_URL
-    with pytest.raises(CommandError, match=r"no outcome after 1 s .*worker") as pending:
-        call_command(
-            "stripe_send_event", "paid", "--tenant-id", new_tenant_id(), "--url", url, "--wait", "1"
-        )
-    assert pending.value.returncode == 3
+    try:
+        with pytest.raises(CommandError, match=r"no outcome after 1 s .*worker") as pending:
+            call_command(
+                "stripe_send_event",
+                *("paid", "--tenant-id", new_tenant_id(), "--url", url, "--wait", "1"),
+            )
+        assert pending.value.returncode == 3
+    finally:
+        celery_app.control.purge()  # the queued task is for no later test's worker
