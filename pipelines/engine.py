@@ -158,5 +158,6 @@ def _step_end(
 
 
 def _step_skip(row: StepRun) -> None:
-    """A step not needed for this outcome (a failure notice on success) is marked skipped."""
+    """A step not needed for this outcome (a failure notice on success, work after a failed
+    step) is marked skipped."""
     StepRun.objects.filter(pk=row.pk).update(status=StepStatus.SKIPPED)
