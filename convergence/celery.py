@@ -1,11 +1,33 @@
 """The Celery application; configuration comes from Django settings (CELERY_*)."""
 
+import logging
 import os
 
 from celery import Celery
+from celery.signals import after_setup_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convergence.settings.local")
 
 app = Celery("convergence")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The dispatcher runs every few seconds; its "received"/"succeeded" lines would bury the lines
+# that matter (runs, Stripe events, emails) in the worker's console and log.
+QUIET_TASKS = ("scheduling.dispatch[", "scheduling.process_queue[")
+
+
+class QuietSystemTasks(logging.Filter):
+    """Drop INFO lines about the frequent system tasks; their warnings and errors stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        text = record.getMessage()
+        return not any(name in text for name in QUIET_TASKS)
+
+
+@after_setup_logger.connect
+def _quiet_system_tasks(logger: logging.Logger, **kwargs) -> None:
+    for handler in logger.handlers:
+        handler.addFilter(QuietSystemTasks())

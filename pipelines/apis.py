@@ -49,12 +49,19 @@ class StepOutputSerializer(serializers.ModelSerializer):
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
-    pipeline_logging_id = serializers.UUIDField(source="id")
+    run_id = serializers.UUIDField(source="id", help_text="The run id.")
+    pipeline_logging_id = serializers.UUIDField(
+        source="id", help_text="The run id again, under its older name (kept as an alias)."
+    )
     duration_ms = serializers.IntegerField(allow_null=True)
+    rows_processed = serializers.IntegerField(
+        help_text="Rows the run wrote to its final table (its last completed table-writing step)."
+    )
 
     class Meta:
         model = PipelineRun
         fields = [
+            "run_id",
             "pipeline_logging_id",
             "tenant_id",
             "pipeline_id",

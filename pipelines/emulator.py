@@ -47,8 +47,13 @@ def emulator_start(
     grpc_port: int | None = None,
     data_dir: Path | None = None,
     log_path: Path | None = None,
+    die_with_parent: bool = False,
 ) -> subprocess.Popen:
-    """Start bqemulator in the background; persistent when ``data_dir`` is given."""
+    """Start bqemulator in the background; persistent when ``data_dir`` is given.
+
+    ``die_with_parent`` (Linux): the kernel sends it SIGTERM when the calling thread ends, so
+    a killed parent leaves no orphan on the port. Only for a caller's main thread.
+    """
     spatial_extension_install()
     if importlib.util.find_spec("bqemulator") is None:
         raise EmulatorError("bqemulator is not installed (pip install -r requirements-dev.txt)")
@@ -72,8 +77,21 @@ def emulator_start(
         command += ["--persistent", "--data-dir", str(data_dir)]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(  # noqa: S603
-        command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1]
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[1],
+        preexec_fn=_parent_death_signal if die_with_parent and sys.platform == "linux" else None,
     )
+
+
+def _parent_death_signal() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def emulator_wait(endpoint: str, *, process: subprocess.Popen | None = None, timeout: float = 60):

@@ -15,7 +15,7 @@ from tenacity import (
 )
 
 from pipelines.errors import tenant_message
-from pipelines.models import PipelineRun, RunStatus, StepRun
+from pipelines.models import ROWS_WRITTEN, PipelineRun, RunStatus, StepRun, StepStatus
 from pipelines.warehouse import WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
@@ -114,12 +114,16 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
                 if not failure:
                     failure, failed_step = f"Step {step.step_id} failed: {message}", step.step_id
                 continue
+            details = dict(result.details)
+            if "destination" in step.options:
+                # The run's row figure is the last of these: rows written to its final table.
+                details[ROWS_WRITTEN] = result.rows_processed
             _step_end(
                 row,
                 RunStatus.COMPLETED,
                 rows=result.rows_processed,
                 bytes_=result.bytes_processed,
-                details=result.details,
+                details=details,
             )
     if failure:
         return RunStatus.FAILED, failure
@@ -170,5 +174,6 @@ def _step_end(
 
 
 def _step_skip(row: StepRun) -> None:
-    """A step not meant for this outcome (a failure notice on success) is marked cancelled."""
-    StepRun.objects.filter(pk=row.pk).update(status=RunStatus.CANCELLED)
+    """A step not needed for this outcome (a failure notice on success, work after a failed
+    step) is marked skipped."""
+    StepRun.objects.filter(pk=row.pk).update(status=StepStatus.SKIPPED)

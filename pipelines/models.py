@@ -14,12 +14,30 @@ class RunStatus(models.TextChoices):
     CANCELLED = "CANCELLED"
 
 
+class StepStatus(models.TextChoices):
+    """A step's states: a run's, plus SKIPPED for a step its run did not need."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    # Not needed for this outcome: a failure notice after success, or work after a failed step.
+    SKIPPED = "SKIPPED"
+
+
 ACTIVE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING)
+# Key of StepRun.details holding the rows a table-writing step wrote (set by the engine).
+ROWS_WRITTEN = "rows_written"
 FINAL_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 class PipelineRun(models.Model):
-    """One run of a pipeline for a tenant; its id is the ``pipeline_logging_id``."""
+    """One run of a pipeline for a tenant; its id is the run id (``pipeline_logging_id``).
+
+    ``rows_processed`` is the number of rows the run wrote to its final table: the figure of
+    its last completed step that writes a table (not a sum over steps).
+    """
 
     class Trigger(models.TextChoices):
         MANUAL = "manual"
@@ -29,7 +47,7 @@ class PipelineRun(models.Model):
 
     Status = RunStatus
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField("run id", primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="runs")
     provider = models.CharField(max_length=32)
     domain = models.CharField(max_length=64)
@@ -48,7 +66,9 @@ class PipelineRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    rows_processed = models.BigIntegerField(default=0)
+    rows_processed = models.BigIntegerField(
+        default=0, help_text="Rows written to the run's final table."
+    )
     bytes_processed = models.BigIntegerField(default=0)
     error_message = models.TextField(blank=True)
     logged_to_warehouse = models.BooleanField(default=False)
@@ -85,7 +105,7 @@ class StepRun(models.Model):
     index = models.PositiveSmallIntegerField()
     step_id = models.CharField(max_length=100)
     ps_type = models.CharField(max_length=50)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     rows_processed = models.BigIntegerField(default=0)

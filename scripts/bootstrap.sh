@@ -1,15 +1,27 @@
 # Sourced by run.sh and test.sh: a virtualenv in .venv with requirements-dev.txt installed,
-# reinstalled only when a requirements file changes.
+# reinstalled only when a requirements file changes. Each stage says what it does, and the
+# install prints a line per package.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
-  echo "Creating virtualenv in .venv"
+  echo "[setup] Creating the virtualenv in .venv"
   "$PYTHON" -m venv .venv
 fi
 stamp=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements-stamp 2>/dev/null)" != "$stamp" ]; then
-  echo "Installing requirements into .venv"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  count=$(cat requirements.txt requirements-dev.txt | grep -cE '^[A-Za-z0-9]')
+  echo "[setup] Installing $count pinned requirements and their dependencies into .venv;"
+  echo "[setup] a first install takes a few minutes. A line per package follows."
+  set +e
+  .venv/bin/python -m pip install --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+    | grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR|error)'
+  pip_status=${PIPESTATUS[0]}
+  set -e
+  if [ "$pip_status" -ne 0 ]; then
+    echo "[setup] pip failed; run: .venv/bin/python -m pip install -r requirements-dev.txt" >&2
+    exit 1
+  fi
   echo "$stamp" > .venv/.requirements-stamp
+  echo "[setup] Requirements installed."
 fi
 export PATH="$PWD/.venv/bin:$PATH"

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.exceptions import TemplateDoesNotExist
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from tenants.models import Tenant
 
@@ -22,7 +23,14 @@ def _send(*, template: str, subject: str, context: dict, recipients: list[str]) 
 
 
 def email_welcome_send(*, tenant: Tenant, api_key: str, recipient: str) -> None:
-    """The welcome email: the only place the tenant's first API key is ever shown."""
+    """The welcome email: the only place the tenant's first API key is ever shown.
+
+    Its examples are pipelines the tenant can run as it is now; those that need a provider
+    config first say which setting.
+    """
+    from pipelines.services.inputs import pipelines_for_tenant
+
+    pipelines = pipelines_for_tenant(tenant_id=tenant.id)
     _send(
         template="welcome",
         subject=f"Welcome to Convergence, {tenant.company_name}",
@@ -31,6 +39,10 @@ def email_welcome_send(*, tenant: Tenant, api_key: str, recipient: str) -> None:
             "api_key": api_key,
             "plan": tenant.subscription.plan,
             "dataset_id": tenant.dataset_id,
+            "base_url": settings.PUBLIC_URL or "https://<your Convergence host>",
+            "today": f"{timezone.now():%Y-%m-%d}",
+            "ready": [p for p in pipelines if not p["missing"]],
+            "needs_settings": [p for p in pipelines if p["missing"]],
         },
         recipients=[recipient],
     )

@@ -10,7 +10,9 @@ from django.core.management.base import CommandError
 from billing.models import StripeEvent
 from billing.stripe_client import webhook_event_verify
 from billing.tests.conftest import WEBHOOK_URL, new_tenant_id
+from convergence.celery import app as celery_app
 from tenants.models import Tenant
+from tenants.tests.factories import TenantFactory
 
 
 @pytest.mark.urls("billing.tests.urls")
@@ -28,6 +30,9 @@ def test_send_event_drives_a_tenant_through_a_running_server(
 
     out = send("checkout", "--plan", "PROFESSIONAL", "--email", "ops@demo.example.com")
     assert "checkout.session.completed" in out and "HTTP 200" in out
+    # The command waits for the outcome and says what happened, not only that HTTP said 200.
+    assert f"processed: Tenant {tenant_id} onboarded on PROFESSIONAL." in out
+    assert "welcome email with the API key sent to ops@demo.example.com" in out
     tenant = Tenant.objects.get(pk=tenant_id)
     assert (tenant.status, tenant.subscription.plan.code) == ("ACTIVE", "PROFESSIONAL")
     assert warehouse.dataset_exists(tenant.dataset_id)
@@ -75,3 +80,37 @@ def test_unreachable_server_is_reported():
         call_command(
             "stripe_send_event", "paid", "--tenant-id", "acme_co", "--url", "http://127.0.0.1:9/x"
         )
+
+
+@pytest.mark.urls("billing.tests.urls")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_send_event_reports_refused_and_deferred_with_exit_codes(live_server, eager_celery, capsys):
+    """A refused event exits 1 naming why; an event waiting for its tenant exits 2."""
+    url = live_server.url + WEBHOOK_URL
+    taken = TenantFactory()  # a tenant id another customer already holds
+    with pytest.raises(CommandError, match=r"^refused: Customer .* cannot onboard") as refused:
+        call_command("stripe_send_event", "checkout", "--tenant-id", taken.id, "--url", url)
+    assert refused.value.returncode == 1
+    with pytest.raises(CommandError, match=r"^deferred: No tenant for customer") as deferred:
+        call_command(
+            "stripe_send_event", "payment-failed", "--tenant-id", new_tenant_id(), "--url", url
+        )
+    assert deferred.value.returncode == 2
+    assert "HTTP 200" in capsys.readouterr().out
+
+
+@pytest.mark.urls("billing.tests.urls")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_send_event_without_a_worker_says_it_got_no_outcome(live_server, capsys):
+    """Accepted but never processed (queued, no worker running): exit 3 after --wait, naming
+    the worker."""
+    url = live_server.url + WEBHOOK_URL
+    try:
+        with pytest.raises(CommandError, match=r"no outcome after 1 s .*worker") as pending:
+            call_command(
+                "stripe_send_event",
+                *("paid", "--tenant-id", new_tenant_id(), "--url", url, "--wait", "1"),
+            )
+        assert pending.value.returncode == 3
+    finally:
+        celery_app.control.purge()  # the queued task is for no later test's worker

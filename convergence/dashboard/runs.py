@@ -1,12 +1,21 @@
 """A run's progress for its admin page: steps done of total, each step's status and numbers."""
 
-from pipelines.models import FINAL_STATUSES, PipelineRun
+from pipelines.models import FINAL_STATUSES, ROWS_WRITTEN, PipelineRun, RunStatus, StepStatus
+
+STEP_DONE = (*FINAL_STATUSES, StepStatus.SKIPPED)
 
 
 def run_progress(*, run: PipelineRun) -> dict:
     """Status, steps done of total, and every step, in one query for the steps."""
     steps = sorted(run.steps.all(), key=lambda s: s.index)
-    done = sum(1 for s in steps if s.status in FINAL_STATUSES)
+    done = sum(1 for s in steps if s.status in STEP_DONE)
+    written = [
+        s.details[ROWS_WRITTEN]
+        for s in steps
+        if s.status == RunStatus.COMPLETED
+        and isinstance(s.details, dict)
+        and ROWS_WRITTEN in s.details
+    ]
     total = len(steps)
     return {
         "id": str(run.pk),
@@ -18,8 +27,8 @@ def run_progress(*, run: PipelineRun) -> dict:
         "percent": round(100 * done / total)
         if total
         else (100 if run.status in FINAL_STATUSES else 0),
-        # The run's own total is written when it finishes; the steps' sum is live.
-        "rows_processed": sum(s.rows_processed for s in steps),
+        # Rows written to the final table so far (the run's own figure once it has finished).
+        "rows_processed": written[-1] if written else 0,
         "duration_ms": run.duration_ms,
         "error_message": run.error_message,
         "steps": [

@@ -3,6 +3,7 @@
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
@@ -21,7 +22,15 @@ from convergence.dashboard.charts import (
     column_chart,
     money,
 )
-from convergence.dashboard.costs import costs_by_day_and_provider, costs_by_service, tenant_costs
+from convergence.dashboard.costs import (
+    MAX_RANGE_DAYS,
+    CostRange,
+    costs_by_day_and_provider,
+    costs_by_service,
+    coverage_notes,
+    month_range,
+    tenant_costs,
+)
 from convergence.dashboard.figures import dashboard_figures
 
 STATUS_COLORS = {
@@ -32,6 +41,7 @@ STATUS_COLORS = {
     "CANCELLED": "#757575",
 }
 RECENT_RUNS = 15
+COST_PAGE_LINKS = 25
 
 
 def _changelist(model: str, **filters) -> str:
@@ -119,6 +129,7 @@ def dashboard_context(*, now: datetime | None = None) -> dict:
     return {
         "dashboard": figures,
         "charts": charts,
+        "cost_pages": _cost_page_links(),
         "links": {
             "stripe_awaiting": _changelist(
                 "billing_stripeevent", status__in="RECEIVED,FAILED,DEFERRED"
@@ -130,25 +141,89 @@ def dashboard_context(*, now: datetime | None = None) -> dict:
     }
 
 
-def tenant_overview_context(*, tenant) -> dict:
-    """Costs from the tenant's FOCUS tables (cached), its recent runs and its schedules."""
+class CostRangeForm(forms.Form):
+    """The cost page's date range: the last 30 days of data, a month, or custom dates."""
+
+    RANGES = (
+        ("last30", "Last 30 days (up to the latest charge)"),
+        ("month", "A month"),
+        ("custom", "Custom range"),
+    )
+    range = forms.ChoiceField(choices=RANGES, required=False)
+    month = forms.CharField(
+        required=False, widget=forms.DateInput(attrs={"type": "month"}), help_text="YYYY-MM"
+    )
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        choice = data.get("range") or "last30"
+        data["cost_range"] = None
+        if choice == "month":
+            try:
+                year, month = (int(part) for part in (data.get("month") or "").split("-"))
+                data["cost_range"] = month_range(year, month)
+            except ValueError:
+                self.add_error("month", "Give a month as YYYY-MM.")
+        elif choice == "custom":
+            start, end = data.get("start"), data.get("end")
+            if not start or not end:
+                raise forms.ValidationError("A custom range needs a start and an end date.")
+            if end < start:
+                raise forms.ValidationError("The end date is before the start date.")
+            if (end - start).days >= MAX_RANGE_DAYS:
+                raise forms.ValidationError(f"Choose at most {MAX_RANGE_DAYS} days.")
+            data["cost_range"] = CostRange(start, end)
+        return data
+
+
+def _cost_page_links() -> list[dict]:
+    """Links to tenants' cost pages, active tenants first (one query)."""
+    from tenants.models import Tenant
+
+    tenants = Tenant.objects.order_by("status", "id").values_list("id", "company_name", "status")
+    return [
+        {
+            "id": tenant_id,
+            "company": company,
+            "status": status,
+            "url": reverse("admin:tenants_tenant_overview", args=[tenant_id]),
+        }
+        for tenant_id, company, status in tenants[:COST_PAGE_LINKS]
+    ]
+
+
+def tenant_overview_context(*, tenant, query: dict | None = None) -> dict:
+    """Costs from the tenant's FOCUS tables over a chosen range (cached), with each provider's
+    coverage, its recent runs and its schedules."""
     from pipelines.models import PipelineRun
     from scheduling.models import Schedule
 
-    costs = tenant_costs(dataset_id=tenant.dataset_id)
-    days, providers = costs_by_day_and_provider(costs["rows"])
+    form = CostRangeForm(query or {"range": "last30"})
+    cost_range = form.cleaned_data["cost_range"] if form.is_valid() else None
+    costs = tenant_costs(dataset_id=tenant.dataset_id, cost_range=cost_range)
+    shown: CostRange | None = costs["range"]
+    days, providers = costs_by_day_and_provider(
+        costs["rows"], shown.days if shown is not None else None
+    )
     chart = column_chart(
         [f"{d:%Y-%m-%d}" for d in days],
         [
             Series(name, PALETTE[i % len(PALETTE)], values)
             for i, (name, values) in enumerate(providers.items())
         ],
-        title="Billed cost per day and provider",
+        title="Billed cost per charge day and provider",
         value_format=money,
-        empty="No FOCUS cost data in this tenant's dataset yet.",
+        empty="No FOCUS cost data in this range."
+        if costs["coverage"]
+        else "No FOCUS cost data in this tenant's dataset yet.",
     )
     return {
         "tenant": tenant,
+        "range_form": form,
+        "cost_range": shown,
+        "coverage_notes": coverage_notes(costs["coverage"], shown),
         "costs": costs,
         "cost_chart": chart,
         "cost_by_service": costs_by_service(costs["rows"]),
@@ -182,6 +257,6 @@ def tenant_overview_view(model_admin: ModelAdmin, request: HttpRequest, object_i
         "title": f"Tenant {tenant.pk}: costs and activity",
         "opts": model_admin.opts,
         "original": tenant,
-        **tenant_overview_context(tenant=tenant),
+        **tenant_overview_context(tenant=tenant, query=request.GET or None),
     }
     return TemplateResponse(request, "admin/dashboard/tenant_overview.html", context)

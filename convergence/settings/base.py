@@ -115,6 +115,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TenantStatusEnum": "tenants.models.TenantStatus",
         "RunStatusEnum": "pipelines.models.RunStatus",
+        "StepStatusEnum": "pipelines.models.StepStatus",
         "CredentialKindEnum": "tenants.models.CloudCredential.Kind",
     },
 }
@@ -174,6 +175,8 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # Email.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# The address customers use, for links in emails; empty: a placeholder is shown instead.
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Convergence <no-reply@convergence.local>"
 )

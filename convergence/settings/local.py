@@ -8,4 +8,16 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-only-not-se
 # Lets the demo's signed-event command talk to the local webhook; real secrets come from env.
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_local_development_only")
 
+PORT = env.int("PORT", default=8000)
+# Links in emails point at this machine's `make run` (its PORT).
+PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://127.0.0.1:{PORT}")
+# The emulator's port follows PORT (8000 → 9050), so two `make run`s on two ports never meet.
+WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1050}")
+
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# Without EMAIL_URL, every email is kept as a file under var/mail/ and printed to the console;
+# `manage.py emails` lists them (a new tenant's API key survives a restart there).
+if not env.str("EMAIL_URL", default=""):
+    EMAIL_BACKEND = "convergence.mail.KeptEmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")

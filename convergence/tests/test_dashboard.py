@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing.models import StripeEvent
 from convergence.dashboard.charts import Bar, Series, bar_chart, column_chart
-from convergence.dashboard.costs import tenant_costs
+from convergence.dashboard.costs import CostRange, coverage_notes, month_range, tenant_costs
 from convergence.dashboard.figures import dashboard_figures, runs_per_day
 from pipelines.focus import FOCUS_COLUMNS
 from pipelines.models import PipelineRun, RunStatus
@@ -234,15 +234,21 @@ def costed_tenant(warehouse, db):
     warehouse.dataset_delete(tenant.dataset_id)
 
 
-def test_tenant_costs_sum_per_day_provider_and_service_and_are_cached(costed_tenant, monkeypatch):
-    """Costs are summed per day from each FOCUS table present; a second call is cached."""
+def test_tenant_costs_share_one_range_and_are_cached(costed_tenant, monkeypatch):
+    """By default every provider is summed over the same 30 days, up to the latest charge of
+    any provider; each provider's coverage is reported; a second call is cached."""
     costs = tenant_costs(dataset_id=costed_tenant.dataset_id)
     assert costs["tables"] == ["aws_cost_focus", "gcp_cost_focus"]
+    assert costs["range"] == CostRange(dt.date(2024, 9, 11), dt.date(2024, 10, 10))
     aws = [r for r in costs["rows"] if r["provider"] == "AWS"]
-    assert len({r["day"] for r in aws}) == 30
     assert {r["day"] for r in aws} == {dt.date(2024, 9, 11) + timedelta(days=n) for n in range(30)}
     assert sum(r["cost"] for r in aws) == pytest.approx(30 * 2.75)
-    assert sum(r["cost"] for r in costs["rows"] if r["service"] == "BigQuery") == pytest.approx(3)
+    # GCP's three days (2024-09-01..03) lie before this range: not mixed in from another period.
+    assert not [r for r in costs["rows"] if r["provider"] == "Google Cloud"]
+    assert {c["provider"]: (c["first"], c["last"]) for c in costs["coverage"]} == {
+        "AWS": (dt.date(2024, 9, 1), dt.date(2024, 10, 10)),
+        "Google Cloud": (dt.date(2024, 9, 1), dt.date(2024, 9, 3)),
+    }
 
     def no_queries(*args, **kwargs):
         raise AssertionError("the warehouse was queried again")
@@ -251,31 +257,79 @@ def test_tenant_costs_sum_per_day_provider_and_service_and_are_cached(costed_ten
     assert tenant_costs(dataset_id=costed_tenant.dataset_id) == costs
 
 
+def test_tenant_costs_over_a_month_and_a_custom_range(costed_tenant):
+    """A month or a custom range sums every provider over exactly those charge days."""
+    september = tenant_costs(dataset_id=costed_tenant.dataset_id, cost_range=month_range(2024, 9))
+    assert september["range"] == CostRange(dt.date(2024, 9, 1), dt.date(2024, 9, 30))
+    assert sum(r["cost"] for r in september["rows"]) == pytest.approx(30 * 2.75 + 3 * 1.0)
+    custom = tenant_costs(
+        dataset_id=costed_tenant.dataset_id,
+        cost_range=CostRange(dt.date(2024, 9, 3), dt.date(2024, 9, 4)),
+    )
+    assert sorted({(r["day"], r["provider"]) for r in custom["rows"]}) == [
+        (dt.date(2024, 9, 3), "AWS"),
+        (dt.date(2024, 9, 3), "Google Cloud"),
+        (dt.date(2024, 9, 4), "AWS"),
+    ]
+
+
+def test_coverage_notes_say_when_providers_cover_different_periods():
+    """Different periods are named, and a provider outside or partly inside the range too."""
+    coverage = [
+        {"provider": "AWS", "first": dt.date(2023, 11, 1), "last": dt.date(2023, 11, 14)},
+        {"provider": "Azure", "first": dt.date(2023, 9, 1), "last": dt.date(2023, 9, 30)},
+    ]
+    notes = coverage_notes(coverage, CostRange(dt.date(2023, 10, 16), dt.date(2023, 11, 14)))
+    assert notes[0].startswith("The providers' data cover different periods: AWS 2023-11-01")
+    assert "Azure has no charges in 2023-10-16 to 2023-11-14." in notes
+    assert "AWS covers only 2023-11-01 to 2023-11-14 of this range." in notes
+    assert (
+        coverage_notes(coverage[:1], CostRange(dt.date(2023, 11, 1), dt.date(2023, 11, 14))) == []
+    )
+
+
 def test_tenant_without_dataset_has_no_costs(warehouse, db):
     """A tenant whose dataset does not exist shows no costs rather than an error."""
     cache.clear()
-    assert tenant_costs(dataset_id=f"missing_{uuid.uuid4().hex[:8]}_local") == {
-        "tables": [],
-        "rows": [],
-    }
+    costs = tenant_costs(dataset_id=f"missing_{uuid.uuid4().hex[:8]}_local")
+    assert (costs["tables"], costs["rows"], costs["coverage"], costs["range"]) == ([], [], [], None)
+
+
+def _cost_chart(content: str) -> str:
+    return re.search(r'id="tenant-costs".*?(<svg class="chart.*?</svg>)', content, re.S).group(1)
 
 
 def test_tenant_overview_page_shows_cost_chart_runs_and_links(admin_client, costed_tenant):
-    """The tenant overview draws cost per day and provider, lists services, runs and links."""
+    """The tenant overview draws cost per charge day and provider over one range, says which
+    provider lies outside it, lists services, runs and links; the dashboard links to it."""
     make_run(costed_tenant)
     change = admin_client.get(reverse("admin:tenants_tenant_change", args=[costed_tenant.pk]))
     url = reverse("admin:tenants_tenant_overview", args=[costed_tenant.pk])
     assert url in change.content.decode()
+    assert url in admin_client.get(reverse("admin:index")).content.decode()
     response = admin_client.get(url)
     content = response.content.decode()
     assert response.status_code == 200
-    chart = re.search(r'id="tenant-costs".*?(<svg class="chart.*?</svg>)', content, re.S).group(1)
-    assert chart.count('class="column"') == 30 + 3  # AWS every day, GCP on its three days
-    assert "AWS" in chart and "Google Cloud" in chart
-    assert "total 85.50" in content  # 30 days of 2.75 and 3 of 1.00
-    assert "<td>EC2</td>" in content and "<td>BigQuery</td>" in content
-    assert "example/demo/hello" in content
+    chart = _cost_chart(content)
+    assert chart.count('class="column"') == 30  # AWS's last 30 days; GCP's data is older
+    assert "2024-09-11 to 2024-10-10" in content
+    assert "Google Cloud has no charges in 2024-09-11 to 2024-10-10." in content
+    assert "The providers&#x27; data cover different periods" in content
+    assert "<td>EC2</td>" in content and "example/demo/hello" in content
     assert f"tenant__id__exact={costed_tenant.pk}" in content
+
+    month = admin_client.get(url, {"range": "month", "month": "2024-09"}).content.decode()
+    assert _cost_chart(month).count('class="column"') == 30 + 3  # AWS every day, GCP on 3
+    assert "total 85.50" in month and "<td>BigQuery</td>" in month
+    custom = admin_client.get(
+        url, {"range": "custom", "start": "2024-09-02", "end": "2024-09-03"}
+    ).content.decode()
+    assert _cost_chart(custom).count('class="column"') == 2 + 2
+    refused = admin_client.get(
+        url, {"range": "custom", "start": "2024-09-03", "end": "2024-09-01"}
+    ).content.decode()
+    assert "The end date is before the start date." in refused
+    assert "2024-09-11 to 2024-10-10" in refused  # back to the default range
 
 
 @pytest.mark.django_db

@@ -12,7 +12,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pipelines.errors import InvalidRunParameters, RunStateConflict
-from pipelines.models import ACTIVE_STATUSES, FINAL_STATUSES, PipelineRun, RunStatus, StepRun
+from pipelines.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    ROWS_WRITTEN,
+    PipelineRun,
+    RunStatus,
+    StepRun,
+)
+from pipelines.services.inputs import pipeline_settings_check
 from pipelines.services.quotas import run_admit, run_slot_release
 from tenants.services.audit import Actor, audit_record
 
@@ -36,7 +44,8 @@ def pipeline_run_start(
 ) -> PipelineRun:
     """Admit a run against the tenant's status and quotas, record it, and queue it on commit.
 
-    Raises PipelineConfigNotFound, InvalidRunParameters, TenantCannotRun or QuotaExceeded;
+    Raises PipelineConfigNotFound, InvalidRunParameters (also for missing provider settings),
+    TenantCannotRun or QuotaExceeded;
     a refused run leaves no row and uses no quota.
     """
     from pipelines.configs import PipelineConfigError, pipeline_config_for_tenant
@@ -48,6 +57,7 @@ def pipeline_run_start(
         values = config.resolve_parameters(dict(parameters), tenant_id=tenant_id, buckets=buckets)
     except PipelineConfigError as exc:
         raise InvalidRunParameters(str(exc)) from exc
+    pipeline_settings_check(config=config, tenant_id=tenant_id)
     now = now or timezone.now()
     with transaction.atomic():
         run_admit(tenant_id=tenant_id, now=now)
@@ -129,14 +139,12 @@ def run_finish(*, run: PipelineRun, status: str, error: str = "") -> bool:
     Returns False when another process had already finished it.
     """
     now = timezone.now()
-    totals = StepRun.objects.filter(run=run).aggregate(
-        rows=Coalesce(Sum("rows_processed"), 0), bytes=Coalesce(Sum("bytes_processed"), 0)
-    )
+    totals = StepRun.objects.filter(run=run).aggregate(bytes=Coalesce(Sum("bytes_processed"), 0))
     updated = PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
         status=status,
         ended_at=now,
         error_message=error[:5000],
-        rows_processed=totals["rows"],
+        rows_processed=run_rows_written(run_id=run.pk),
         bytes_processed=totals["bytes"],
     )
     if not updated:
@@ -147,6 +155,15 @@ def run_finish(*, run: PipelineRun, status: str, error: str = "") -> bool:
     run_slot_release(run_id=run.pk)
     transaction.on_commit(lambda: run_log_to_warehouse(run_id=run.pk))
     return True
+
+
+def run_rows_written(*, run_id) -> int:
+    """The run's row figure: rows its last completed table-writing step wrote (its final table)."""
+    steps = StepRun.objects.filter(run_id=run_id, status=RunStatus.COMPLETED).order_by("-index")
+    for details in steps.values_list("details", flat=True):
+        if isinstance(details, dict) and isinstance(details.get(ROWS_WRITTEN), int):
+            return details[ROWS_WRITTEN]
+    return 0
 
 
 def pipeline_run_execute(*, run_id, worker: str = "") -> PipelineRun | None:

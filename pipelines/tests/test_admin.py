@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from pipelines.models import PipelineRun, RunStatus, StepRun
+from pipelines.models import ROWS_WRITTEN, PipelineRun, RunStatus, StepRun, StepStatus
 from tenants.models import AuditEvent, Tenant
 from tenants.tests.factories import TenantFactory
 
@@ -50,6 +50,7 @@ def make_run(
             ps_type="gcp.bq_etl",
             status=step_status,
             rows_processed=10 * (i + 1),
+            details={ROWS_WRITTEN: 10 * (i + 1)},
             started_at=now - timedelta(seconds=4),
             ended_at=now - timedelta(seconds=2) if step_status != RunStatus.RUNNING else None,
             error_message="boom: table missing" if step_status == RunStatus.FAILED else "",
@@ -103,7 +104,8 @@ def test_progress_json_follows_the_steps(admin_client):
     body = admin_client.get(progress_url(run)).json()
     assert (body["status"], body["final"]) == ("RUNNING", False)
     assert (body["steps_done"], body["steps_total"], body["percent"]) == (1, 2, 50)
-    assert body["rows_processed"] == 30
+    # Rows written to the final table so far: the last completed writing step's, not a sum.
+    assert body["rows_processed"] == 10
     assert [s["status"] for s in body["steps"]] == ["COMPLETED", "RUNNING"]
     assert body["steps"][0]["duration_ms"] == 2000
 
@@ -116,6 +118,21 @@ def test_progress_json_follows_the_steps(admin_client):
         2,
         100,
     )
+    assert body["rows_processed"] == 20
+
+
+@pytest.mark.django_db
+def test_a_skipped_step_counts_as_done_and_shows_as_skipped(admin_client):
+    """A step the run did not need is SKIPPED (not CANCELLED) and counts toward done."""
+    run = make_run(
+        TenantFactory(), status=RunStatus.COMPLETED, steps=("COMPLETED", StepStatus.SKIPPED)
+    )
+    body = admin_client.get(progress_url(run)).json()
+    assert (body["steps_done"], body["percent"]) == (2, 100)
+    assert body["steps"][1]["status"] == "SKIPPED"
+    page = admin_client.get(reverse("admin:pipelines_pipelinerun_change", args=[run.pk]))
+    assert 'class="status-badge s-SKIPPED">SKIPPED' in page.content.decode()
+    assert f'<code id="run-id">{run.pk}</code>' in page.content.decode()
 
 
 @pytest.mark.django_db

@@ -6,12 +6,15 @@ from scheduling.models import Schedule
 from scheduling.services.schedules import schedule_create
 from tenants.models import Tenant
 from tenants.services.audit import Actor
+from tenants.services.credentials import provider_config_set
 from tenants.tests.factories import PlanFactory, TenantFactory
 
 TEST_ACTOR = Actor.system("test")
 PIPELINE = {"provider": "example", "domain": "demo", "pipeline": "hello"}
-# A second pipeline, for tests that need two schedules of one tenant.
+# A second pipeline, for tests that need two schedules of one tenant (it reads the GCP
+# provider config's billing export table, which make_schedule stores).
 OTHER_PIPELINE = {"provider": "gcp", "domain": "cost", "pipeline": "billing"}
+GCP_SETTINGS = {"billing_export_table": "billing-project.billing.gcp_billing_export_v1"}
 
 
 def tenant_on_plan(
@@ -26,6 +29,15 @@ def tenant_on_plan(
 def make_schedule(*, tenant: Tenant, now: datetime, **kwargs) -> Schedule:
     """A schedule of the example pipeline, created through ``schedule_create``."""
     fields = {**PIPELINE, "cron": "0 * * * *", **kwargs}
+    if fields["provider"] == "gcp":
+        provider_config_set(
+            tenant=tenant,
+            provider="gcp",
+            settings=GCP_SETTINGS,
+            notification_emails=[],
+            credential=None,
+            actor=TEST_ACTOR,
+        )
     if "timezone" in fields:
         fields["tz_name"] = fields.pop("timezone")
     return schedule_create(tenant=tenant, actor=TEST_ACTOR, now=now, **fields)

@@ -1,6 +1,7 @@
 """Build a realistic, correctly signed Stripe event and POST it to a running server."""
 
 import os
+import time
 import urllib.error
 import urllib.request
 
@@ -14,11 +15,16 @@ from billing.demo_events import (
     invoice_event,
     subscription_event,
 )
-from billing.models import PlanPrice
+from billing.models import PlanPrice, StripeEvent, WelcomeEmail
+from billing.selectors import EventOutcome, stripe_event_outcome
 from billing.stripe_client import StripeNotConfigured, webhook_signature_header
 from tenants.models import Subscription, Tenant
 
 KINDS = ("checkout", "plan-change", "payment-failed", "paid", "cancel")
+# Exit codes: 0 processed (or ignored as already applied), 1 refused or not delivered,
+# 2 deferred (waiting for its tenant), 3 no outcome within --wait seconds.
+EXIT_REFUSED, EXIT_DEFERRED, EXIT_PENDING = 1, 2, 3
+POLL_SECONDS = 0.5
 
 
 def default_url() -> str:
@@ -51,6 +57,12 @@ class Command(BaseCommand):
         parser.add_argument("--url", default=default_url())
         parser.add_argument("--event-id", help="Event id; send one twice to see deduplication.")
         parser.add_argument(
+            "--wait",
+            type=float,
+            default=30.0,
+            help="Seconds to wait for the worker's outcome (0: do not wait). Default 30.",
+        )
+        parser.add_argument(
             "--print", action="store_true", dest="print_only", help="Print, do not send."
         )
 
@@ -82,6 +94,47 @@ class Command(BaseCommand):
         self.stdout.write(f"{event['type']} {event['id']} → HTTP {status} {answer}")
         if status >= 300:
             raise CommandError(f"The webhook answered HTTP {status}.")
+        if options["wait"] > 0:
+            self._report(event["id"], wait=options["wait"])
+
+    def _report(self, event_id: str, *, wait: float) -> None:
+        """Wait for the worker to apply the event, print what happened, exit to match it."""
+        deadline = time.monotonic() + wait
+        outcome = stripe_event_outcome(event_id=event_id)
+        while not _settled(outcome) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            outcome = stripe_event_outcome(event_id=event_id)
+        status = outcome.status
+        if status == StripeEvent.Status.PROCESSED:
+            self.stdout.write(f"processed: {outcome.text}")
+            self._report_welcome(outcome)
+            return
+        if status == StripeEvent.Status.IGNORED:
+            self.stdout.write(f"ignored: {outcome.text}")
+            return
+        if status == StripeEvent.Status.FAILED:
+            raise CommandError(f"refused: {outcome.text}", returncode=EXIT_REFUSED)
+        if status == StripeEvent.Status.DEFERRED:
+            raise CommandError(f"deferred: {outcome.text}", returncode=EXIT_DEFERRED)
+        where = "not in this database" if not status else f"still {status}"
+        raise CommandError(
+            f"no outcome after {wait:g} s ({where}): is the worker running? "
+            "See make run's console or var/log/worker.log.",
+            returncode=EXIT_PENDING,
+        )
+
+    def _report_welcome(self, outcome: EventOutcome) -> None:
+        if outcome.welcome_status == WelcomeEmail.Status.SENT:
+            self.stdout.write(
+                f"welcome email with the API key sent to {outcome.welcome_recipient}{_kept_where()}"
+            )
+        elif outcome.welcome_status == WelcomeEmail.Status.FAILED:
+            raise CommandError(
+                f"the welcome email could not be sent: {outcome.welcome_error}",
+                returncode=EXIT_REFUSED,
+            )
+        elif outcome.welcome_status:
+            self.stdout.write("the welcome email is not sent yet; see make run's console.")
 
     def _build(self, kind: str, tenant_id: str, options: dict) -> dict:
         tenant = Tenant.objects.filter(pk=tenant_id).first()
@@ -120,3 +173,18 @@ class Command(BaseCommand):
             )
         event_type = "invoice.paid" if kind == "paid" else "invoice.payment_failed"
         return invoice_event(event_type=event_type, event_id=event_id, **ids)
+
+
+def _settled(outcome: EventOutcome) -> bool:
+    """Applied, refused or deferred, and any welcome email sent (or failed)."""
+    if outcome.status in ("", StripeEvent.Status.RECEIVED):
+        return False
+    return outcome.welcome_status != WelcomeEmail.Status.PENDING
+
+
+def _kept_where() -> str:
+    from django.conf import settings
+
+    if settings.EMAIL_BACKEND == "convergence.mail.KeptEmailBackend":
+        return " (kept in var/mail/; `manage.py emails` lists it)"
+    return ""

@@ -1,6 +1,13 @@
-"""Run the local BigQuery emulator in the foreground, persistent under the var directory."""
+"""Run the local BigQuery emulator in the foreground, persistent under the var directory.
 
+The emulator (``bqemulator``) is this command's child: a SIGTERM, SIGINT or SIGHUP to the
+command stops it too, and on Linux it is also told to stop if the command dies any other way,
+so no orphan keeps holding the port.
+"""
+
+import signal
 import socket
+import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -8,6 +15,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from pipelines.emulator import EmulatorError, emulator_start, emulator_wait
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class _Stop(Exception):
+    """A stop signal arrived."""
+
+
+def _raise_stop(signum, frame) -> None:
+    raise _Stop(signal.Signals(signum).name)
 
 
 class Command(BaseCommand):
@@ -27,19 +44,39 @@ class Command(BaseCommand):
                     f"Port {parsed.port} is already in use (another emulator?). Stop it, or set "
                     "WAREHOUSE_ENDPOINT to a free port."
                 )
+        # Signals that arrive while the emulator starts must stop it as well.
+        previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
+        process: subprocess.Popen | None = None
         try:
             process = emulator_start(
                 project=settings.WAREHOUSE_PROJECT,
                 rest_port=parsed.port,
-                grpc_port=parsed.port + 10,
                 data_dir=Path(data_dir),
+                die_with_parent=True,
             )
             emulator_wait(endpoint, process=process)
+            self.stdout.write(f"BigQuery emulator ready at {endpoint} (data in {data_dir})")
+            self.stdout.flush()
+            code = process.wait()
+            if code:
+                raise CommandError(f"bqemulator exited with code {code}")
+        except _Stop as stop:
+            self.stdout.write(f"Stopping the BigQuery emulator ({stop}).")
         except EmulatorError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"BigQuery emulator ready at {endpoint} (data in {data_dir})")
-        try:
-            process.wait()
-        except KeyboardInterrupt:
-            process.terminate()
-            process.wait(timeout=10)
+        finally:
+            if process is not None:
+                _terminate(process)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

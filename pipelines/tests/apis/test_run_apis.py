@@ -27,7 +27,9 @@ def test_start_answers_202_and_run_is_readable(client, tenant):
         HELLO.format(tenant="runs_co"), {"date": "2024-09-01"}, format="json", HTTP_X_USER_ID="u-7"
     )
     assert response.status_code == 202, response.json()
-    run_id = response.json()["pipeline_logging_id"]
+    run_id = response.json()["run_id"]
+    # The older name of the run id stays as an alias.
+    assert response.json()["pipeline_logging_id"] == run_id
     assert response.json()["status"] == "PENDING"
     detail = client.get(f"/api/v1/pipelines/runs/{run_id}")
     assert detail.status_code == 200
@@ -91,6 +93,32 @@ def test_bad_parameters_are_400(client, body, fragment):
     assert fragment in response.json()["detail"]
     assert PipelineRun.objects.count() == 0
     assert UsageWindow.objects.get(tenant_id="runs_co", kind="day").runs_used == 0
+
+
+GCP_BILLING = "/api/v1/pipelines/run/{tenant}/gcp/cost/billing"
+
+
+def test_a_pipeline_missing_provider_settings_is_400_naming_the_setting(client, tenant):
+    """gcp/cost/billing without the GCP billing export table: 400 naming the setting; no run,
+    no usage. Once the provider config holds it, the same request is admitted."""
+    body = {"date": "2023-09-02"}
+    response = client.post(GCP_BILLING.format(tenant="runs_co"), body, format="json")
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "billing_export_table" in detail and "gcp" in detail
+    assert "/api/v1/tenants/runs_co/provider-configs" in detail
+    assert PipelineRun.objects.count() == 0
+    assert UsageWindow.objects.get(tenant_id="runs_co", kind="day").runs_used == 0
+
+    stored = client.post(
+        "/api/v1/tenants/runs_co/provider-configs",
+        {"provider": "gcp", "settings": {"billing_export_table": "acme-billing.exports.gcp_v1"}},
+        format="json",
+    )
+    assert stored.status_code in (200, 201), stored.json()
+    admitted = client.post(GCP_BILLING.format(tenant="runs_co"), body, format="json")
+    assert admitted.status_code == 202, admitted.json()
+    assert UsageWindow.objects.get(tenant_id="runs_co", kind="day").runs_used == 1
 
 
 def test_quota_and_status_refusals(client, staff_client):

@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 
 from pipelines.errors import InvalidRunParameters, QuotaExceeded, TenantCannotRun
-from pipelines.models import PipelineRun, RunStatus
+from pipelines.models import PipelineRun, RunStatus, StepStatus
 from pipelines.services.runs import (
     pipeline_run_cancel,
     pipeline_run_execute,
@@ -86,8 +86,14 @@ def test_sample_file_to_focus_through_the_pipeline(
     run = execute(run)
     assert run.status == RunStatus.COMPLETED, (run.error_message, list(run.steps.values()))
     statuses = dict(run.steps.values_list("step_id", "status"))
-    assert statuses["notify_failure"] == RunStatus.CANCELLED  # only on failure
+    assert statuses["notify_failure"] == StepStatus.SKIPPED  # only on failure
     assert {s for k, s in statuses.items() if k != "notify_failure"} == {RunStatus.COMPLETED}
+    # The run's row figure is the rows of its final (FOCUS) table, not a sum over its steps.
+    focus_rows = warehouse.query(
+        f"SELECT COUNT(*) AS n FROM {warehouse.quoted(dataset, focus_table)}"
+    ).rows[0]["n"]
+    assert run.rows_processed == focus_rows
+    assert run.rows_processed < sum(run.steps.values_list("rows_processed", flat=True))
 
     total = warehouse.query(
         f"SELECT SUM(BilledCost) AS total FROM {warehouse.quoted(dataset, focus_table)}"
@@ -105,7 +111,12 @@ def test_sample_file_to_focus_through_the_pipeline(
     assert {"cost_total", "allowed_values"} <= {r["check_name"].split(":")[0] for r in dq}
     assert _count(warehouse, dataset, PIPELINE_RUNS, run.pk) == 1
     assert _count(warehouse, dataset, STEP_LOGS, run.pk) == run.steps.count()
-    assert run.rows_processed > 0
+    logged = warehouse.query(
+        f"SELECT step_id, status FROM {warehouse.quoted(dataset, STEP_LOGS)} "
+        "WHERE pipeline_logging_id = @run",
+        {"run": str(run.pk)},
+    ).rows
+    assert {r["step_id"]: r["status"] for r in logged}["notify_failure"] == "SKIPPED"
     assert not run.holds_slot
 
 
@@ -128,8 +139,8 @@ def test_failed_step_fails_run_notifies_and_logs_once(onboard, warehouse, import
     statuses = dict(run.steps.values_list("step_id", "status"))
     assert statuses == {
         "load_cur": RunStatus.FAILED,
-        "normalize_focus": RunStatus.CANCELLED,
-        "check_focus": RunStatus.CANCELLED,
+        "normalize_focus": StepStatus.SKIPPED,
+        "check_focus": StepStatus.SKIPPED,
         "notify_failure": RunStatus.COMPLETED,
     }
     assert len(mail.outbox) == 1
