@@ -29,7 +29,7 @@ def pipeline_settings_missing(*, config: PipelineConfig, tenant_id: str) -> list
     needed = [name for name, value in config.variables.items() if value is None]
     if not needed:
         return []
-    variables, _ = run_inputs_for_tenant(tenant_id=tenant_id, provider=config.provider)
+    variables = run_inputs_for_tenant(tenant_id=tenant_id, provider=config.provider).variables
     missing = []
     for name in needed:
         if variables.get(name):
@@ -54,7 +54,7 @@ def pipeline_settings_check(*, config: PipelineConfig, tenant_id: str) -> None:
 def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
     """Every tenant-facing pipeline with its required parameters and what settings it lacks
     for this tenant now (empty: it can run as soon as its parameters are given)."""
-    from pipelines.configs import pipeline_configs_all
+    from pipelines.configs import SYSTEM_PROVIDER, pipeline_configs_all
 
     return [
         {
@@ -64,5 +64,5 @@ def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
             "missing": pipeline_settings_missing(config=config, tenant_id=tenant_id),
         }
         for config in pipeline_configs_all()
-        if config.provider != "system"
+        if config.provider != SYSTEM_PROVIDER
     ]

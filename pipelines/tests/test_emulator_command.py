@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; Li
 
 
 def _emulators_on(port: int) -> list[int]:
-    """Pids of bqemulator processes serving this REST port."""
+    """Pids of bqemulator processes serving this REST port (run through its fixes module)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -25,7 +25,10 @@ def _emulators_on(port: int) -> list[int]:
             args = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(a.endswith(b"bqemulator") for a in args[:2]) and str(port).encode() in args:
+        emulator = any(
+            a.endswith(b"bqemulator") or a == b"pipelines.emulator_fixes" for a in args[:3]
+        )
+        if emulator and str(port).encode() in args:
             found.append(int(entry.name))
     return found
 
