@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, transaction
 
 from billing.models import InvalidDelivery, StripeEvent
-from billing.stripe_client import SignatureInvalid, webhook_event_verify
+from billing.stripe_client import DeliveryInvalid, webhook_event_verify
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +64,12 @@ def stripe_webhook_receive(
 ) -> Stored:
     """Verify a webhook delivery and store its event; a bad one is recorded and refused.
 
-    Raises SignatureInvalid (after recording an InvalidDelivery) or StripeNotConfigured.
+    Raises SignatureInvalid or EventMalformed (after recording an InvalidDelivery),
+    or StripeNotConfigured.
     """
     try:
         data = webhook_event_verify(payload=payload, signature_header=signature_header)
-    except SignatureInvalid as exc:
+    except DeliveryInvalid as exc:
         InvalidDelivery.objects.create(
             reason=str(exc)[:200],
             had_signature=bool(signature_header),

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state (SQLite database, broker file, emulator data); never committed.
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "convergence.middleware.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -60,6 +62,11 @@ TEMPLATES = [
     },
 ]
 
+if "DATABASE_URL" in env.ENVIRON and not env.str("DATABASE_URL").strip():
+    raise ImproperlyConfigured(
+        "DATABASE_URL is set but empty: unset it for the local SQLite database, or set it to "
+        "e.g. postgres://user@host:5432/db"
+    )
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convergence.sqlite3'}"),
 }
@@ -97,7 +104,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "convergence.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "convergence.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -112,6 +119,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "convergence.schema.postprocess_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TenantStatusEnum": "tenants.models.TenantStatus",
         "RunStatusEnum": "pipelines.models.RunStatus",
