@@ -12,6 +12,7 @@ from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 ALIAS = "sqla"
+TABLES = 2  # kombu_queue, kombu_message
 
 
 class Channel(kombu_sqlalchemy.Channel):
@@ -24,13 +25,15 @@ class Channel(kombu_sqlalchemy.Channel):
             return self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).one()
 
     def _open(self):
-        try:
-            return super()._open()
-        except OperationalError as exc:
-            if "already exists" not in str(exc):
-                raise
-            # Another process created the tables between the existence check and ours.
-            return super()._open()
+        # Another process may create a table between the existence check and ours (once per
+        # table at most); each retry checks again and finds more of them there.
+        for _ in range(TABLES):
+            try:
+                return super()._open()
+            except OperationalError as exc:
+                if "already exists" not in str(exc):
+                    raise
+        return super()._open()
 
 
 class Transport(kombu_sqlalchemy.Transport):

@@ -9,6 +9,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-test-broker.sqlite3'}"
 )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, as in `make run`, not the shared-cache memory database, whose table locks fail
+    # concurrent writers at once instead of waiting (the concurrency tests need real waits).
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-convergence.sqlite3")}  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -28,13 +28,15 @@ pytestmark = [
 def fresh_broker(tmp_path):
     """The Celery app pointed at a broker database that does not exist yet."""
     previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = f"sqla+sqlite:///{tmp_path / 'fresh-broker.sqlite3'}"
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
+
+    def use(url: str) -> None:
+        celery_app.conf.broker_url = url
+        celery_app._pool = None  # connection and producer pools are made per broker URL
+        celery_app.amqp._producer_pool = None
+
+    use(f"sqla+sqlite:///{tmp_path / 'fresh-broker.sqlite3'}")
     yield celery_app.conf.broker_url
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
-    celery_app.conf.broker_url = previous
+    use(previous)
 
 
 def test_fifty_concurrent_deliveries_on_a_fresh_broker(fresh_broker, drop_datasets, warehouse):
