@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from billing.services.webhooks import stripe_webhook_receive
 from billing.stripe_client import EventMalformed, SignatureInvalid, StripeNotConfigured
+from convergence.throttling import WebhookAddressRateThrottle
 
 
 class StripeWebhookApi(APIView):
@@ -17,6 +18,7 @@ class StripeWebhookApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes: list = []
+    throttle_classes = [WebhookAddressRateThrottle]
 
     @extend_schema(
         auth=[],

@@ -95,5 +95,19 @@ def postprocess_errors(result, generator, request, public):
             for media in body.values():
                 name = media.get("schema", {}).get("$ref", "").rpartition("/")[2]
                 if name in schemas:
-                    schemas[name]["additionalProperties"] = False
+                    _close_request_schema(schemas[name])
     return result
+
+
+# The server trims surrounding whitespace (a blank string is then refused) and refuses NUL.
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
+
+
+def _close_request_schema(schema: dict) -> None:
+    """Unknown fields are refused; plain strings say what the server refuses of them."""
+    schema["additionalProperties"] = False
+    for prop in schema.get("properties", {}).values():
+        if prop.get("type") != "string" or {"format", "enum", "pattern"} & set(prop):
+            continue
+        prop["pattern"] = NOT_BLANK if prop.get("minLength", 0) >= 1 else NO_NUL

@@ -65,11 +65,10 @@ def _type_error(field: serializers.Field, value: Any) -> str | None:
 
 
 class StrictInputSerializer(serializers.Serializer):
-    """A request body serializer: unknown fields and wrongly typed values are a 400 naming them.
-
-    DRF would otherwise drop unknown keys silently (``subscription_plan`` instead of ``plan``
-    onboarded on the default plan) and coerce ``0`` to ``"0"`` or ``"yes"`` to ``True``.
-    """
+    # A request body serializer: unknown fields and wrongly typed values are a 400 naming them.
+    # DRF would otherwise drop unknown keys silently (``subscription_plan`` instead of ``plan``
+    # onboarded on the default plan) and coerce ``0`` to ``"0"`` or ``"yes"`` to ``True``.
+    # (Comments, not a docstring: the schema would show a docstring on every input.)
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
@@ -92,7 +91,7 @@ class StrictInputSerializer(serializers.Serializer):
 
 
 class QuerySerializer(serializers.Serializer):
-    """Query-string filters: unknown parameters and empty values are a 400 naming them."""
+    # Query-string filters: unknown parameters and empty values are a 400 naming them.
 
     def __init__(self, *args, data=None, **kwargs):
         if data is not None and hasattr(data, "dict"):

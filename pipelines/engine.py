@@ -4,6 +4,7 @@ import logging
 import threading
 import traceback
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from tenacity import (
@@ -11,6 +12,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential,
 )
 
@@ -51,11 +53,12 @@ class Heartbeat:
 
 
 def _retrying() -> Retrying:
-    """Transient warehouse errors are retried with exponential backoff; others fail the step."""
+    """Transient warehouse errors are retried with exponential backoff, within the retry budget
+    (``WAREHOUSE_RETRY_SECONDS``, counted from the step's first attempt); others fail the step."""
     return Retrying(
         retry=retry_if_exception_type(WarehouseUnavailable),
         wait=wait_exponential(multiplier=1, min=1, max=30),
-        stop=stop_after_attempt(STEP_ATTEMPTS),
+        stop=stop_after_attempt(STEP_ATTEMPTS) | stop_after_delay(settings.WAREHOUSE_RETRY_SECONDS),
         reraise=True,
     )
 
@@ -93,6 +96,11 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
                 result = _retrying()(processor.run, context.for_step(step, failed_step, failure))
             except (Exception, RetryError) as exc:
                 message = _error_text(exc)
+                if isinstance(exc, WarehouseUnavailable):
+                    message = (
+                        "The warehouse is unavailable; gave up after retrying for "
+                        f"{settings.WAREHOUSE_RETRY_SECONDS:g} s. {message}"
+                    )
                 logger.warning("run %s step %s failed: %s", run.pk, step.step_id, message)
                 _step_end(row, RunStatus.FAILED, error=message)
                 if not failure:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from billing.models import InvalidDelivery, StripeEvent
 from billing.stripe_client import DeliveryInvalid, webhook_event_verify
@@ -70,13 +72,44 @@ def stripe_webhook_receive(
     try:
         data = webhook_event_verify(payload=payload, signature_header=signature_header)
     except DeliveryInvalid as exc:
-        InvalidDelivery.objects.create(
+        invalid_delivery_count(
             reason=str(exc)[:200],
             had_signature=bool(signature_header),
-            body_sha256=hashlib.sha256(payload).hexdigest(),
-            body_length=len(payload),
+            payload=payload,
             remote_addr=remote_addr or None,
         )
         logger.warning("stripe webhook refused: %s", exc)
         raise
     return stripe_event_store(data=data)
+
+
+def invalid_delivery_count(
+    *, reason: str, had_signature: bool, payload: bytes, remote_addr: str | None
+) -> None:
+    """Count a refused delivery in its hour's row (created by the first of them)."""
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    bucket = hashlib.sha256(
+        f"{hour.isoformat()}|{reason}|{had_signature}|{remote_addr}".encode()
+    ).hexdigest()
+    last = {
+        "count": F("count") + 1,
+        "last_received_at": now,
+        "body_sha256": hashlib.sha256(payload).hexdigest(),
+        "body_length": len(payload),
+    }
+    if InvalidDelivery.objects.filter(bucket=bucket).update(**last):
+        return
+    try:
+        with transaction.atomic():
+            InvalidDelivery.objects.create(
+                bucket=bucket,
+                reason=reason,
+                had_signature=had_signature,
+                remote_addr=remote_addr,
+                last_received_at=now,
+                body_sha256=last["body_sha256"],
+                body_length=last["body_length"],
+            )
+    except IntegrityError:  # another delivery of the same hour created it first
+        InvalidDelivery.objects.filter(bucket=bucket).update(**last)

@@ -107,8 +107,23 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "convergence.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "convergence.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "convergence.throttling.KeyRateThrottle",
+        "convergence.throttling.AddressRateThrottle",
+    ],
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
     "UNAUTHENTICATED_USER": None,
 }
+
+# Request rates (DRF's "<n>/<second|minute|hour|day>"): per key, per client address, and per
+# address on the Stripe webhook. Counted in the default cache, which must be shared by every
+# web process for the limits to hold (production: Redis, see CACHE_URL).
+API_THROTTLE_RATES = {
+    "key": env.str("THROTTLE_RATE_KEY", default="1200/minute"),
+    "address": env.str("THROTTLE_RATE_ADDRESS", default="2400/minute"),
+    "webhook": env.str("THROTTLE_RATE_WEBHOOK", default="600/minute"),
+}
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Convergence API",
@@ -119,6 +134,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies get their own components, so non-blank strings say minLength 1 there.
+    "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "convergence.schema.postprocess_errors",
@@ -157,6 +174,8 @@ WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default="http://127.0.0.1:905
 WAREHOUSE_LOCATION = env.str("WAREHOUSE_LOCATION", default="US")
 WAREHOUSE_ENV = env.str("WAREHOUSE_ENV", default="local")  # local | stage | prod
 WAREHOUSE_TIMEOUT_SECONDS = env.float("WAREHOUSE_TIMEOUT_SECONDS", default=60.0)
+# How long a step keeps retrying a warehouse that is unreachable before its run fails.
+WAREHOUSE_RETRY_SECONDS = env.float("WAREHOUSE_RETRY_SECONDS", default=30.0)
 
 # Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
 PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))

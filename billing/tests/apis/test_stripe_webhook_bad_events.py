@@ -51,3 +51,17 @@ def test_deep_signed_body_is_400():
     assert response.status_code == 400
     assert "deeper than" in response.json()["detail"]
     assert not StripeEvent.objects.exists()
+
+
+def test_a_flood_of_invalid_deliveries_is_counted_in_one_row(client):
+    """Refused deliveries are counted per hour, reason and address, not stored one row each."""
+    from billing.tests.conftest import WEBHOOK_URL
+
+    for _ in range(5):
+        response = client.post(WEBHOOK_URL, data="{}", content_type="application/json")
+        assert response.status_code == 400
+    row = InvalidDelivery.objects.get()
+    assert row.count == 5 and row.had_signature is False
+    assert row.reason == "Missing Stripe-Signature header."
+    post_signed(checkout_event(new_tenant_id()), tamper=lambda body: body + " ")
+    assert InvalidDelivery.objects.count() == 2
