@@ -133,6 +133,10 @@ class FutureDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {"past": "Must be in the future."}
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Must be in the future.")
+        super().__init__(**kwargs)
+
     def to_internal_value(self, value):
         parsed = super().to_internal_value(value)
         if parsed <= timezone.now():

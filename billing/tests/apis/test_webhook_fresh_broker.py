@@ -20,7 +20,7 @@ DELIVERIES = 50
 
 pytestmark = [
     pytest.mark.urls("billing.tests.urls"),
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 
