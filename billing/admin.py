@@ -61,7 +61,14 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 @admin.register(InvalidDelivery)
 class InvalidDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "reason", "had_signature", "body_length", "remote_addr")
+    list_display = (
+        "received_at",
+        "last_received_at",
+        "count",
+        "reason",
+        "had_signature",
+        "remote_addr",
+    )
     list_filter = ("reason", "had_signature")
     readonly_fields = [f.name for f in InvalidDelivery._meta.fields]
 

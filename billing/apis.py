@@ -8,7 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.services.webhooks import stripe_webhook_receive
-from billing.stripe_client import SignatureInvalid, StripeNotConfigured
+from billing.stripe_client import EventMalformed, SignatureInvalid, StripeNotConfigured
+from convergence.throttling import WebhookAddressRateThrottle
 
 
 class StripeWebhookApi(APIView):
@@ -17,6 +18,7 @@ class StripeWebhookApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes: list = []
+    throttle_classes = [WebhookAddressRateThrottle]
 
     @extend_schema(
         auth=[],
@@ -49,6 +51,10 @@ class StripeWebhookApi(APIView):
         except SignatureInvalid as exc:
             return Response(
                 {"detail": f"Invalid Stripe signature: {exc}"}, status=status.HTTP_400_BAD_REQUEST
+            )
+        except EventMalformed as exc:
+            return Response(
+                {"detail": f"Invalid Stripe event: {exc}"}, status=status.HTTP_400_BAD_REQUEST
             )
         except StripeNotConfigured:
             # 5xx, so Stripe keeps retrying until the endpoint is configured.

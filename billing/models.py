@@ -41,14 +41,20 @@ class StripeEvent(models.Model):
 
 
 class InvalidDelivery(models.Model):
-    """A webhook delivery refused before storing: a fingerprint of the body, never the body."""
+    """Refused webhook deliveries, counted: one row per hour, reason, signature presence and
+    address (a flood adds to ``count``, not rows). The last body's fingerprint, never a body."""
 
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     reason = models.CharField(max_length=200)
     had_signature = models.BooleanField()
-    body_sha256 = models.CharField(max_length=64)
-    body_length = models.PositiveIntegerField()
+    body_sha256 = models.CharField(max_length=64, help_text="Of the last such delivery.")
+    body_length = models.PositiveIntegerField(help_text="Of the last such delivery.")
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    last_received_at = models.DateTimeField(null=True, blank=True)
+    # The hour, reason, signature presence and address this row counts, hashed; unique. NULL
+    # (distinct under UNIQUE) for rows kept from before deliveries were counted.
+    bucket = models.CharField(max_length=64, unique=True, null=True, editable=False)  # noqa: DJ001
 
     class Meta:
         ordering = ["-received_at"]

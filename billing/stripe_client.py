@@ -1,11 +1,12 @@
 """The one adapter to Stripe: webhook signatures, and the few API calls billing makes."""
 
-import json
 import time
 from collections.abc import Iterator
 
 import stripe
 from django.conf import settings
+
+from convergence.parsers import JsonTooDeep, json_loads_bounded
 
 # Stripe's own default: a signature older than this is a replay.
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -15,8 +16,16 @@ class StripeError(Exception):
     """Base of this adapter's errors; messages never carry a secret."""
 
 
-class SignatureInvalid(StripeError):
+class DeliveryInvalid(StripeError):
+    """A webhook delivery that is refused (and counted), never stored."""
+
+
+class SignatureInvalid(DeliveryInvalid):
     """The delivery is not a fresh, authentic Stripe event."""
+
+
+class EventMalformed(DeliveryInvalid):
+    """A correctly signed body whose event fields cannot be stored (bad id, created, type)."""
 
 
 class StripeNotConfigured(StripeError):
@@ -56,12 +65,49 @@ def webhook_event_verify(
     if timestamp > (now if now is not None else time.time()) + tolerance:
         raise SignatureInvalid("Timestamp too far in the future.")
     try:
-        event = json.loads(payload)
+        event = json_loads_bounded(payload)
+    except JsonTooDeep as exc:
+        raise EventMalformed(str(exc)) from exc
     except ValueError as exc:
         raise SignatureInvalid("Body is not JSON.") from exc
     if not isinstance(event, dict) or event.get("object") != "event" or not event.get("id"):
         raise SignatureInvalid("Body is not a Stripe event.")
+    _event_fields_check(event)
     return event
+
+
+# Stripe's ids are short ("evt_" + 24 characters); the columns hold 255.
+MAX_ID_LENGTH = 255
+# Event times the store can hold: from the Unix epoch to before the year 2100.
+CREATED_MIN, CREATED_MAX = 0, 4_102_444_800
+
+
+def _event_fields_check(event: dict) -> None:
+    """Refuse an event whose fields would not fit the event store (they used to be 500s)."""
+    event_id, created, kind = event.get("id"), event.get("created"), event.get("type", "")
+    if not isinstance(event_id, str) or len(event_id) > MAX_ID_LENGTH:
+        raise EventMalformed(f"id must be a string of at most {MAX_ID_LENGTH} characters.")
+    if (
+        not isinstance(created, int)
+        or isinstance(created, bool)
+        or not CREATED_MIN <= created < CREATED_MAX
+    ):
+        raise EventMalformed("created must be a Unix timestamp (an integer) before 2100.")
+    if not isinstance(kind, str) or len(kind) > 100:
+        raise EventMalformed("type must be a string of at most 100 characters.")
+    data = event.get("data")
+    data = {} if data is None else data
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(obj or {}, dict):
+        raise EventMalformed("data.object must be an object.")
+    obj = obj or {}
+    customer = obj.get("id") if obj.get("object") == "customer" else obj.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    if customer is not None and (not isinstance(customer, str) or len(customer) > MAX_ID_LENGTH):
+        raise EventMalformed(
+            f"the customer id must be a string of at most {MAX_ID_LENGTH} characters."
+        )
 
 
 def _reason(message: str) -> str:

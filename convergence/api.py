@@ -36,7 +36,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def not_found(request, exception=None):
     """JSON 404 for every unknown URL."""
-    return JsonResponse({"detail": f"Not found: {request.path}"}, status=404)
+    return JsonResponse({"detail": f"Not found: {request.path[:200]}"}, status=404)
 
 
 def server_error(request):

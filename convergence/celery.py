@@ -6,6 +6,9 @@ import os
 from celery import Celery
 from celery.signals import after_setup_logger
 
+from convergence.broker import register as register_broker_transport
+
+register_broker_transport()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convergence.settings.local")
 
 app = Celery("convergence")

@@ -1,13 +1,14 @@
 """The run API: start a run (202), read runs, cancel a run."""
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from convergence.pagination import BoundedLimitOffsetPagination, PageQuerySerializer, paginated
+from convergence.serializers import QuerySerializer
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import PipelineRun, RunStatus, StepRun
 from pipelines.selectors import run_get_for_user, runs_list
@@ -146,10 +147,15 @@ class PipelineRunCancelApi(APIView):
         return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+RunPageOutputSerializer = paginated(RunOutputSerializer, "RunPage")
+
+
 class TenantRunsApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
+        extra_params = ("limit", "offset")
+
         status = serializers.ChoiceField(choices=RunStatus.choices, required=False)
         trigger = serializers.ChoiceField(choices=PipelineRun.Trigger.choices, required=False)
         provider = serializers.CharField(max_length=32, required=False)
@@ -160,16 +166,15 @@ class TenantRunsApi(APIView):
     @extend_schema(
         parameters=[
             FilterSerializer,
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
+            PageQuerySerializer,
         ],
-        responses=RunOutputSerializer(many=True),
+        responses=RunPageOutputSerializer,
     )
     def get(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(
             runs_list(tenant_id=tenant.id, **filters.validated_data), request, view=self
         )

@@ -206,6 +206,9 @@ def _parameter_value(
             bucket_check(resolved, buckets)
         if tenant_id is None or resolved.startswith("gs://"):
             return resolved
+        # Checked at admission so a missing file is a 400 that uses no quota, not a failed run.
+        if not Path(resolved).is_file():
+            raise FileSourceError(f"no file {value!r} in the tenant's imports folder")
         return Path(resolved).relative_to(tenant_files_root(tenant_id)).as_posix()
     except FileSourceError as exc:
         raise ValueError(str(exc)) from exc

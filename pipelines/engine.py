@@ -4,6 +4,7 @@ import logging
 import threading
 import traceback
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from tenacity import (
@@ -11,6 +12,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential,
 )
 
@@ -52,11 +54,12 @@ class Heartbeat:
 
 
 def _retrying() -> Retrying:
-    """Transient warehouse errors are retried with exponential backoff; others fail the step."""
+    """Transient warehouse errors are retried with exponential backoff, within the retry budget
+    (``WAREHOUSE_RETRY_SECONDS``, counted from the step's first attempt); others fail the step."""
     return Retrying(
         retry=retry_if_exception_type(WarehouseUnavailable),
         wait=wait_exponential(multiplier=1, min=1, max=30),
-        stop=stop_after_attempt(STEP_ATTEMPTS),
+        stop=stop_after_attempt(STEP_ATTEMPTS) | stop_after_delay(settings.WAREHOUSE_RETRY_SECONDS),
         reraise=True,
     )
 
@@ -110,6 +113,11 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
                 full = _error_text(exc)
                 logger.warning("run %s step %s failed: %s", run.pk, step.step_id, full)
                 message = tenant_message(_error_text(exc, located=False))
+                if isinstance(exc, WarehouseUnavailable):
+                    message = (
+                        "The warehouse is unavailable; gave up after retrying for "
+                        f"{settings.WAREHOUSE_RETRY_SECONDS:g} s. {message}"
+                    )
                 _step_end(row, RunStatus.FAILED, error=message)
                 if not failure:
                     failure, failed_step = f"Step {step.step_id} failed: {message}", step.step_id

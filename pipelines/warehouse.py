@@ -174,6 +174,7 @@ class Warehouse:
         endpoint: str = "",
         location: str = "US",
         timeout: float = 60.0,
+        retry_seconds: float = 30.0,
         credentials: Credentials | None = None,
         job_project: str = "",
     ) -> None:
@@ -201,7 +202,7 @@ class Warehouse:
             predicate=google_retry.if_exception_type(*_TRANSIENT),
             initial=0.2,
             maximum=2.0,
-            timeout=min(timeout, 30.0),
+            timeout=min(timeout, retry_seconds),
         )
 
     # -- naming ------------------------------------------------------------------
@@ -377,10 +378,14 @@ class Warehouse:
             query_parameters=[_query_parameter(k, v) for k, v in (params or {}).items()]
         )
         try:
+            # The client's own job retry and result polling default to ten minutes; a down
+            # warehouse must fail within the retry budget instead.
             job = self._client.query(
-                sql, job_config=config, retry=self._retry, timeout=self.timeout
+                sql, job_config=config, retry=self._retry, job_retry=None, timeout=self.timeout
             )
-            rows = [dict(row.items()) for row in job.result(timeout=self.timeout)]
+            rows = [
+                dict(row.items()) for row in job.result(retry=self._retry, timeout=self.timeout)
+            ]
         except WarehouseError:
             raise
         except Exception as exc:
@@ -433,7 +438,7 @@ class Warehouse:
                     job = self._client.load_table_from_file(
                         handle, destination, job_config=config, timeout=self.timeout
                     )
-            job.result(timeout=self.timeout)
+            job.result(retry=self._retry, timeout=self.timeout)
         except FileNotFoundError as exc:
             raise WarehouseNotFound(f"load {destination}: no such file {source}") from exc
         except Exception as exc:
@@ -522,11 +527,16 @@ def get_warehouse() -> Warehouse:
         settings.WAREHOUSE_ENDPOINT,
         settings.WAREHOUSE_LOCATION,
         settings.WAREHOUSE_TIMEOUT_SECONDS,
+        settings.WAREHOUSE_RETRY_SECONDS,
     )
     with _lock:
         if key not in _instances:
             _instances[key] = Warehouse(
-                project=key[0], endpoint=key[1], location=key[2], timeout=key[3]
+                project=key[0],
+                endpoint=key[1],
+                location=key[2],
+                timeout=key[3],
+                retry_seconds=key[4],
             )
         return _instances[key]
 
@@ -545,6 +555,7 @@ def warehouse_as_service_account(info: Mapping[str, Any]) -> Warehouse:
         endpoint=settings.WAREHOUSE_ENDPOINT,
         location=settings.WAREHOUSE_LOCATION,
         timeout=settings.WAREHOUSE_TIMEOUT_SECONDS,
+        retry_seconds=settings.WAREHOUSE_RETRY_SECONDS,
         credentials=credentials,
         job_project=info["project_id"],
     )

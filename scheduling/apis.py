@@ -1,6 +1,7 @@
 """The scheduler API: a tenant's schedules, backfill, and the staff endpoints for external crons."""
 
 from datetime import timedelta
+from zoneinfo import available_timezones
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -9,6 +10,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from convergence.serializers import BoundedDateField, StrictInputSerializer
 from scheduling.models import CatchUp, Schedule
 from scheduling.selectors import schedule_get, scheduler_status, schedules_list
 from scheduling.services.cron import cron_describe
@@ -31,6 +33,10 @@ from scheduling.services.schedules import (
 from tenants.authentication import request_actor
 from tenants.permissions import IsStaff, IsTenantOrStaff
 from tenants.selectors import tenant_get_for_user
+
+MAX_STALE_AFTER_MINUTES = 366 * 24 * 60
+# The IANA names this server can load, so the schema lists exactly what is accepted.
+TIMEZONES = sorted(available_timezones())
 
 
 class Conflict(APIException):
@@ -83,9 +89,9 @@ class ScheduleOutputSerializer(serializers.ModelSerializer):
         return [at.isoformat() for at in schedule_upcoming(schedule=schedule, count=5)]
 
 
-class ScheduleFieldsSerializer(serializers.Serializer):
+class ScheduleFieldsSerializer(StrictInputSerializer):
     cron = serializers.CharField(max_length=100)
-    timezone = serializers.CharField(max_length=64)
+    timezone = serializers.ChoiceField(choices=TIMEZONES)
     active = serializers.BooleanField()
     parameters = serializers.DictField()
     priority = serializers.IntegerField(min_value=-100, max_value=100)
@@ -173,9 +179,9 @@ class ScheduleBackfillApi(APIView):
 
     permission_classes = [IsStaff]
 
-    class InputSerializer(serializers.Serializer):
-        start_date = serializers.DateField()
-        end_date = serializers.DateField()
+    class InputSerializer(StrictInputSerializer):
+        start_date = BoundedDateField()
+        end_date = BoundedDateField()
 
     class OutputSerializer(serializers.Serializer):
         config_id = serializers.IntegerField()
@@ -251,8 +257,11 @@ class SchedulerCleanupOrphansApi(APIView):
 
     permission_classes = [IsStaff]
 
-    class InputSerializer(serializers.Serializer):
-        stale_after_minutes = serializers.IntegerField(min_value=1, default=10)
+    class InputSerializer(StrictInputSerializer):
+        # At most a year: a larger timedelta overflowed datetime arithmetic (a 500).
+        stale_after_minutes = serializers.IntegerField(
+            min_value=1, max_value=MAX_STALE_AFTER_MINUTES, default=10
+        )
 
     class OutputSerializer(serializers.Serializer):
         recovered = serializers.ListField(child=serializers.CharField())

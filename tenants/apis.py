@@ -8,6 +8,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from convergence.serializers import FutureDateTimeField, StrictInputSerializer
 from tenants.authentication import request_actor
 from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantError, TenantInvalid
 from tenants.models import (
@@ -130,7 +131,7 @@ class BootstrapOutputSerializer(serializers.Serializer):
 class TenantDryRunApi(APIView):
     permission_classes = [IsStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         # Free-form on purpose: the dry run reports a bad value as a failed check.
         tenant_id = serializers.CharField(max_length=200)
         admin_email = serializers.CharField(max_length=254)
@@ -151,7 +152,7 @@ class TenantDryRunApi(APIView):
 class TenantOnboardApi(APIView):
     permission_classes = [IsStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         tenant_id = TenantIdField()
         company_name = serializers.CharField(max_length=200)
         admin_email = serializers.EmailField()
@@ -205,9 +206,9 @@ class TenantApiKeysApi(APIView):
 
     permission_classes = [IsTenantOrStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         name = serializers.CharField(max_length=100, default="", allow_blank=True)
-        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+        expires_at = FutureDateTimeField(required=False, allow_null=True)
 
     @extend_schema(responses=KeyOutputSerializer(many=True))
     def get(self, request, tenant_id: str):
@@ -252,7 +253,7 @@ class TenantCredentialsApi(APIView):
 
     permission_classes = [IsTenantOrStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         provider = serializers.ChoiceField(choices=Provider.choices)
         kind = serializers.ChoiceField(choices=CloudCredential.Kind.choices)
         name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", default="default")
@@ -263,7 +264,7 @@ class TenantCredentialsApi(APIView):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         return Response(CredentialOutputSerializer(tenant.credentials.all(), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses=CredentialOutputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: CredentialOutputSerializer})
     def post(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         data = self.InputSerializer(data=request.data)
@@ -299,13 +300,15 @@ class ProviderConfigOutputSerializer(serializers.ModelSerializer):
 class TenantProviderConfigsApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         provider = serializers.ChoiceField(choices=Provider.choices)
         settings = serializers.DictField(child=serializers.CharField(max_length=500), default=dict)
         notification_emails = serializers.ListField(
             child=serializers.EmailField(), max_length=20, default=list
         )
-        credential_id = serializers.IntegerField(required=False, allow_null=True)
+        credential_id = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+        )
 
     @extend_schema(responses=ProviderConfigOutputSerializer(many=True))
     def get(self, request, tenant_id: str):
@@ -313,7 +316,7 @@ class TenantProviderConfigsApi(APIView):
         configs = tenant.provider_configs.all()
         return Response(ProviderConfigOutputSerializer(configs, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses=ProviderConfigOutputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: ProviderConfigOutputSerializer})
     def post(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         data = self.InputSerializer(data=request.data)
@@ -388,7 +391,7 @@ class AdminTenantsApi(TenantOnboardApi):
 class AdminTenantDetailApi(APIView):
     permission_classes = [IsStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         status = serializers.ChoiceField(choices=Tenant.Status.choices)
         reason = serializers.CharField(max_length=200, default="", allow_blank=True)
 
@@ -418,10 +421,10 @@ class AdminApiKeyIssueApi(APIView):
 
     permission_classes = [IsStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         tenant_id = TenantIdField(required=False)
         name = serializers.CharField(max_length=100, default="", allow_blank=True)
-        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+        expires_at = FutureDateTimeField(required=False, allow_null=True)
 
     @extend_schema(request=InputSerializer, responses={201: IssuedKeyOutputSerializer})
     def post(self, request):

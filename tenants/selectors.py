@@ -9,7 +9,7 @@ from django.utils import timezone
 from tenants.authentication import KeyPrincipal
 from tenants.models import CloudCredential, ProviderConfig, Tenant, UsageWindow
 from tenants.permissions import is_staff
-from tenants.services.usage import day_window_bounds, month_window_bounds
+from tenants.services.usage import day_window_bounds, month_window_current
 
 
 def tenant_get_for_user(*, user, tenant_id: str) -> Tenant:
@@ -30,7 +30,7 @@ def tenant_usage(*, tenant: Tenant, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     plan = tenant.subscription.plan
     day_start, day_end = day_window_bounds(now)
-    month_start, month_end = month_window_bounds(tenant.subscription.current_period_start, now)
+    month_start, month_end = month_window_current(tenant=tenant, now=now)
     used = dict(
         UsageWindow.objects.filter(
             tenant=tenant,

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from billing.models import InvalidDelivery, StripeEvent
-from billing.stripe_client import SignatureInvalid, webhook_event_verify
+from billing.stripe_client import DeliveryInvalid, webhook_event_verify
 
 logger = logging.getLogger(__name__)
 
@@ -64,18 +66,50 @@ def stripe_webhook_receive(
 ) -> Stored:
     """Verify a webhook delivery and store its event; a bad one is recorded and refused.
 
-    Raises SignatureInvalid (after recording an InvalidDelivery) or StripeNotConfigured.
+    Raises SignatureInvalid or EventMalformed (after recording an InvalidDelivery),
+    or StripeNotConfigured.
     """
     try:
         data = webhook_event_verify(payload=payload, signature_header=signature_header)
-    except SignatureInvalid as exc:
-        InvalidDelivery.objects.create(
+    except DeliveryInvalid as exc:
+        invalid_delivery_count(
             reason=str(exc)[:200],
             had_signature=bool(signature_header),
-            body_sha256=hashlib.sha256(payload).hexdigest(),
-            body_length=len(payload),
+            payload=payload,
             remote_addr=remote_addr or None,
         )
         logger.warning("stripe webhook refused: %s", exc)
         raise
     return stripe_event_store(data=data)
+
+
+def invalid_delivery_count(
+    *, reason: str, had_signature: bool, payload: bytes, remote_addr: str | None
+) -> None:
+    """Count a refused delivery in its hour's row (created by the first of them)."""
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    bucket = hashlib.sha256(
+        f"{hour.isoformat()}|{reason}|{had_signature}|{remote_addr}".encode()
+    ).hexdigest()
+    last = {
+        "count": F("count") + 1,
+        "last_received_at": now,
+        "body_sha256": hashlib.sha256(payload).hexdigest(),
+        "body_length": len(payload),
+    }
+    if InvalidDelivery.objects.filter(bucket=bucket).update(**last):
+        return
+    try:
+        with transaction.atomic():
+            InvalidDelivery.objects.create(
+                bucket=bucket,
+                reason=reason,
+                had_signature=had_signature,
+                remote_addr=remote_addr,
+                last_received_at=now,
+                body_sha256=last["body_sha256"],
+                body_length=last["body_length"],
+            )
+    except IntegrityError:  # another delivery of the same hour created it first
+        InvalidDelivery.objects.filter(bucket=bucket).update(**last)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state (SQLite database, broker file, emulator data); never committed.
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "convergence.middleware.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -60,6 +62,11 @@ TEMPLATES = [
     },
 ]
 
+if "DATABASE_URL" in env.ENVIRON and not env.str("DATABASE_URL").strip():
+    raise ImproperlyConfigured(
+        "DATABASE_URL is set but empty: unset it for the local SQLite database, or set it to "
+        "e.g. postgres://user@host:5432/db"
+    )
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convergence.sqlite3'}"),
 }
@@ -97,11 +104,26 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "convergence.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "convergence.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "convergence.throttling.KeyRateThrottle",
+        "convergence.throttling.AddressRateThrottle",
+    ],
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
     "UNAUTHENTICATED_USER": None,
 }
+
+# Request rates (DRF's "<n>/<second|minute|hour|day>"): per key, per client address, and per
+# address on the Stripe webhook. Counted in the default cache, which must be shared by every
+# web process for the limits to hold (production: Redis, see CACHE_URL).
+API_THROTTLE_RATES = {
+    "key": env.str("THROTTLE_RATE_KEY", default="1200/minute"),
+    "address": env.str("THROTTLE_RATE_ADDRESS", default="2400/minute"),
+    "webhook": env.str("THROTTLE_RATE_WEBHOOK", default="600/minute"),
+}
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Convergence API",
@@ -112,6 +134,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies get their own components, so non-blank strings say minLength 1 there.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "convergence.schema.postprocess_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TenantStatusEnum": "tenants.models.TenantStatus",
         "RunStatusEnum": "pipelines.models.RunStatus",
@@ -151,6 +179,8 @@ WAREHOUSE_TIMEOUT_SECONDS = env.float("WAREHOUSE_TIMEOUT_SECONDS", default=60.0)
 # act as the tenant's own GCP service account, so BigQuery's IAM keeps tenants apart too.
 # Off locally: the emulator has no IAM and the in-app access check is the whole guard.
 WAREHOUSE_TENANT_IDENTITY = env.bool("WAREHOUSE_TENANT_IDENTITY", default=False)
+# How long a step keeps retrying a warehouse that is unreachable before its run fails.
+WAREHOUSE_RETRY_SECONDS = env.float("WAREHOUSE_RETRY_SECONDS", default=30.0)
 
 # Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
 PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))

@@ -1,5 +1,7 @@
 """Test settings: the same services as local unless the environment names others."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
@@ -9,6 +11,15 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-test-broker.sqlite3'}"
 )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, as in `make run`, not the shared-cache memory database, whose table locks fail
+    # concurrent writers at once instead of waiting (the concurrency tests need real waits).
+    # One file per test process, so two runs in one checkout do not share it.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(VAR_DIR / f"test-convergence-{os.getpid()}.sqlite3")
+    }
+# The suite sends thousands of requests from one address; the throttling tests set low rates.
+API_THROTTLE_RATES = {"key": None, "address": None, "webhook": None}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -21,13 +21,41 @@ def month_window_bounds(anchor: datetime, now: datetime) -> tuple[datetime, date
     return anchor + relativedelta(months=months), anchor + relativedelta(months=months + 1)
 
 
+def month_window_current(*, tenant: Tenant, now: datetime) -> tuple[datetime, datetime]:
+    """The bounds of the tenant's monthly window at ``now``.
+
+    A window once opened keeps its bounds: a plan or period change from billing changes the
+    limits, never the runs counted so far nor the reset time. Only the next window follows
+    the new period anchor, starting no earlier than the last one ended.
+    """
+    current = (
+        UsageWindow.objects.filter(
+            tenant=tenant, kind=UsageWindow.Kind.MONTH, starts_at__lte=now, ends_at__gt=now
+        )
+        .order_by("-starts_at")
+        .values_list("starts_at", "ends_at")
+        .first()
+    )
+    if current is not None:
+        return current
+    start, end = month_window_bounds(tenant.subscription.current_period_start, now)
+    last_end = (
+        UsageWindow.objects.filter(
+            tenant=tenant, kind=UsageWindow.Kind.MONTH, ends_at__gt=start, ends_at__lte=now
+        )
+        .order_by("-ends_at")
+        .values_list("ends_at", flat=True)
+        .first()
+    )
+    return (last_end or start), end
+
+
 def usage_windows_ensure(*, tenant: Tenant, now: datetime | None = None) -> dict[str, UsageWindow]:
     """The tenant's current day and month windows, created when missing."""
     now = now or timezone.now()
-    anchor = tenant.subscription.current_period_start
     bounds = {
         UsageWindow.Kind.DAY: day_window_bounds(now),
-        UsageWindow.Kind.MONTH: month_window_bounds(anchor, now),
+        UsageWindow.Kind.MONTH: month_window_current(tenant=tenant, now=now),
     }
     windows = {}
     for kind, (start, end) in bounds.items():

@@ -1,0 +1,45 @@
+"""The zero-setup Celery broker: kombu's SQLAlchemy transport, safe on a fresh database.
+
+kombu creates its tables and one ``kombu_queue`` row per queue on first use, guarded only by
+a lock inside the process. Several processes starting together on a fresh SQLite file (the web
+server, the worker and beat of ``make run``, or concurrent webhook deliveries) raced: the loser
+got ``IntegrityError: UNIQUE constraint failed: kombu_queue.name``, a 500 for a web request and
+an unrecoverable error for the worker. Here "another process created it first" is success.
+"""
+
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport import sqlalchemy as kombu_sqlalchemy
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+ALIAS = "sqla"
+TABLES = 2  # kombu_queue, kombu_message
+
+
+class Channel(kombu_sqlalchemy.Channel):
+    def _get_or_create(self, queue):
+        try:
+            return super()._get_or_create(queue)
+        except IntegrityError:
+            # Another process inserted the queue between our look-up and our insert.
+            self.session.rollback()
+            return self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).one()
+
+    def _open(self):
+        # Another process may create a table between the existence check and ours (once per
+        # table at most); each retry checks again and finds more of them there.
+        for _ in range(TABLES):
+            try:
+                return super()._open()
+            except OperationalError as exc:
+                if "already exists" not in str(exc):
+                    raise
+        return super()._open()
+
+
+class Transport(kombu_sqlalchemy.Transport):
+    Channel = Channel
+
+
+def register() -> None:
+    """Make ``sqla+…`` broker URLs use this transport (called when the Celery app loads)."""
+    TRANSPORT_ALIASES[ALIAS] = f"{__name__}:Transport"

@@ -1,0 +1,144 @@
+"""Input serializers that take JSON as the schema says it: no unknown fields, no coercion."""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+# Older or more common names clients send for a field; refused with a hint, never ignored.
+FIELD_HINTS = {"subscription_plan": "plan", "plan_code": "plan", "email": "admin_email"}
+
+# Real JSON types (not bool) where the field is numeric; bool is a subclass of int.
+_NUMBER = (int, float)
+
+
+def _type_error(field: serializers.Field, value: Any) -> str | None:
+    """Why ``value`` is not the JSON type the schema gives ``field`` (None when it is)."""
+    if value is None:
+        return None if field.allow_null else "This field may not be null."
+    if isinstance(field, serializers.BooleanField):
+        ok = isinstance(value, bool)
+        expected = "a boolean"
+    elif isinstance(field, serializers.IntegerField):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "an integer"
+    elif isinstance(field, serializers.FloatField | serializers.DecimalField):
+        ok = isinstance(value, _NUMBER) and not isinstance(value, bool)
+        expected = "a number"
+    elif isinstance(field, serializers.DictField | serializers.JSONField):
+        if isinstance(field, serializers.JSONField):
+            return None
+        if not isinstance(value, Mapping):
+            return "Expected an object."
+        for key, item in value.items():
+            problem = _type_error(field.child, item)
+            if problem:
+                return f"{key}: {problem}"
+        return None
+    elif isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return "Expected a list."
+        for index, item in enumerate(value):
+            problem = _type_error(field.child, item)
+            if problem:
+                return f"[{index}]: {problem}"
+        return None
+    elif isinstance(field, serializers.Serializer):
+        ok = isinstance(value, Mapping)
+        expected = "an object"
+    elif isinstance(
+        field,
+        serializers.CharField
+        | serializers.ChoiceField
+        | serializers.DateField
+        | serializers.DateTimeField,
+    ):
+        ok = isinstance(value, str)
+        expected = "a string"
+    else:
+        return None
+    return None if ok else f"Expected {expected}."
+
+
+class StrictInputSerializer(serializers.Serializer):
+    # A request body serializer: unknown fields and wrongly typed values are a 400 naming them.
+    # DRF would otherwise drop unknown keys silently (``subscription_plan`` instead of ``plan``
+    # onboarded on the default plan) and coerce ``0`` to ``"0"`` or ``"yes"`` to ``True``.
+    # (Comments, not a docstring: the schema would show a docstring on every input.)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        errors: dict[str, list[str]] = {}
+        for name in sorted(set(data) - set(self.fields)):
+            hint = FIELD_HINTS.get(name)
+            if hint and hint in self.fields:
+                errors[name] = [f"Unknown field; did you mean {hint!r}?"]
+            else:
+                errors[name] = ["Unknown field."]
+        for name, field in self.fields.items():
+            if name in data and not field.read_only:
+                problem = _type_error(field, data[name])
+                if problem:
+                    errors[name] = [problem]
+        if errors:
+            raise ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class QuerySerializer(serializers.Serializer):
+    # Query-string filters: unknown parameters and empty values are a 400 naming them.
+
+    def __init__(self, *args, data=None, **kwargs):
+        if data is not None and hasattr(data, "dict"):
+            data = data.dict()  # a blank ``?trigger=`` is then a value to check, not "absent"
+        super().__init__(*args, data=data, **kwargs)
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields) - set(getattr(self, "extra_params", ())))
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        known = {k: v for k, v in data.items() if k in self.fields}
+        return super().to_internal_value(known)
+
+
+# Dates a request may name: wide enough for any real billing period, narrow enough that date
+# arithmetic (time zones, ±1 day) can never overflow (0001-01-01 and 9999-12-31 used to 500).
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2099, 12, 31)
+DATE_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+@extend_schema_field({"type": "string", "format": "date", "pattern": DATE_PATTERN})
+class BoundedDateField(serializers.DateField):
+    """A date in 2000-01-01 .. 2099-12-31."""
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if not DATE_MIN <= parsed <= DATE_MAX:
+            self.fail("out_of_range")
+        return parsed
+
+    default_error_messages = {
+        "out_of_range": f"Must be between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}."
+    }
+
+
+class FutureDateTimeField(serializers.DateTimeField):
+    """A moment after now (an expiry that has already passed is a mistake, not a key)."""
+
+    default_error_messages = {"past": "Must be in the future."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Must be in the future.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if parsed <= timezone.now():
+            self.fail("past")
+        return parsed
