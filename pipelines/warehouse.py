@@ -431,6 +431,17 @@ class Warehouse:
             raise WarehouseBadRequest(f"insert into {dataset_id}.{table_id}: {errors[:3]}")
         return len(rows)
 
+    def table_rows(self, dataset_id: str, table_id: str) -> tuple[list[Column], list[dict]]:
+        """A table's schema and every row (for exports of tenant-sized tables)."""
+        columns = self.table_columns(dataset_id, table_id)
+        try:
+            rows = self._client.list_rows(
+                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+            )
+            return columns, [dict(row.items()) for row in rows]
+        except Exception as exc:
+            raise _translate(exc, f"read table {dataset_id}.{table_id}") from exc
+
     # -- health ------------------------------------------------------------------
 
     def ping(self) -> None:

@@ -84,3 +84,24 @@ def run_inputs_for_tenant(
         if config.notification_emails:
             recipients = tuple(config.notification_emails)
     return variables, recipients
+
+
+ACCOUNT_NAME_PREFIX = "account_name:"
+
+
+def provider_account_names(*, tenant_id: str, provider: str) -> dict[str, str]:
+    """Display names a tenant gives its billing and sub-accounts at one provider.
+
+    They live in the provider config's settings as ``"account_name:<account id>": "<name>"``
+    (AWS CUR carries account ids but, in most exports, no names).
+    """
+    from tenants.models import ProviderConfig
+
+    config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
+    if config is None:
+        return {}
+    return {
+        key.removeprefix(ACCOUNT_NAME_PREFIX): str(value)
+        for key, value in sorted(config.settings.items())
+        if key.startswith(ACCOUNT_NAME_PREFIX) and key != ACCOUNT_NAME_PREFIX and value
+    }

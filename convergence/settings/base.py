@@ -146,6 +146,8 @@ WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default="http://127.0.0.1:905
 WAREHOUSE_LOCATION = env.str("WAREHOUSE_LOCATION", default="US")
 WAREHOUSE_ENV = env.str("WAREHOUSE_ENV", default="local")  # local | stage | prod
 WAREHOUSE_TIMEOUT_SECONDS = env.float("WAREHOUSE_TIMEOUT_SECONDS", default=60.0)
+# A GCS-compatible endpoint for reading gs:// export headers; empty means Google Cloud Storage.
+STORAGE_ENDPOINT = env.str("STORAGE_ENDPOINT", default="")
 
 # Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
 PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))
