@@ -1096,7 +1096,8 @@ def focus_sql(
             outer = _outer(AWS_COLUMNS, names)
             # A SavingsPlanNegation only undoes its covered usage's on-demand cost, which
             # FOCUS bills as 0 on the usage row itself: the pair nets to the same total.
-            where = "\nWHERE lineItem_LineItemType <> 'SavingsPlanNegation'"
+            line_type = _resolve("[[lineItem_LineItemType]]", available)
+            where = f"\nWHERE {line_type} <> 'SavingsPlanNegation'"
             parts = "\nCROSS JOIN UNNEST(IF(s.unused_cost > 0, [0, 1], [0])) AS part"
         else:
             inner_columns = AZURE_INNER
@@ -1132,10 +1133,14 @@ def _require(provider: str, required: Iterable[str], available: frozenset[str] |
         raise FocusSourceError(f"{provider} source lacks required columns: {', '.join(missing)}")
 
 
-def source_total_sql(provider: str, *, source: str) -> str:
-    """A query returning ``total``: the source's billed cost, computed from the raw export."""
+def source_total_sql(provider: str, *, source: str, source_columns=None) -> str:
+    """A query returning ``total``: the source's billed cost, computed from the raw export.
+
+    ``source_columns`` lets a CUR 2.0 export (snake_case names) be read as well.
+    """
+    available = frozenset(source_columns) if source_columns is not None else None
     if provider == "aws":
-        expr = _num("lineItem_UnblendedCost")
+        expr = _num(_resolve("[[lineItem_UnblendedCost]]", available))
     elif provider == "azure":
         expr = _num("CostInBillingCurrency")
     elif provider == "gcp":

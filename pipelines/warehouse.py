@@ -168,6 +168,7 @@ class Warehouse:
         self.project = project
         self.location = location
         self.timeout = timeout
+        self.emulated = bool(endpoint)
         if endpoint:
             # A BigQuery-compatible server (the local emulator): no Google credentials.
             self._client = bigquery.Client(
@@ -366,6 +367,10 @@ class Warehouse:
         else:
             config.autodetect = True
         destination = self.table_ref(dataset_id, table_id)
+        if self.emulated and write_mode == "overwrite" and columns:
+            # The emulator's WRITE_TRUNCATE keeps the old table's schema and then fails to read
+            # a file with more columns; BigQuery replaces the schema. Same result either way.
+            self.table_delete(dataset_id, table_id)
         try:
             if str(source).startswith("gs://"):
                 job = self._client.load_table_from_uri(

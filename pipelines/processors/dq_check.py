@@ -180,7 +180,14 @@ def _cost_total_plan(context: StepContext, spec: Mapping[str, Any], table: str) 
     column = name_check("column", context.render(spec["column"]))
     source = context.table(spec["source_table"])
     if spec.get("source_provider"):
-        source_sql = source_total_sql(spec["source_provider"], source=source)
+        columns = None
+        project, dataset, table_id = source.split(".")
+        if spec["source_provider"] == "aws" and project == context.project:
+            # A CUR 1.0 or 2.0 export: the cost column's name depends on which.
+            columns = [c.name for c in context.warehouse.table_columns(dataset, table_id)]
+        source_sql = source_total_sql(
+            spec["source_provider"], source=source, source_columns=columns
+        )
     else:
         source_column = name_check("column", context.render(spec["source_column"]))
         source_sql = f"SELECT SUM({source_column}) AS total FROM `{source}`"

@@ -330,3 +330,31 @@ def test_native_focus_1_0_file_is_upgraded_to_1_2(warehouse, scratch_dataset, im
         "message": "ServiceName MUST have one and only one ServiceCategory.",
     }
     assert checks["focus:ChargeFrequency-allowed-values"]["passed"] is True
+
+
+@pytest.mark.django_db
+def test_cur_2_0_export_with_snake_case_columns_normalizes(warehouse, scratch_dataset, imports_dir):
+    """An AWS Data Exports CUR 2.0 file (``line_item_unblended_cost``...) goes through the
+    same pipeline: every CUR 1.0 column is found under its CUR 2.0 name."""
+    from pipelines.focus import _cur2_name
+    from pipelines.processors.file_load import column_names_from_header
+
+    with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    rows[0] = [_cur2_name(name) for name in column_names_from_header(rows[0])]
+    assert "line_item_unblended_cost" in rows[0] and "product_region_code" in rows[0]
+    with (imports_dir / "cur2.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    config = pipeline_config_get("aws", "cost", "focus")
+    context = context_for(warehouse, scratch_dataset, config, {"source_file": "cur2.csv"})
+
+    results = run_pipeline(config, context)
+
+    assert results["normalize_focus"].rows_processed == 1281
+    assert results["check_focus"].details["checks"]["cost_total"]["passed"] is True
+    filled = warehouse.query(
+        "SELECT COUNTIF(RegionId IS NOT NULL) AS regions, COUNTIF(SkuId IS NOT NULL) AS skus, "
+        "COUNTIF(ListUnitPrice IS NOT NULL) AS prices "
+        f"FROM {warehouse.quoted(scratch_dataset, 'aws_cost_focus')}"
+    ).rows[0]
+    assert filled == {"regions": 1255, "skus": 1269, "prices": 1269}  # as from CUR 1.0
