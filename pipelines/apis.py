@@ -1,7 +1,7 @@
 """The run API: start a run (202), read runs, cancel a run."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -30,8 +30,19 @@ def refused_response(exc: RunRefused) -> Response:
     return Response(body, status=exc.status_code)
 
 
+class CheckOutputSerializer(serializers.Serializer):
+    """One data-quality or FOCUS conformance check a step ran (``x_meta_dq_results``)."""
+
+    name = serializers.CharField()
+    passed = serializers.BooleanField()
+    observed = serializers.CharField(allow_null=True)
+    expected = serializers.CharField(allow_null=True, required=False)
+    message = serializers.CharField(allow_blank=True, required=False)
+
+
 class StepOutputSerializer(serializers.ModelSerializer):
     duration_ms = serializers.IntegerField(allow_null=True)
+    checks = serializers.SerializerMethodField()
 
     class Meta:
         model = StepRun
@@ -46,7 +57,13 @@ class StepOutputSerializer(serializers.ModelSerializer):
             "rows_processed",
             "bytes_processed",
             "error_message",
+            "checks",
         ]
+
+    @extend_schema_field(CheckOutputSerializer(many=True))
+    def get_checks(self, step: StepRun) -> list[dict]:
+        checks = (step.details or {}).get("checks") or {}
+        return [{"name": name, **outcome} for name, outcome in checks.items()]
 
 
 class RunOutputSerializer(serializers.ModelSerializer):

@@ -275,6 +275,10 @@ class GuardedWarehouse:
             source, dataset_id, table_id, **options
         )
 
+    def file_head(self, uri: str) -> bytes:
+        """The first bytes of a file in a registered bucket, read as the tenant."""
+        return self._acting(True).file_head(self.policy.check_uri(uri))
+
     def table_columns(self, dataset_id: str, table_id: str):
         self.policy.check_read(self._ref(dataset_id, table_id))
         return self._warehouse.table_columns(dataset_id, table_id)

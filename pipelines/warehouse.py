@@ -186,6 +186,8 @@ class Warehouse:
         self.project = project
         self.location = location
         self.timeout = timeout
+        self.credentials = credentials
+        self.emulated = bool(endpoint)
         options = ClientOptions(api_endpoint=endpoint) if endpoint else None
         if credentials is None and endpoint:
             # A BigQuery-compatible server (the local emulator): no Google credentials.
@@ -425,6 +427,10 @@ class Warehouse:
         else:
             config.autodetect = True
         destination = self.table_ref(dataset_id, table_id)
+        if self.emulated and write_mode == "overwrite" and columns:
+            # The emulator's WRITE_TRUNCATE keeps the old table's schema and then fails to read
+            # a file with more columns; BigQuery replaces the schema. Same result either way.
+            self.table_delete(dataset_id, table_id)
         try:
             if str(source).startswith("gs://"):
                 job = self._client.load_table_from_uri(
@@ -444,6 +450,12 @@ class Warehouse:
         except Exception as exc:
             raise _translate(exc, f"load {destination}") from exc
         return LoadResult(rows_loaded=job.output_rows or 0, job_id=job.job_id)
+
+    def file_head(self, uri: str) -> bytes:
+        """The first bytes of a ``gs://`` object, read as this warehouse's identity."""
+        from pipelines.storage import object_head
+
+        return object_head(uri, credentials=self.credentials)
 
     def insert_rows(self, dataset_id: str, table_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Stream rows into a table after checking them against its schema.
@@ -489,6 +501,17 @@ class Warehouse:
         if errors:
             raise WarehouseBadRequest(f"insert into {dataset_id}.{table_id}: {errors[:3]}")
         return len(rows)
+
+    def table_rows(self, dataset_id: str, table_id: str) -> tuple[list[Column], list[dict]]:
+        """A table's schema and every row (for exports of tenant-sized tables)."""
+        columns = self.table_columns(dataset_id, table_id)
+        try:
+            rows = self._client.list_rows(
+                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+            )
+            return columns, [dict(row.items()) for row in rows]
+        except Exception as exc:
+            raise _translate(exc, f"read table {dataset_id}.{table_id}") from exc
 
     # -- health ------------------------------------------------------------------
 

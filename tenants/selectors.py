@@ -129,3 +129,24 @@ def _gcp_credential(tenant_id: str) -> CloudCredential | None:
         .first()
     )
     return config.credential if config is not None else None
+
+
+ACCOUNT_NAME_PREFIX = "account_name:"
+
+
+def provider_account_names(*, tenant_id: str, provider: str) -> dict[str, str]:
+    """Display names a tenant gives its billing and sub-accounts at one provider.
+
+    They live in the provider config's settings as ``"account_name:<account id>": "<name>"``
+    (AWS CUR carries account ids but, in most exports, no names).
+    """
+    from tenants.models import ProviderConfig
+
+    config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
+    if config is None:
+        return {}
+    return {
+        key.removeprefix(ACCOUNT_NAME_PREFIX): str(value)
+        for key, value in sorted(config.settings.items())
+        if key.startswith(ACCOUNT_NAME_PREFIX) and key != ACCOUNT_NAME_PREFIX and value
+    }

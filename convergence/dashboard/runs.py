@@ -44,6 +44,15 @@ def run_progress(*, run: PipelineRun) -> dict:
             }
             for s in steps
         ],
+        # Data-quality and FOCUS conformance outcomes (x_meta_dq_results), failures first.
+        "checks": sorted(
+            (
+                {"step_id": s.step_id, "name": name, **outcome}
+                for s in steps
+                for name, outcome in ((s.details or {}).get("checks") or {}).items()
+            ),
+            key=lambda c: (c.get("passed", True), c["step_id"], c["name"]),
+        ),
     }
 
 

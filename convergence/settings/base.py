@@ -181,6 +181,8 @@ WAREHOUSE_TIMEOUT_SECONDS = env.float("WAREHOUSE_TIMEOUT_SECONDS", default=60.0)
 WAREHOUSE_TENANT_IDENTITY = env.bool("WAREHOUSE_TENANT_IDENTITY", default=False)
 # How long a step keeps retrying a warehouse that is unreachable before its run fails.
 WAREHOUSE_RETRY_SECONDS = env.float("WAREHOUSE_RETRY_SECONDS", default=30.0)
+# A GCS-compatible endpoint for reading gs:// export headers; empty means Google Cloud Storage.
+STORAGE_ENDPOINT = env.str("STORAGE_ENDPOINT", default="")
 
 # Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
 PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))

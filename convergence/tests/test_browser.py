@@ -201,6 +201,7 @@ def test_staff_onboard_a_tenant_and_watch_a_run_complete(
                 timeout=RUN_TIMEOUT_MS,
             )
             # Then it reloads once, to show the run's final fields.
+            # (The element is briefly absent while the page reloads.)
             page.wait_for_function(
                 "(document.querySelector('.field-ended_at .readonly')?.textContent ?? '-')"
                 ".trim() !== '-'"

@@ -1,4 +1,5 @@
-"""``dq.check``: row counts, not-null columns, allowed values and cost totals, each recorded."""
+"""``dq.check``: row counts, not-null columns, allowed values, cost totals and FOCUS
+conformance, each recorded in the tenant's ``x_meta_dq_results``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pipelines.focus import PROVIDERS, allowed_values_sql, source_total_sql
+from pipelines.focus_conformance import conformance_results, conformance_sql
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -22,7 +24,9 @@ from pipelines.processors.base import (
 from pipelines.sql_identifiers import name_check
 from pipelines.tables import DQ_RESULTS, META_TABLES
 
-CHECKS = frozenset({"min_rows", "not_null", "focus_allowed_values", "cost_total"})
+CHECKS = frozenset(
+    {"min_rows", "not_null", "focus_allowed_values", "cost_total", "focus_conformance"}
+)
 DEFAULT_TOLERANCE = decimal.Decimal("0.01")
 
 
@@ -55,6 +59,12 @@ class DqCheck(Processor):
             errors.append("checks.focus_allowed_values: must be true or false")
         if "cost_total" in checks:
             errors.extend(_cost_total_errors(checks["cost_total"]))
+        if "focus_conformance" in checks and checks["focus_conformance"] not in (
+            True,
+            False,
+            "strict",
+        ):
+            errors.append("checks.focus_conformance: must be true, false or strict")
         return errors
 
     def run(self, context: StepContext) -> StepResult:
@@ -89,11 +99,24 @@ class DqCheck(Processor):
                 )
         if cost_total is not None:
             outcomes.append(_cost_total(wh, *cost_total))
+        # FOCUS rules are recorded per run; they fail the step only when ``strict``: a
+        # provider's own data may break one, and the tenant should still get its table.
+        advisory: set[str] = set()
+        conformance = checks.get("focus_conformance")
+        if conformance:
+            for rule, violations in conformance_results(wh.query(conformance_sql(table)).rows[0]):
+                name = f"focus:{rule.rule_id}"
+                outcomes.append((name, violations == 0, str(violations), "0", rule.text))
+                if conformance != "strict":
+                    advisory.add(name)
         self._record(context, table, outcomes)
-        failed = [name for name, passed, *_ in outcomes if not passed]
+        failed = [name for name, passed, *_ in outcomes if not passed and name not in advisory]
         details = {
             "table": table.rsplit(".", 1)[-1],
-            "checks": {name: {"passed": ok, "observed": obs} for name, ok, obs, *_ in outcomes},
+            "checks": {
+                name: {"passed": ok, "observed": obs, "expected": exp, "message": msg}
+                for name, ok, obs, exp, msg in outcomes
+            },
         }
         if failed:
             raise StepFailed(f"data-quality checks failed on {table}: {', '.join(failed)}")
@@ -157,7 +180,14 @@ def _cost_total_plan(context: StepContext, spec: Mapping[str, Any], table: str) 
     column = name_check("column", context.render(spec["column"]))
     source = context.table(spec["source_table"])
     if spec.get("source_provider"):
-        source_sql = source_total_sql(spec["source_provider"], source=source)
+        columns = None
+        project, dataset, table_id = source.split(".")
+        if spec["source_provider"] == "aws" and project == context.project:
+            # A CUR 1.0 or 2.0 export: the cost column's name depends on which.
+            columns = [c.name for c in context.warehouse.table_columns(dataset, table_id)]
+        source_sql = source_total_sql(
+            spec["source_provider"], source=source, source_columns=columns
+        )
     else:
         source_column = name_check("column", context.render(spec["source_column"]))
         source_sql = f"SELECT SUM({source_column}) AS total FROM `{source}`"

@@ -6,7 +6,7 @@ import csv
 import gzip
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -99,16 +99,30 @@ def column_names_from_header(header: list[str]) -> list[str]:
     return names
 
 
-def csv_header_columns(path: str | Path) -> list[Column]:
+def csv_header_columns(
+    path: str | Path, *, read_head: Callable[[str], bytes] | None = None
+) -> list[Column]:
     """An all-STRING schema named from the CSV's header line; no data row is read.
 
     Everything loads as STRING so no value is reinterpreted on the way in (account ids keep
-    leading zeros, ``1.81E-8`` stays exact); the normalization SQL parses types itself.
+    leading zeros, ``1.81E-8`` stays exact, a numeric-looking tag stays text); the
+    normalization SQL parses types itself. A ``gs://`` file's header comes from its first
+    bytes, read through the storage adapter (a step passes its guarded warehouse's
+    ``file_head``, so the bucket is checked and read as the tenant), so BigQuery never
+    autodetects types either.
     """
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        line = handle.readline()
-    text = line.decode("utf-8-sig")
+    if str(path).startswith("gs://"):
+        from pipelines.storage import StorageError, object_head
+
+        try:
+            line = (read_head or object_head)(str(path)).split(b"\n", 1)[0]
+        except StorageError as exc:
+            raise StepFailed(str(exc)) from exc
+    else:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            line = handle.readline()
+    text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
     header = next(csv.reader(io.StringIO(text)), [])
     if not header:
         raise StepFailed(f"{Path(path).name}: no header line")
@@ -146,8 +160,8 @@ class FileLoad(Processor):
             raise StepFailed(str(exc)) from exc
         source_format = FORMATS[spec["source"].get("format", "csv")]
         columns = None
-        if source_format == "CSV" and not uri.startswith("gs://"):
-            columns = csv_header_columns(uri)
+        if source_format == "CSV":
+            columns = csv_header_columns(uri, read_head=context.warehouse.file_head)
         result = context.warehouse.load_file(
             uri,
             context.dataset_id,

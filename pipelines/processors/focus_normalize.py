@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pipelines.focus import PROVIDERS, FocusSourceError, focus_sql
+from pipelines.focus import PROVIDERS, FocusSourceError, focus_sql, focus_table_columns
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -32,7 +32,10 @@ class FocusNormalize(Processor):
         return errors
 
     def run(self, context: StepContext) -> StepResult:
+        from tenants.selectors import provider_account_names
+
         spec = self.step.options
+        provider = spec["provider"]
         source = context.table(spec["source"]["table"])
         table_id = context.table_in_dataset(spec["destination"]["table"])
         destination = context.table(table_id)
@@ -40,20 +43,31 @@ class FocusNormalize(Processor):
         columns = None
         # CSV exports vary in their optional columns; the GCP export's nested schema is fixed
         # (and the adapter's Column cannot describe its RECORD columns).
-        if spec["provider"] != "gcp" and project == context.project:
+        if provider != "gcp" and project == context.project:
             found = context.warehouse.table_columns(source_dataset, source_table)
             columns = [c.name for c in found]
+        names = provider_account_names(tenant_id=context.tenant_id, provider=provider)
         try:
             sql = focus_sql(
-                spec["provider"], source=source, destination=destination, source_columns=columns
+                provider,
+                source=source,
+                destination=destination,
+                source_columns=columns,
+                account_names=bool(names),
             )
         except FocusSourceError as exc:
             raise StepFailed(str(exc)) from exc
-        result = context.warehouse.query(sql)
+        params = {"account_ids": list(names), "account_names": list(names.values())}
+        # Created with its schema first: FOCUS names and types exactly (a CTAS would leave
+        # them to the engine, and the emulator lower-cases names and types JSON as STRING).
+        context.warehouse.table_create(
+            context.dataset_id, table_id, focus_table_columns(provider), replace=True
+        )
+        result = context.warehouse.query(sql, params if names else None)
         quoted = context.warehouse.quoted(context.dataset_id, table_id)
         count = context.warehouse.query(f"SELECT COUNT(*) AS n FROM {quoted}").rows[0]["n"]
         return StepResult(
             rows_processed=count,
             bytes_processed=result.bytes_processed,
-            details={"table": table_id, "provider": spec["provider"]},
+            details={"table": table_id, "provider": provider},
         )

@@ -284,3 +284,29 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client, django_assert_ma
         response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
     assert "300 pipeline runs" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_run_page_lists_data_quality_and_focus_conformance_failures_first(admin_client):
+    """A run's FOCUS conformance outcomes show on its page, failed rules first with the rule."""
+    run = make_run(TenantFactory())
+    StepRun.objects.filter(run=run, index=1).update(
+        details={
+            "checks": {
+                "min_rows": {"passed": True, "observed": "27", "expected": ">= 1", "message": ""},
+                "focus:ServiceName-C-005-C": {
+                    "passed": False,
+                    "observed": "1",
+                    "expected": "0",
+                    "message": "ServiceName MUST have one and only one ServiceCategory.",
+                },
+            }
+        }
+    )
+    content = admin_client.get(
+        reverse("admin:pipelines_pipelinerun_change", args=[run.pk])
+    ).content.decode()
+    table = content.split('id="run-checks"', 1)[1]
+    assert table.index("focus:ServiceName-C-005-C") < table.index("min_rows")
+    assert "ServiceName MUST have one and only one ServiceCategory." in table
+    assert "FAIL" in table and "PASS" in table

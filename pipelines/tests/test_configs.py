@@ -20,6 +20,7 @@ SHIPPED = {
     "azure/cost/focus",
     "gcp/cost/billing",
     "gcp/cost/focus",
+    "focus/cost/native",
     "system/onboarding/dryrun",
     "example/demo/hello",
 }
@@ -231,7 +232,7 @@ def test_date_is_accepted_by_every_pipeline():
 def test_validate_command_passes_on_shipped_configs(capsys):
     """The management command reports every shipped config valid."""
     call_command("validate_pipeline_configs")
-    assert "6 pipeline config(s) valid." in capsys.readouterr().out
+    assert "7 pipeline config(s) valid." in capsys.readouterr().out
 
 
 def test_validate_command_fails_listing_problems(configs_dir, capsys):
@@ -271,7 +272,12 @@ def test_onboarding_dryrun_config_runs(warehouse, scratch_dataset):
     config = pipeline_config_get("system", "onboarding", "dryrun")
     write_result, check_result = _run(config, _context(warehouse, scratch_dataset, config, {}))
     assert write_result.rows_processed == 1
-    assert check_result.details["checks"]["min_rows"] == {"passed": True, "observed": "1"}
+    assert check_result.details["checks"]["min_rows"] == {
+        "passed": True,
+        "observed": "1",
+        "expected": ">= 1",
+        "message": "row count",
+    }
 
 
 def test_hello_config_merges_by_run_date(warehouse, scratch_dataset):

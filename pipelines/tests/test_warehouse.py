@@ -139,3 +139,21 @@ def test_missing_file_is_not_found(warehouse, scratch_dataset, tmp_path):
     """Loading a file that is not there names the file."""
     with pytest.raises(WarehouseNotFound, match=r"missing\.csv"):
         warehouse.load_file(tmp_path / "missing.csv", scratch_dataset, "x")
+
+
+def test_overwrite_load_takes_the_new_files_columns(warehouse, scratch_dataset, tmp_path):
+    """An export that gained a column overwrites the table with the new schema (a CUR adds
+    columns over time)."""
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("a,b\n1,2\n")
+    second.write_text("a,b,c\n1,2,3\n4,5,6\n")
+    for path, names in ((first, "ab"), (second, "abc")):
+        result = warehouse.load_file(
+            path,
+            scratch_dataset,
+            "raw",
+            columns=[Column(n, "STRING") for n in names],
+            write_mode="overwrite",
+        )
+    assert result.rows_loaded == 2
+    assert [c.name for c in warehouse.table_columns(scratch_dataset, "raw")] == ["a", "b", "c"]

@@ -180,3 +180,45 @@ def test_a_real_worker_executes_the_run(celery_worker, onboard, warehouse):
             break
         time.sleep(0.2)
     assert logged == [{"status": "COMPLETED"}]
+
+
+def test_run_detail_lists_each_steps_checks(client, tenant):
+    """A tenant reads its run's data-quality and FOCUS conformance outcomes from the API."""
+    from pipelines.models import StepRun
+
+    run = PipelineRun.objects.create(
+        tenant_id="runs_co",
+        provider="azure",
+        domain="cost",
+        pipeline="focus",
+        pipeline_id="runs_co_azure_cost_focus",
+        status=RunStatus.COMPLETED,
+        parameters={"date": "2024-09-01"},
+    )
+    StepRun.objects.create(
+        run=run,
+        index=0,
+        step_id="check_focus",
+        ps_type="dq.check",
+        status=RunStatus.COMPLETED,
+        details={
+            "checks": {
+                "focus:RegionName-C-004-C": {
+                    "passed": False,
+                    "observed": "14",
+                    "expected": "0",
+                    "message": "RegionName MUST be null when RegionId is null.",
+                }
+            }
+        },
+    )
+    body = client.get(f"/api/v1/pipelines/runs/{run.pk}").json()
+    assert body["steps"][0]["checks"] == [
+        {
+            "name": "focus:RegionName-C-004-C",
+            "passed": False,
+            "observed": "14",
+            "expected": "0",
+            "message": "RegionName MUST be null when RegionId is null.",
+        }
+    ]
