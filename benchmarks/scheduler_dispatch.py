@@ -11,11 +11,14 @@ spread over every hour and five timezones); for each tenant one schedule falls d
 the same minute boundary T, so 10,000 slots are due at once (the "everyone at 02:00"
 burst). Setup is not timed. Then, from T:
 
-- ours: ``scheduler_tick`` called back to back (by ``--workers`` processes), timed until
-  all 10,000 runs exist. Each start is the real ``pipeline_run_start``: quota admission
-  with the tenant row locked, the run and step rows, the slot row, one transaction per
-  run; the Celery message is captured on commit instead of sent to a broker. Lateness
-  of a run = its ``created_at`` - T.
+- ours: ``scheduler_tick`` run by ``--workers`` processes at the dispatcher's own tick
+  interval (beat sends one tick every ``DISPATCH_EVERY_SECONDS``; tick k goes to worker
+  k % workers), or back to back with ``--tick-interval 0``; timed until all 10,000 runs
+  exist. Each start is the real path: batch admission (slot counters locked, day and
+  month windows counted), run and step rows, slots marked; the Celery messages are
+  captured on commit instead of sent to a broker. Tenants have their slot counter and
+  current quota windows, as onboarding and the daily window roll leave them (not timed).
+  Lateness of a run = its ``created_at`` - T.
 - django-celery-beat: the same schedules as ``PeriodicTask`` rows with
   ``CrontabSchedule``; ``DatabaseScheduler`` is created (its initial load is reported
   separately) and its ``tick()`` loop is run in-process exactly as ``celery beat`` runs
@@ -169,6 +172,27 @@ def seed(rng: random.Random) -> list[tuple[str, str, str, str, str]]:
                 )
             )
     Schedule.objects.bulk_create(schedules, batch_size=5000)
+    # What onboarding and the daily quota-window roll leave behind: each tenant's slot
+    # counter and its current day and month windows.
+    from pipelines.services.quotas import slot_counters_ensure
+    from tenants.models import UsageWindow
+    from tenants.services.usage import day_window_bounds, month_window_bounds
+
+    slot_counters_ensure(tenant_ids=ids)
+    # The burst comes within the next few minutes, perhaps on the next day.
+    windows = {
+        (UsageWindow.Kind.DAY, day_window_bounds(now)),
+        (UsageWindow.Kind.DAY, day_window_bounds(now + timedelta(minutes=30))),
+        (UsageWindow.Kind.MONTH, month_window_bounds(now - timedelta(days=3), now)),
+    }
+    UsageWindow.objects.bulk_create(
+        [
+            UsageWindow(tenant_id=i, kind=kind, starts_at=start, ends_at=end)
+            for i in ids
+            for kind, (start, end) in windows
+        ],
+        batch_size=5000,
+    )
     return rows
 
 
