@@ -6,6 +6,7 @@ admissions of one tenant are decided one after another on current counts. Three 
 
 - ``run_admit_statement``: one run, one conditional ``UPDATE ... RETURNING`` (PostgreSQL);
   the API's short path. It only says yes or no; on no the caller rolls back and asks
+  ``run_admit``;
 - ``run_admit``: one run, under the lock, raising the exact reason; also where a missing
   counter or window row is created;
 - ``runs_admit_batch``: many runs of many tenants at once, for the dispatcher.
