@@ -11,11 +11,14 @@ spread over every hour and five timezones); for each tenant one schedule falls d
 the same minute boundary T, so 10,000 slots are due at once (the "everyone at 02:00"
 burst). Setup is not timed. Then, from T:
 
-- ours: ``scheduler_tick`` called back to back (by ``--workers`` processes), timed until
-  all 10,000 runs exist. Each start is the real ``pipeline_run_start``: quota admission
-  with the tenant row locked, the run and step rows, the slot row, one transaction per
-  run; the Celery message is captured on commit instead of sent to a broker. Lateness
-  of a run = its ``created_at`` - T.
+- ours: ``scheduler_tick`` run by ``--workers`` processes at the dispatcher's own tick
+  interval (beat sends one tick every ``DISPATCH_EVERY_SECONDS``; tick k goes to worker
+  k % workers), or back to back with ``--tick-interval 0``; timed until all 10,000 runs
+  exist. Each start is the real path: batch admission (slot counters locked, day and
+  month windows counted), run and step rows, slots marked; the Celery messages are
+  captured on commit instead of sent to a broker. Tenants have their slot counter and
+  current quota windows, as onboarding and the daily window roll leave them (not timed).
+  Lateness of a run = its ``created_at`` - T.
 - django-celery-beat: the same schedules as ``PeriodicTask`` rows with
   ``CrontabSchedule``; ``DatabaseScheduler`` is created (its initial load is reported
   separately) and its ``tick()`` loop is run in-process exactly as ``celery beat`` runs
@@ -40,6 +43,8 @@ TENANTS = 10_000
 PER_TENANT = 10
 TIMEZONES = ["UTC", "America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Sydney"]
 DUE_PIPELINE = ("example", "demo", "hello")
+BATCH_SIZE = 500
+PROFILE = False
 
 
 def prepare_database(url: str) -> None:
@@ -167,11 +172,38 @@ def seed(rng: random.Random) -> list[tuple[str, str, str, str, str]]:
                 )
             )
     Schedule.objects.bulk_create(schedules, batch_size=5000)
+    # What onboarding and the daily quota-window roll leave behind: each tenant's slot
+    # counter and its current day and month windows.
+    from pipelines.services.quotas import slot_counters_ensure
+    from tenants.models import UsageWindow
+    from tenants.services.usage import day_window_bounds, month_window_bounds
+
+    slot_counters_ensure(tenant_ids=ids)
+    # The burst comes within the next few minutes, perhaps on the next day.
+    windows = {
+        (UsageWindow.Kind.DAY, day_window_bounds(now)),
+        (UsageWindow.Kind.DAY, day_window_bounds(now + timedelta(minutes=30))),
+        (UsageWindow.Kind.MONTH, month_window_bounds(now - timedelta(days=3), now)),
+    }
+    UsageWindow.objects.bulk_create(
+        [
+            UsageWindow(tenant_id=i, kind=kind, starts_at=start, ends_at=end)
+            for i in ids
+            for kind, (start, end) in windows
+        ],
+        batch_size=5000,
+    )
     return rows
 
 
-def _dispatch_worker(deadline: float, queue) -> None:
-    """One dispatcher process: tick back to back until nothing is left to start."""
+def _dispatch_worker(index: int, workers: int, first_tick: float, interval: float, deadline, queue):
+    """One dispatcher process.
+
+    ``interval`` > 0: the ticks beat would send every ``interval`` seconds from
+    ``first_tick``, tick k taken by worker k % workers (late if that worker is still busy,
+    as a queued message would be). ``interval`` 0: tick back to back.
+    Reports (runs started, seconds spent inside ticks that started or claimed anything).
+    """
     from django import db
 
     db.connections.close_all()
@@ -180,26 +212,46 @@ def _dispatch_worker(deadline: float, queue) -> None:
 
     from scheduling.services.dispatcher import scheduler_tick
 
-    started = 0
-    idle = 0
+    started, busy, idle, k = 0, 0.0, 0, index
+    profiler = None
+    if PROFILE and index == 0:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     while time.time() < deadline and idle < 3:
-        result = scheduler_tick(now=timezone.now(), batch_size=500)
+        if interval:
+            delay = first_tick + k * interval - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            k += workers
+        began = time.perf_counter()
+        result = scheduler_tick(now=timezone.now(), batch_size=BATCH_SIZE)
+        if result.started or result.schedules:
+            busy += time.perf_counter() - began
+            idle = 0
+        elif started:
+            idle += 1
         started += result.started
-        idle = idle + 1 if result.started == 0 and result.schedules == 0 else 0
-    queue.put(started)
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    queue.put((started, busy))
 
 
 _ENQUEUED: list[str] = []
 
 
 def _capture_enqueue() -> None:
-    """Record the Celery message each run would send on commit, instead of sending it."""
+    """Record the Celery messages each batch would send on commit, instead of sending them."""
     import pipelines.services.runs as runs
 
-    runs.run_enqueue = lambda *, run_id: _ENQUEUED.append(str(run_id))
+    runs.runs_enqueue = lambda *, run_ids: _ENQUEUED.extend(str(r) for r in run_ids)
 
 
-def bench_ours(*, workers: int, due: int, timeout: float) -> dict:
+def bench_ours(*, workers: int, due: int, timeout: float, interval: float, phase: float) -> dict:
     from django import db
     from django.db.models import F
 
@@ -211,17 +263,21 @@ def bench_ours(*, workers: int, due: int, timeout: float) -> dict:
         cron=f"{at.minute} {at.hour} * * *", timezone="UTC", next_run_at=at
     )
     db.connections.close_all()
-    sleep_until(at)
-    began = time.time()
-    deadline = began + timeout
+    # The tick before T falls ``interval - phase`` seconds before it, the next ``phase`` after.
+    first_tick = at.timestamp() + phase - interval if interval else at.timestamp()
+    sleep_until(datetime.fromtimestamp(first_tick - 1, UTC))
+    deadline = at.timestamp() + timeout
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     processes = [
-        ctx.Process(target=_dispatch_worker, args=(deadline, queue)) for _ in range(workers)
+        ctx.Process(
+            target=_dispatch_worker, args=(i, workers, first_tick, interval, deadline, queue)
+        )
+        for i in range(workers)
     ]
     for process in processes:
         process.start()
-    started = sum(queue.get() for _ in processes)
+    reports = [queue.get() for _ in processes]
     for process in processes:
         process.join()
     lateness = [
@@ -230,12 +286,15 @@ def bench_ours(*, workers: int, due: int, timeout: float) -> dict:
         .annotate(late=F("run__created_at") - F("slot_at"))
         .values_list("late", flat=True)
     ]
-    last = max(PipelineRun.objects.values_list("created_at", flat=True), default=None)
+    created = list(PipelineRun.objects.values_list("created_at", flat=True))
+    first, last = min(created, default=None), max(created, default=None)
     return {
         "due": due,
-        "started": started,
-        "runs": PipelineRun.objects.count(),
+        "started": sum(n for n, _ in reports),
+        "runs": len(created),
         "seconds": (last - at).total_seconds() if last else float("nan"),
+        "first_to_last": (last - first).total_seconds() if last else float("nan"),
+        "busy": [round(b, 3) for _, b in reports],
         **percentiles(lateness),
     }
 
@@ -319,6 +378,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="dispatcher processes")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per side, at most")
+    parser.add_argument(
+        "--tick-interval",
+        type=float,
+        default=None,
+        help="seconds between ticks, as beat sends them (default: the dispatcher's own, "
+        "DISPATCH_EVERY_SECONDS); 0 ticks back to back",
+    )
+    parser.add_argument(
+        "--phase",
+        type=float,
+        default=None,
+        help="seconds from T to the first tick after it (default: random in [0, interval))",
+    )
+    parser.add_argument("--skip-beat", action="store_true", help="run our side only")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile dispatcher worker 0 (cProfile, top 30)"
+    )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     prepare_database(url)
@@ -331,8 +407,19 @@ def main() -> None:
     rows = seed(rng)
     due = TENANTS
     print(f"seeded {len(rows):,} schedules over {TENANTS:,} tenants in {time.time() - t:.1f}s")
-    ours = bench_ours(workers=args.workers, due=due, timeout=args.timeout)
+    from scheduling.services.system_jobs import DISPATCH_EVERY_SECONDS
+
+    interval = DISPATCH_EVERY_SECONDS if args.tick_interval is None else args.tick_interval
+    phase = args.phase if args.phase is not None else random.Random().uniform(0, interval)
+    global PROFILE
+    PROFILE = args.profile
+    print(f"ticks every {interval:g} s; the first tick after T comes {phase:.2f} s after it")
+    ours = bench_ours(
+        workers=args.workers, due=due, timeout=args.timeout, interval=interval, phase=phase
+    )
     print(f"ours: {ours}")
+    if args.skip_beat:
+        return
     beat = bench_beat(rows=rows, due=due, timeout=args.timeout)
     print(f"beat: {beat}")
     print()

@@ -127,3 +127,21 @@ class StepRun(models.Model):
         if self.started_at and self.ended_at:
             return int((self.ended_at - self.started_at).total_seconds() * 1000)
         return None
+
+
+class SlotCounter(models.Model):
+    """How many of a tenant's runs hold a concurrency slot: the admission's lock row.
+
+    Kept equal to the tenant's runs with ``holds_slot`` by the quota service, which counts
+    a run in when it admits it and out when ``run_slot_release`` clears the flag. Every
+    change to a tenant's quota counters locks this row first, so admissions of one tenant,
+    one at a time or a batch at a time, are decided one after another on current counts.
+    """
+
+    tenant = models.OneToOneField(
+        "tenants.Tenant", primary_key=True, on_delete=models.CASCADE, related_name="slot_counter"
+    )
+    held = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.held} slots held"

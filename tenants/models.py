@@ -143,6 +143,8 @@ class KeyBase(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # False for keys issued before keys carried a checksum; they work until rotated.
+    checksummed = models.BooleanField(default=True, editable=False)
 
     class Meta:
         abstract = True

@@ -7,10 +7,11 @@ from django.core.management.base import CommandError
 
 from billing.services.emails import email_welcome_send
 from convergence.mail import kept_emails_list
-from tenants.services.keys import API_KEY_PATTERN
+from tenants.services.keys import API_KEY_PATTERN, LEGACY_API_KEY_PATTERN, key_checksum
 from tenants.tests.factories import TenantFactory
 
-KEY = "sk_acme_corp_" + "A" * 43
+KEY = "sk_acme_corp_" + "A" * 43 + key_checksum("sk_acme_corp_" + "A" * 43)
+# A key issued before checksums: still valid, so its email still counts.
 SHORTER_TENANT_KEY = "sk_acme_" + "b" * 43
 
 
@@ -48,6 +49,7 @@ def test_a_welcome_key_is_found_again_by_tenant_id(kept, capsys):
     call_command("emails", "--api-key", "acme")
     assert capsys.readouterr().out.strip() == SHORTER_TENANT_KEY
     assert API_KEY_PATTERN.fullmatch(KEY)
+    assert LEGACY_API_KEY_PATTERN.fullmatch(SHORTER_TENANT_KEY)
     with pytest.raises(CommandError, match="No welcome email with an API key for 'nobody'"):
         call_command("emails", "--api-key", "nobody")
 

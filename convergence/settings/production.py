@@ -4,6 +4,14 @@ from .base import *  # noqa: F403
 from .base import env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+
+# Persistent connections: each gunicorn sync worker (and Celery worker process) serves one
+# request at a time, so one connection per process, kept open, is all it needs; opening one
+# per request cost more than the request's own queries. Django's psycopg pool (OPTIONS
+# "pool") would only add a per-process pool of connections that sync workers never use at
+# once. Health checks drop a connection the server closed before it is reused.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 DEBUG = False
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

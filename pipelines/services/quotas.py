@@ -1,52 +1,280 @@
-"""Run admission: tenant status and the daily, monthly and concurrent limits, decided atomically."""
+"""Run admission: tenant status and the daily, monthly and concurrent limits, decided atomically.
 
+The counters are the tenant's day and month ``UsageWindow`` rows and its ``SlotCounter``
+(runs holding a concurrency slot). Every writer of them locks the SlotCounter row first, so
+admissions of one tenant are decided one after another on current counts. Three ways in:
+
+- ``run_admit_statement``: one run, one conditional ``UPDATE ... RETURNING`` (PostgreSQL);
+  the API's short path. It only says yes or no; on no the caller rolls back and asks
+  ``run_admit``;
+- ``run_admit``: one run, under the lock, raising the exact reason; also where a missing
+  counter or window row is created;
+- ``runs_admit_batch``: many runs of many tenants at once, for the dispatcher.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Count, F
 
-from pipelines.errors import QuotaExceeded, TenantCannotRun
-from pipelines.models import PipelineRun
-from pipelines.selectors import runs_active_count
+from convergence.bulk import rows_create, rows_update
+from pipelines.errors import QuotaExceeded, RunRefused, TenantCannotRun
+from pipelines.models import PipelineRun, SlotCounter
 from tenants.models import Subscription, Tenant, UsageWindow
-from tenants.services.usage import usage_windows_ensure
+from tenants.services.usage import day_window_bounds, month_window_bounds
+
+# One admission in one statement. The slot counter's UPDATE takes the lock; each window
+# row's UPDATE re-checks its own limit on the row's latest version (PostgreSQL re-evaluates
+# an UPDATE's WHERE on a row another transaction changed meanwhile), so a yes is exact.
+# Two window rows and one counter row updated means admitted; anything less means the
+# caller must roll back (a window was full, or a row is missing: ``run_admit`` decides).
+_ADMIT_SQL = """
+WITH gate AS (
+    UPDATE {counter} AS c SET held = c.held + 1
+    FROM {tenant} AS t, {subscription} AS s, {plan} AS p
+    WHERE c.tenant_id = %s AND t.id = c.tenant_id AND s.tenant_id = t.id AND p.id = s.plan_id
+      AND t.status = ANY(%s) AND c.held < p.concurrent_runs
+    RETURNING p.runs_per_day, p.runs_per_month
+), counted AS (
+    UPDATE {window} AS w SET runs_used = w.runs_used + 1
+    FROM gate
+    WHERE w.id IN (
+        (SELECT id FROM {window} WHERE tenant_id = %s AND kind = 'day' AND starts_at = %s),
+        (SELECT id FROM {window} WHERE tenant_id = %s AND kind = 'month'
+           AND starts_at <= %s AND ends_at > %s ORDER BY starts_at DESC LIMIT 1)
+    )
+    AND w.runs_used < CASE w.kind WHEN 'day' THEN gate.runs_per_day ELSE gate.runs_per_month END
+    RETURNING w.kind
+)
+SELECT (SELECT count(*) FROM gate), (SELECT count(*) FROM counted)
+"""
 
 
-def run_admit(*, tenant_id: str, now: datetime) -> Tenant:
+def run_admit_statement_supported() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def run_admit_statement(*, tenant_id: str, now: datetime) -> bool:
+    """Count one run against the tenant's quotas in one statement; True if admitted.
+
+    False leaves counters half-counted: the caller must roll back its transaction and
+    call ``run_admit`` for the reason (or for the admission, if a row was only missing).
+    Run it as the transaction's last statement, so the lock is held only until commit.
+    """
+    day_start, _ = day_window_bounds(now)
+    sql = _ADMIT_SQL.format(
+        counter=SlotCounter._meta.db_table,
+        tenant=Tenant._meta.db_table,
+        subscription=Subscription._meta.db_table,
+        plan=Subscription.plan.field.related_model._meta.db_table,
+        window=UsageWindow._meta.db_table,
+    )
+    runnable = sorted(Tenant.RUNNABLE_STATUSES)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id, runnable, tenant_id, day_start, tenant_id, now, now])
+        gates, windows = cursor.fetchone()
+    return gates == 1 and windows == 2
+
+
+def slot_counters_ensure(*, tenant_ids: list[str]) -> None:
+    """Create the missing slot counters, each starting at the runs that hold a slot now."""
+    have = set(
+        SlotCounter.objects.filter(tenant_id__in=tenant_ids).values_list("tenant_id", flat=True)
+    )
+    missing = [t for t in tenant_ids if t not in have]
+    if not missing:
+        return
+    held = dict(
+        PipelineRun.objects.filter(tenant_id__in=missing, holds_slot=True)
+        .values("tenant_id")
+        .annotate(n=Count("pk"))
+        .values_list("tenant_id", "n")
+    )
+    existing = set(Tenant.objects.filter(pk__in=missing).values_list("pk", flat=True))
+    rows_create(
+        SlotCounter,
+        rows=[{"tenant_id": t, "held": held.get(t, 0)} for t in missing if t in existing],
+        ignore_conflicts=True,
+    )
+
+
+def _lock_counters(tenant_ids: list[str]) -> dict[str, int]:
+    """Lock the tenants' slot counters, in id order so two batches never deadlock."""
+    slot_counters_ensure(tenant_ids=tenant_ids)
+    return dict(
+        SlotCounter.objects.select_for_update()
+        .filter(tenant_id__in=tenant_ids)
+        .order_by("tenant_id")
+        .values_list("tenant_id", "held")
+    )
+
+
+def run_admit(*, tenant_id: str, now: datetime) -> None:
     """Count one run against the tenant's quotas, or raise. Call inside a transaction.
 
-    The tenant row is locked first, so concurrent admissions of one tenant are decided one
-    after another, and the usage counters and slot count they read are current.
+    The tenant's slot counter is locked first, so concurrent admissions of one tenant are
+    decided one after another, and the counters they read are current.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("run_admit must run inside transaction.atomic()")
-    tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
-    if not tenant.can_run:
-        reason = f" ({tenant.status_reason})" if tenant.status_reason else ""
-        raise TenantCannotRun(f"Tenant {tenant.id} is {tenant.status}{reason}; runs are refused.")
-    plan = Subscription.objects.select_related("plan").get(tenant=tenant).plan
-    windows = usage_windows_ensure(tenant=tenant, now=now)
-    day, month = windows[UsageWindow.Kind.DAY], windows[UsageWindow.Kind.MONTH]
-    if day.runs_used >= plan.runs_per_day:
-        raise QuotaExceeded(
-            window="daily", used=day.runs_used, limit=plan.runs_per_day, resets_at=day.ends_at
+    admission = runs_admit_batch(wanted={tenant_id: 1}, now=now).get(tenant_id)
+    if admission is None:
+        raise Tenant.DoesNotExist(f"No tenant {tenant_id}.")
+    if admission.refusal is not None:
+        raise admission.refusal
+
+
+@dataclass(frozen=True)
+class TenantAdmission:
+    """One tenant's share of a batch: the first ``admitted`` runs, and why the rest were not."""
+
+    admitted: int
+    refusal: RunRefused | None
+
+
+RUNNABLE = frozenset(Tenant.RUNNABLE_STATUSES)
+
+
+@dataclass(frozen=True)
+class _Quota:
+    status: str
+    status_reason: str
+    period_start: datetime
+    runs_per_day: int
+    runs_per_month: int
+    concurrent_runs: int
+
+
+def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, TenantAdmission]:
+    """Count runs of many tenants against their quotas at once. Call inside a transaction.
+
+    ``wanted`` maps a tenant to how many runs it asks for, in the order they would be
+    admitted one by one. Each tenant gets the answer one-by-one admission would give: its
+    first runs up to the first limit reached are admitted; after that, a full daily or
+    monthly window (checked first) refuses the rest, a full concurrent limit refuses them
+    too (the caller may queue them), and a tenant that may not run is refused outright.
+    A few statements whatever the batch's size: lock the counters, read the tenants'
+    status and limits, read (and create missing) windows, add to windows and counters.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("runs_admit_batch must run inside transaction.atomic()")
+    tenant_ids = sorted(t for t, n in wanted.items() if n > 0)
+    held = _lock_counters(tenant_ids)
+    quotas = {
+        row[0]: _Quota(*row[1:])
+        for row in Tenant.objects.filter(pk__in=list(held)).values_list(
+            "pk",
+            "status",
+            "status_reason",
+            "subscription__current_period_start",
+            "subscription__plan__runs_per_day",
+            "subscription__plan__runs_per_month",
+            "subscription__plan__concurrent_runs",
         )
-    if month.runs_used >= plan.runs_per_month:
-        raise QuotaExceeded(
-            window="monthly",
-            used=month.runs_used,
-            limit=plan.runs_per_month,
-            resets_at=month.ends_at,
+    }
+    windows = _windows_current(
+        anchors={t: q.period_start for t, q in quotas.items() if q.status in RUNNABLE},
+        now=now,
+    )
+    result: dict[str, TenantAdmission] = {}
+    add: dict[int, tuple[int]] = {}  # window pk -> (runs to add,)
+    slots: dict[str, tuple[int]] = {}  # tenant -> (slots to add,)
+    for tenant_id in tenant_ids:
+        quota = quotas.get(tenant_id)
+        if quota is None:
+            continue
+        if quota.status not in RUNNABLE:
+            reason = f" ({quota.status_reason})" if quota.status_reason else ""
+            refusal = TenantCannotRun(
+                f"Tenant {tenant_id} is {quota.status}{reason}; runs are refused."
+            )
+            result[tenant_id] = TenantAdmission(admitted=0, refusal=refusal)
+            continue
+        day, month = windows[tenant_id]
+        running = held[tenant_id]
+        room = {
+            "daily": quota.runs_per_day - day.used,
+            "monthly": quota.runs_per_month - month.used,
+            "concurrent": quota.concurrent_runs - running,
+        }
+        admitted = max(0, min(wanted[tenant_id], *room.values()))
+        refusal = None
+        if admitted < wanted[tenant_id]:
+            # The limit one-by-one admission would meet first: daily, monthly, concurrent.
+            window = next(w for w in ("daily", "monthly", "concurrent") if room[w] <= admitted)
+            used, limit, resets_at = {
+                "daily": (day.used + admitted, quota.runs_per_day, day.ends_at),
+                "monthly": (month.used + admitted, quota.runs_per_month, month.ends_at),
+                "concurrent": (running + admitted, quota.concurrent_runs, None),
+            }[window]
+            refusal = QuotaExceeded(window=window, used=used, limit=limit, resets_at=resets_at)
+        result[tenant_id] = TenantAdmission(admitted=admitted, refusal=refusal)
+        if admitted:
+            add[day.pk] = add[month.pk] = (admitted,)
+            slots[tenant_id] = (admitted,)
+    rows_update(UsageWindow, key="id", fields=["runs_used"], rows=add, add=True)
+    rows_update(SlotCounter, key="tenant", fields=["held"], rows=slots, add=True)
+    return result
+
+
+@dataclass(frozen=True)
+class _Window:
+    pk: int
+    used: int
+    ends_at: datetime
+
+
+def _windows_current(
+    *, anchors: Mapping[str, datetime], now: datetime
+) -> dict[str, tuple[_Window, _Window]]:
+    """Each tenant's current (day, month) windows; the missing ones are created.
+
+    ``anchors`` maps a tenant to its subscription's period start, where its months begin.
+    """
+    day = day_window_bounds(now)
+    wanted = {
+        (tenant_id, kind): bounds
+        for tenant_id, anchor in anchors.items()
+        for kind, bounds in (
+            (UsageWindow.Kind.DAY, day),
+            (UsageWindow.Kind.MONTH, month_window_bounds(anchor, now)),
         )
-    running = runs_active_count(tenant_id=tenant.id)
-    if running >= plan.concurrent_runs:
-        raise QuotaExceeded(
-            window="concurrent", used=running, limit=plan.concurrent_runs, resets_at=None
+    }
+    starts = {start for start, _ in wanted.values()}
+
+    def read() -> dict[tuple[str, str], _Window]:
+        rows = UsageWindow.objects.filter(
+            tenant_id__in=list(anchors), starts_at__in=starts
+        ).values_list("tenant_id", "kind", "starts_at", "pk", "runs_used", "ends_at")
+        return {
+            (t, kind): _Window(pk, used, ends_at)
+            for t, kind, start, pk, used, ends_at in rows
+            if (t, kind) in wanted and wanted[(t, kind)][0] == start
+        }
+
+    found = read()
+    if len(found) < len(wanted):
+        rows_create(
+            UsageWindow,
+            rows=[
+                {"tenant_id": t, "kind": kind, "starts_at": start, "ends_at": end}
+                for (t, kind), (start, end) in wanted.items()
+                if (t, kind) not in found
+            ],
+            ignore_conflicts=True,
         )
-    UsageWindow.objects.filter(pk__in=[day.pk, month.pk]).update(runs_used=F("runs_used") + 1)
-    return tenant
+        found = read()
+    return {
+        t: (found[(t, UsageWindow.Kind.DAY)], found[(t, UsageWindow.Kind.MONTH)]) for t in anchors
+    }
 
 
 def run_slot_release(*, run_id) -> bool:
     """Give the run's concurrency slot back; True only for the one call that did."""
-    return bool(PipelineRun.objects.filter(pk=run_id, holds_slot=True).update(holds_slot=False))
+    released = PipelineRun.objects.filter(pk=run_id, holds_slot=True).update(holds_slot=False)
+    if released:
+        tenant_id = PipelineRun.objects.filter(pk=run_id).values_list("tenant_id", flat=True)
+        SlotCounter.objects.filter(tenant_id__in=tenant_id, held__gt=0).update(held=F("held") - 1)
+    return bool(released)

@@ -1,17 +1,22 @@
 """Pipeline runs: start (admitted against quotas), execute step by step, cancel, finish once."""
 
+import json
 import logging
 import socket
+import uuid
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from pipelines.errors import InvalidRunParameters, RunStateConflict
+from convergence.bulk import rows_insert
+from pipelines.errors import InvalidRunParameters, RunRefused, RunStateConflict, TenantCannotRun
 from pipelines.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -21,10 +26,34 @@ from pipelines.models import (
     StepRun,
 )
 from pipelines.services.inputs import pipeline_settings_check
-from pipelines.services.quotas import run_admit, run_slot_release
+from pipelines.services.quotas import (
+    run_admit,
+    run_admit_statement,
+    run_admit_statement_supported,
+    run_slot_release,
+    runs_admit_batch,
+)
 from tenants.services.audit import Actor, audit_record
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run to start: which tenant, which pipeline, with what."""
+
+    tenant_id: str
+    provider: str
+    domain: str
+    pipeline: str
+    parameters: Mapping[str, Any]
+    user_id: str = ""
+    trigger: str = PipelineRun.Trigger.MANUAL
+    attempt: int = 1
+
+
+class _NotAdmittedInOneStatement(Exception):
+    """The one-statement admission said no: roll back, then ask ``run_admit`` why."""
 
 
 def pipeline_run_start(
@@ -47,35 +76,34 @@ def pipeline_run_start(
     Raises PipelineConfigNotFound, InvalidRunParameters (also for missing provider settings),
     TenantCannotRun or QuotaExceeded;
     a refused run leaves no row and uses no quota.
+
+    On PostgreSQL the run, its steps and its audit event are written first and admission
+    is the transaction's last statement (``run_admit_statement``), so the tenant's counters
+    are locked only from that statement to the commit: four statements in all. When that
+    statement says no, everything is rolled back and ``run_admit`` decides again under the
+    lock, raising the reason (or admitting, if a counter row was only missing).
     """
-    from pipelines.configs import PipelineConfigError, pipeline_config_for_tenant
-    from tenants.selectors import provider_buckets
+    request = RunRequest(
+        tenant_id=tenant_id,
+        provider=provider,
+        domain=domain,
+        pipeline=pipeline,
+        parameters=parameters,
+        user_id=user_id,
+        trigger=trigger,
+        attempt=attempt,
+    )
+    from pipelines.configs import pipeline_config_for_tenant
 
     config = pipeline_config_for_tenant(provider, domain, pipeline)
-    buckets = provider_buckets(tenant_id=tenant_id, provider=provider)
-    try:
-        values = config.resolve_parameters(dict(parameters), tenant_id=tenant_id, buckets=buckets)
-    except PipelineConfigError as exc:
-        raise InvalidRunParameters(str(exc)) from exc
-    pipeline_settings_check(config=config, tenant_id=tenant_id)
+    values = _config_resolve(request, config=config)
     now = now or timezone.now()
-    with transaction.atomic():
-        run_admit(tenant_id=tenant_id, now=now)
-        run = PipelineRun.objects.create(
-            tenant_id=tenant_id,
-            provider=provider,
-            domain=domain,
-            pipeline=pipeline,
-            pipeline_id=config.pipeline_id_for(tenant_id),
-            parameters=values,
-            user_id=user_id,
-            trigger=trigger,
-            attempt=attempt,
-        )
-        StepRun.objects.bulk_create(
-            StepRun(run=run, index=i, step_id=step.step_id, ps_type=step.ps_type)
-            for i, step in enumerate(config.steps)
-        )
+
+    def record() -> PipelineRun:
+        run_row, step_rows = _run_rows(request, config=config, values=values, now=timezone.now())
+        runs_insert(runs=[run_row], steps=step_rows)
+        run = PipelineRun(**run_row)
+        run._state.adding, run._state.db = False, connection.alias
         if actor is not None:
             audit_record(
                 actor=actor,
@@ -89,9 +117,171 @@ def pipeline_run_start(
                 },
             )
         if enqueue:
-            transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+            transaction.on_commit(lambda: runs_enqueue(run_ids=[run.pk]))
+        return run
+
+    run = None
+    if run_admit_statement_supported():
+        try:
+            with transaction.atomic():
+                run = record()
+                if not run_admit_statement(tenant_id=tenant_id, now=now):
+                    raise _NotAdmittedInOneStatement
+        except _NotAdmittedInOneStatement:
+            run = None
+    if run is None:
+        with transaction.atomic():
+            run_admit(tenant_id=tenant_id, now=now)
+            run = record()
     logger.info("run %s admitted: %s for %s", run.pk, run.config_path, tenant_id)
     return run
+
+
+def pipeline_runs_start_batch(
+    *, requests: list[RunRequest], now: datetime, enqueue: bool = True
+) -> list[uuid.UUID | Exception]:
+    """Admit and record many runs at once; call inside a transaction.
+
+    For each request, in order: its run's id, or why it was refused (a RunRefused, or the
+    PipelineConfigError of a config gone missing or invalid). Admission is
+    ``runs_admit_batch``: each tenant's requests are admitted in the order given, as one
+    ``pipeline_run_start`` after another would. A few statements for the whole batch,
+    and no model instances; the runs are queued in one broker round trip after commit.
+    """
+    from pipelines.configs import PipelineConfigError, pipeline_config_for_tenant
+
+    outcomes: list[uuid.UUID | Exception | None] = [None] * len(requests)
+    built: dict[int, tuple[dict, list[dict]]] = {}
+    wanted: Counter[str] = Counter()
+    # Slots share configs, and parameters often (all but the date, and that per day).
+    configs: dict[tuple, Any] = {}
+    resolved: dict[tuple, Any] = {}
+    created_at = timezone.now()
+    for i, request in enumerate(requests):
+        try:
+            path = (request.provider, request.domain, request.pipeline)
+            if path not in configs:
+                try:
+                    configs[path] = pipeline_config_for_tenant(*path)
+                except PipelineConfigError as exc:
+                    configs[path] = exc
+            config = configs[path]
+            if isinstance(config, Exception):
+                raise config
+            # File parameters resolve inside the tenant's own folder, and variables left to
+            # the provider config are the tenant's; other parameters do not depend on it.
+            tenant_scoped = any(p.type == "file" for p in config.parameters) or any(
+                value is None for value in config.variables.values()
+            )
+            key = (
+                path,
+                request.tenant_id if tenant_scoped else None,
+                json.dumps(request.parameters, sort_keys=True, default=str),
+            )
+            if key not in resolved:
+                try:
+                    resolved[key] = _config_resolve(request, config=config)
+                except RunRefused as exc:
+                    resolved[key] = exc
+            values = resolved[key]
+            if isinstance(values, Exception):
+                raise values
+        except (RunRefused, PipelineConfigError) as exc:
+            outcomes[i] = exc
+            continue
+        built[i] = _run_rows(request, config=config, values=values, now=created_at)
+        wanted[request.tenant_id] += 1
+    admissions = runs_admit_batch(wanted=wanted, now=now)
+    taken: Counter[str] = Counter()
+    runs, steps = [], []
+    for i, (run, run_steps) in built.items():
+        tenant_id = run["tenant_id"]
+        admission = admissions.get(tenant_id)
+        if admission is None:
+            outcomes[i] = TenantCannotRun(f"Tenant {tenant_id} does not exist.")
+        elif taken[tenant_id] < admission.admitted:
+            taken[tenant_id] += 1
+            runs.append(run)
+            steps.extend(run_steps)
+            outcomes[i] = run["id"]
+        else:
+            outcomes[i] = admission.refusal
+    runs_insert(runs=runs, steps=steps)
+    if enqueue and runs:
+        run_ids = [run["id"] for run in runs]
+        transaction.on_commit(lambda: runs_enqueue(run_ids=run_ids))
+    return outcomes
+
+
+def _config_resolve(request: RunRequest, *, config) -> dict:
+    """The request's parameters resolved by its config; InvalidRunParameters if they fail,
+    or if the pipeline needs provider settings the tenant has not stored.
+
+    The tenant's registered buckets are read only when a parameter names a ``gs://`` file,
+    and its provider config only when the pipeline leaves a variable to it, so a plain run
+    costs no query here.
+    """
+    from pipelines.configs import PipelineConfigError
+    from tenants.selectors import provider_buckets
+
+    raw = dict(request.parameters)
+    buckets = (
+        provider_buckets(tenant_id=request.tenant_id, provider=request.provider)
+        if any(isinstance(v, str) and v.startswith("gs://") for v in raw.values())
+        else frozenset()
+    )
+    try:
+        values = config.resolve_parameters(raw, tenant_id=request.tenant_id, buckets=buckets)
+    except PipelineConfigError as exc:
+        raise InvalidRunParameters(str(exc)) from exc
+    pipeline_settings_check(config=config, tenant_id=request.tenant_id)
+    return values
+
+
+def _run_rows(
+    request: RunRequest, *, config, values: dict, now: datetime
+) -> tuple[dict, list[dict]]:
+    """A new run's row and its steps' rows (field name -> value)."""
+    run = {
+        "id": uuid.uuid4(),
+        "tenant_id": request.tenant_id,
+        "provider": request.provider,
+        "domain": request.domain,
+        "pipeline": request.pipeline,
+        "pipeline_id": config.pipeline_id_for(request.tenant_id),
+        "parameters": values,
+        "user_id": request.user_id,
+        "trigger": request.trigger,
+        "attempt": request.attempt,
+        "created_at": now,
+    }
+    steps = [
+        {"run_id": run["id"], "index": i, "step_id": step.step_id, "ps_type": step.ps_type}
+        for i, step in enumerate(config.steps)
+    ]
+    return run, steps
+
+
+def runs_insert(*, runs: list[dict], steps: list[dict]) -> None:
+    """Insert runs and their steps from rows; on PostgreSQL in one statement.
+
+    The runs' ids are made here, so the steps name their run in the same statement
+    (PostgreSQL checks foreign keys at commit).
+    """
+    if not runs:
+        return
+    if connection.vendor != "postgresql":
+        PipelineRun.objects.bulk_create([PipelineRun(**row) for row in runs])
+        StepRun.objects.bulk_create([StepRun(**row) for row in steps])
+        return
+    run_sql, run_params = rows_insert(PipelineRun, rows=runs)
+    if steps:
+        step_sql, step_params = rows_insert(StepRun, rows=steps)
+        sql, params = f"WITH runs AS ({run_sql}) {step_sql}", [*run_params, *step_params]
+    else:
+        sql, params = run_sql, run_params
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def pipeline_run_retry(*, run: PipelineRun, actor: Actor) -> PipelineRun:
@@ -113,9 +303,20 @@ def pipeline_run_retry(*, run: PipelineRun, actor: Actor) -> PipelineRun:
 
 
 def run_enqueue(*, run_id) -> None:
+    runs_enqueue(run_ids=[run_id])
+
+
+def runs_enqueue(*, run_ids: list) -> None:
+    """Send one Celery message per run, batched into one broker round trip where the
+    transport can (kombu's ``Producer.batch``: a Redis pipeline)."""
     from pipelines.tasks import pipeline_run_task
 
-    pipeline_run_task.delay(str(run_id))
+    if len(run_ids) == 1:
+        pipeline_run_task.delay(str(run_ids[0]))
+        return
+    with pipeline_run_task.app.producer_or_acquire() as producer, producer.batch():
+        for run_id in run_ids:
+            pipeline_run_task.apply_async((str(run_id),), producer=producer)
 
 
 def pipeline_run_cancel(*, run: PipelineRun, actor: Actor) -> PipelineRun:

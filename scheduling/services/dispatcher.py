@@ -1,12 +1,13 @@
 """The dispatcher: claim due schedules, create one slot per cron time, start the slots."""
 
 import time as monotonic_time
-from collections import deque
+from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from convergence.bulk import rows_create, rows_update
 from scheduling.models import CatchUp, Schedule, ScheduledRun
 from scheduling.services.cron import cron_next, cron_times
 from scheduling.services.queue import (
@@ -17,16 +18,30 @@ from scheduling.services.queue import (
 
 # Upper bound on the slots one schedule creates after downtime with catch-up "all".
 CATCH_UP_MAX_SLOTS = 1000
+# Above this many distinct (next run, last slot) pairs in a batch, one bulk UPDATE instead.
+ADVANCE_GROUPS_MAX = 20
 
 
 def schedule_due_slots(*, schedule: Schedule, now: datetime) -> list[datetime]:
     """The slot times due now: from ``next_run_at`` up to ``now``, per the catch-up policy."""
-    if schedule.next_run_at is None or schedule.next_run_at > now:
+    return _due_slots(
+        cron=schedule.cron,
+        tz=schedule.timezone,
+        next_run_at=schedule.next_run_at,
+        catch_up=schedule.catch_up,
+        now=now,
+    )
+
+
+def _due_slots(
+    *, cron: str, tz: str, next_run_at: datetime | None, catch_up: str, now: datetime
+) -> list[datetime]:
+    if next_run_at is None or next_run_at > now:
         return []
-    keep = 1 if schedule.catch_up == CatchUp.LATEST else CATCH_UP_MAX_SLOTS
+    keep = 1 if catch_up == CatchUp.LATEST else CATCH_UP_MAX_SLOTS
     due: deque[datetime] = deque(maxlen=keep)
-    after = schedule.next_run_at - timedelta(microseconds=1)
-    for at in cron_times(schedule.cron, schedule.timezone, after=after):
+    after = next_run_at - timedelta(microseconds=1)
+    for at in cron_times(cron, tz, after=after):
         if at > now:
             break
         due.append(at)
@@ -41,6 +56,8 @@ def schedule_dispatch_due(
     Claiming uses ``SELECT ... FOR UPDATE SKIP LOCKED``, so dispatchers running at once
     split the due schedules between them; the unique (schedule, slot_at) constraint makes
     a slot that two of them computed exist once, and a slot starts only from QUEUED.
+    Set-based: one claim, one insert of the slots, one update per distinct next run time,
+    then the slots start in batches (``scheduled_runs_start``).
     """
     now = now or timezone.now()
     result = DispatchResult()
@@ -48,32 +65,64 @@ def schedule_dispatch_due(
         due = list(
             Schedule.objects.select_for_update(skip_locked=True)
             .filter(active=True, next_run_at__lte=now)
-            .order_by("next_run_at")[:batch_size]
+            .order_by("next_run_at")
+            .values_list(
+                "pk",
+                "tenant_id",
+                "cron",
+                "timezone",
+                "next_run_at",
+                "catch_up",
+                "priority",
+                "last_slot_at",
+            )[:batch_size]
         )
         slots = []
-        for schedule in due:
-            times = schedule_due_slots(schedule=schedule, now=now)
-            slots.extend(
-                ScheduledRun(
-                    schedule=schedule,
-                    tenant_id=schedule.tenant_id,
-                    slot_at=at,
-                    priority=schedule.priority,
-                    next_attempt_at=at,
+        # Schedules that share a cron, timezone and due time (the 02:00 burst) share the
+        # cron arithmetic, and are advanced by one UPDATE per distinct outcome.
+        due_times: dict[tuple, list[datetime]] = {}
+        next_times: dict[tuple[str, str], datetime] = {}
+        advance: dict[tuple[datetime, datetime | None], list[int]] = defaultdict(list)
+        for pk, tenant_id, cron, tz, next_run_at, catch_up, priority, last_slot_at in due:
+            key = (cron, tz, next_run_at, catch_up)
+            if key not in due_times:
+                due_times[key] = _due_slots(
+                    cron=cron, tz=tz, next_run_at=next_run_at, catch_up=catch_up, now=now
                 )
+            times = due_times[key]
+            slots.extend(
+                {
+                    "schedule_id": pk,
+                    "tenant_id": tenant_id,
+                    "slot_at": at,
+                    "priority": priority,
+                    "next_attempt_at": at,
+                }
                 for at in times
             )
-            if times:
-                schedule.last_slot_at = times[-1]
-            schedule.next_run_at = cron_next(schedule.cron, schedule.timezone, after=now)
-        ScheduledRun.objects.bulk_create(slots, ignore_conflicts=True, batch_size=1000)
-        Schedule.objects.bulk_update(due, ["next_run_at", "last_slot_at"], batch_size=1000)
+            if (cron, tz) not in next_times:
+                next_times[(cron, tz)] = cron_next(cron, tz, after=now)
+            advance[(next_times[(cron, tz)], times[-1] if times else last_slot_at)].append(pk)
+        rows_create(ScheduledRun, rows=slots, ignore_conflicts=True)
+        if len(advance) > ADVANCE_GROUPS_MAX:
+            rows_update(
+                Schedule,
+                key="id",
+                fields=["next_run_at", "last_slot_at"],
+                rows={pk: outcome for outcome, pks in advance.items() for pk in pks},
+            )
+        else:
+            for (next_run_at, last_slot_at), pks in advance.items():
+                Schedule.objects.filter(pk__in=pks).update(
+                    next_run_at=next_run_at, last_slot_at=last_slot_at
+                )
     result.schedules, result.slots = len(due), len(slots)
     if due:
         result += scheduled_runs_start(
-            slots=ScheduledRun.objects.filter(schedule__in=[s.pk for s in due]),
+            slots=ScheduledRun.objects.filter(schedule__in=[row[0] for row in due]),
             now=now,
             enqueue=enqueue,
+            batch_size=batch_size,
         )
     return result
 

@@ -1,6 +1,8 @@
 """Starting scheduled slots: admission, waiting for a free concurrency slot, and retries."""
 
+import functools
 import logging
+import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -9,8 +11,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from convergence.bulk import rows_update
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import FINAL_STATUSES, PipelineRun, RunStatus
+from pipelines.services.runs import RunRequest, pipeline_runs_start_batch
 from scheduling.models import Schedule, ScheduledRun, SlotState
 from scheduling.services.schedules import slot_parameters
 
@@ -111,36 +115,147 @@ def scheduled_run_start(
 
 
 def scheduled_runs_start(
-    *, slots: QuerySet[ScheduledRun], now: datetime, enqueue: bool = True, limit: int = 10_000
+    *,
+    slots: QuerySet[ScheduledRun],
+    now: datetime,
+    enqueue: bool = True,
+    limit: int = 10_000,
+    batch_size: int = 500,
 ) -> DispatchResult:
     """Start the given queued slots whose time has come: highest priority first, then oldest.
 
-    A tenant found at its concurrent limit is passed over for the rest of this pass; its
-    slots stay QUEUED and start on a later pass, once a run has given its slot back.
+    Batch by batch (``scheduled_runs_start_batch``). A tenant found at its concurrent limit
+    is passed over for the rest of this pass; its slots stay QUEUED and start on a later
+    pass, once a run has given its slot back.
     """
     result = DispatchResult()
-    candidates = list(
-        slots.filter(state=SlotState.QUEUED, next_attempt_at__lte=now)
-        .order_by("-priority", "slot_at", "pk")
-        .values_list("pk", "tenant_id", "schedule_id")[:limit]
-    )
-    schedules = Schedule.objects.in_bulk({schedule_id for _, _, schedule_id in candidates})
     full: set[str] = set()
-    for slot_id, tenant_id, schedule_id in candidates:
-        if tenant_id in full:
-            result.queued += 1
-            continue
-        state = scheduled_run_start(
-            slot_id=slot_id, now=now, enqueue=enqueue, schedule=schedules.get(schedule_id)
+    while limit > 0:
+        size = min(batch_size, limit)
+        batch, claimed = scheduled_runs_start_batch(
+            slots=slots.exclude(tenant_id__in=full) if full else slots,
+            now=now,
+            enqueue=enqueue,
+            size=size,
+            full=full,
         )
-        if state == SlotState.STARTED:
-            result.started += 1
-        elif state == SlotState.QUEUED:
-            result.queued += 1
-            full.add(tenant_id)
-        elif state == SlotState.SKIPPED:
-            result.skipped += 1
+        result += batch
+        limit -= claimed
+        if claimed < size:
+            break
     return result
+
+
+def scheduled_runs_start_batch(
+    *,
+    slots: QuerySet[ScheduledRun],
+    now: datetime,
+    enqueue: bool = True,
+    size: int = 500,
+    full: set[str] | None = None,
+) -> tuple[DispatchResult, int]:
+    """Claim up to ``size`` due queued slots and start them together; (result, claimed).
+
+    One transaction: the slots are locked (skipping those another dispatcher holds) and
+    still QUEUED, their runs are admitted and written by ``pipeline_runs_start_batch``,
+    and the slots are marked in bulk: a slot starts once. Tenants found at their
+    concurrent limit are added to ``full``. If the batch fails unexpectedly it is rolled
+    back and its slots are started one by one, so one bad slot holds up no other.
+    """
+    from pipelines.configs import PipelineConfigError
+
+    full = full if full is not None else set()
+    result = DispatchResult()
+    claimed: list[tuple] = []
+    try:
+        with transaction.atomic():
+            claimed = list(
+                slots.filter(state=SlotState.QUEUED, next_attempt_at__lte=now)
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("-priority", "slot_at", "pk")
+                .values_list(*_CLAIM_FIELDS)[:size]
+            )
+            if not claimed:
+                return result, 0
+            outcomes = pipeline_runs_start_batch(
+                requests=[_run_request(*slot) for slot in claimed], now=now, enqueue=enqueue
+            )
+            updated_at = timezone.now()
+            changes: dict[int, tuple] = {}
+            for slot, outcome in zip(claimed, outcomes, strict=True):
+                slot_id, tenant_id = slot[0], slot[1]
+                if isinstance(outcome, uuid.UUID):
+                    changes[slot_id] = (SlotState.STARTED, "", outcome, updated_at)
+                    result.started += 1
+                elif isinstance(outcome, QuotaExceeded) and outcome.window == "concurrent":
+                    changes[slot_id] = (SlotState.QUEUED, outcome.message, None, updated_at)
+                    full.add(tenant_id)
+                    result.queued += 1
+                elif isinstance(outcome, (RunRefused, PipelineConfigError)):
+                    # Tenant not runnable, a daily or monthly limit, parameters or config no
+                    # longer valid: retrying won't help.
+                    changes[slot_id] = (SlotState.SKIPPED, str(outcome), None, updated_at)
+                    result.skipped += 1
+            rows_update(
+                ScheduledRun,
+                key="id",
+                fields=["state", "reason", "run", "updated_at"],
+                rows=changes,
+            )
+    except Exception:
+        logger.exception("starting a batch of %d slots failed; starting them one by one", size)
+        result = DispatchResult()
+        for slot_id, tenant_id, *_ in claimed:
+            state = scheduled_run_start(slot_id=slot_id, now=now, enqueue=enqueue)
+            if state == SlotState.STARTED:
+                result.started += 1
+            elif state == SlotState.QUEUED:
+                result.queued += 1
+                full.add(tenant_id)
+            elif state == SlotState.SKIPPED:
+                result.skipped += 1
+    return result, len(claimed)
+
+
+_CLAIM_FIELDS = (
+    "pk",
+    "tenant_id",
+    "slot_at",
+    "attempt",
+    "kind",
+    "schedule__provider",
+    "schedule__domain",
+    "schedule__pipeline",
+    "schedule__parameters",
+    "schedule__timezone",
+)
+
+
+def _run_request(
+    slot_id, tenant_id, slot_at, attempt, kind, provider, domain, pipeline, parameters, tz
+) -> RunRequest:
+    slot_date = slot_at.astimezone(_zone(tz)).date()
+    if attempt > 1:
+        trigger = PipelineRun.Trigger.RETRY
+    elif kind == ScheduledRun.Kind.BACKFILL:
+        trigger = PipelineRun.Trigger.BACKFILL
+    else:
+        trigger = PipelineRun.Trigger.SCHEDULED
+    return RunRequest(
+        tenant_id=tenant_id,
+        provider=provider,
+        domain=domain,
+        pipeline=pipeline,
+        parameters=slot_parameters(parameters, slot_date=slot_date),
+        user_id=SCHEDULER_USER_ID,
+        trigger=trigger,
+        attempt=attempt,
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def scheduled_runs_process_queue(

@@ -1,9 +1,13 @@
 """API keys and admin keys: issued once, stored as hashes, checked without a database hit
-when malformed, revocable at once."""
+when malformed or when their checksum fails, revocable at once."""
 
 import hashlib
+import hmac
 import re
 import secrets
+import string
+import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,13 +17,44 @@ from django.utils import timezone
 from tenants.models import AdminKey, ApiKey, KeyBase, Tenant
 from tenants.services.audit import Actor, audit_record
 
-_RANDOM_BYTES = 32  # 43 url-safe characters
-_RANDOM = r"[A-Za-z0-9_-]{43}"
-API_KEY_PATTERN = re.compile(rf"^sk_(?P<tenant>[a-z0-9_]{{3,50}})_(?P<random>{_RANDOM})$")
-ADMIN_KEY_PATTERN = re.compile(rf"^ak_(?P<random>{_RANDOM})$")
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+# 43 base-62 characters carry 256 random bits; 6 more carry a CRC32 of everything before
+# them (as GitHub's tokens do), so a key typed wrong or made up is refused without a query.
+_RANDOM_LENGTH = 43
+_CHECKSUM_LENGTH = 6
+_BODY = rf"[0-9A-Za-z]{{{_RANDOM_LENGTH + _CHECKSUM_LENGTH}}}"
+# Keys issued before checksums: 43 url-safe characters. They keep working until rotated.
+_LEGACY_BODY = r"[A-Za-z0-9_-]{43}"
+API_KEY_PATTERN = re.compile(rf"^sk_(?P<tenant>[a-z0-9_]{{3,50}})_(?P<random>{_BODY})$")
+ADMIN_KEY_PATTERN = re.compile(rf"^ak_(?P<random>{_BODY})$")
+LEGACY_API_KEY_PATTERN = re.compile(
+    rf"^sk_(?P<tenant>[a-z0-9_]{{3,50}})_(?P<random>{_LEGACY_BODY})$"
+)
+LEGACY_ADMIN_KEY_PATTERN = re.compile(rf"^ak_(?P<random>{_LEGACY_BODY})$")
 # last_used_at is written at most this often per key, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 PREFIX_LENGTH = 12
+# How long a process trusts its answer to "is any legacy key still usable?".
+LEGACY_CHECK_SECONDS = 60.0
+
+
+def key_checksum(body: str) -> str:
+    """CRC32 of ``body`` in base 62, six characters."""
+    value, digits = zlib.crc32(body.encode()), []
+    for _ in range(_CHECKSUM_LENGTH):
+        value, digit = divmod(value, 62)
+        digits.append(BASE62[digit])
+    return "".join(reversed(digits))
+
+
+def _key_new(head: str) -> str:
+    body = head + "".join(secrets.choice(BASE62) for _ in range(_RANDOM_LENGTH))
+    return body + key_checksum(body)
+
+
+def key_checksum_valid(plaintext: str) -> bool:
+    body, checksum = plaintext[:-_CHECKSUM_LENGTH], plaintext[-_CHECKSUM_LENGTH:]
+    return hmac.compare_digest(key_checksum(body), checksum)
 
 
 @dataclass(frozen=True)
@@ -43,7 +78,7 @@ def api_key_issue(
     *, tenant: Tenant, actor: Actor, name: str = "", expires_at: datetime | None = None
 ) -> IssuedKey:
     head = f"sk_{tenant.id}_"
-    plaintext = head + secrets.token_urlsafe(_RANDOM_BYTES)
+    plaintext = _key_new(head)
     with transaction.atomic():
         key = ApiKey.objects.create(
             tenant=tenant,
@@ -65,7 +100,7 @@ def api_key_issue(
 def admin_key_issue(
     *, actor: Actor, name: str = "", expires_at: datetime | None = None
 ) -> IssuedKey:
-    plaintext = "ak_" + secrets.token_urlsafe(_RANDOM_BYTES)
+    plaintext = _key_new("ak_")
     with transaction.atomic():
         key = AdminKey.objects.create(
             name=name,
@@ -87,6 +122,7 @@ def key_revoke(*, key: KeyBase, actor: Actor) -> KeyBase:
             revoked_at=timezone.now()
         )
         key.refresh_from_db()
+        legacy_keys_forget()
         audit_record(
             actor=actor,
             action=f"{key._meta.model_name}.revoke",
@@ -109,14 +145,50 @@ def _authenticate(model: type[KeyBase], plaintext: str) -> KeyBase | None:
     return key
 
 
+_legacy_usable: dict[type, tuple[float, bool]] = {}
+
+
+def legacy_keys_usable(model: type[KeyBase]) -> bool:
+    """Whether any key issued before checksums can still be used; asked once a minute.
+
+    Legacy keys are never issued again, so once none is usable, a key of their shape is
+    refused without a query (after at most ``LEGACY_CHECK_SECONDS``).
+    """
+    now = time.monotonic()
+    checked = _legacy_usable.get(model)
+    if checked is None or checked[0] < now:
+        usable = (
+            model.objects.filter(checksummed=False, revoked_at__isnull=True)
+            .exclude(expires_at__lte=timezone.now())
+            .exists()
+        )
+        checked = (now + LEGACY_CHECK_SECONDS, usable)
+        _legacy_usable[model] = checked
+    return checked[1]
+
+
+def legacy_keys_forget() -> None:
+    """Ask the database again on the next legacy-shaped key (after a key is revoked)."""
+    _legacy_usable.clear()
+
+
+def _well_formed(model: type[KeyBase], plaintext: str, pattern, legacy_pattern) -> bool:
+    if pattern.fullmatch(plaintext):
+        return key_checksum_valid(plaintext)
+    return bool(legacy_pattern.fullmatch(plaintext)) and legacy_keys_usable(model)
+
+
 def api_key_authenticate(plaintext: str) -> ApiKey | None:
-    """The usable key for this plaintext, or None. A malformed key never reaches the database."""
-    if not API_KEY_PATTERN.fullmatch(plaintext or ""):
+    """The usable key for this plaintext, or None.
+
+    A malformed key, or one whose checksum does not match, never reaches the database.
+    """
+    if not _well_formed(ApiKey, plaintext or "", API_KEY_PATTERN, LEGACY_API_KEY_PATTERN):
         return None
     return _authenticate(ApiKey, plaintext)
 
 
 def admin_key_authenticate(plaintext: str) -> AdminKey | None:
-    if not ADMIN_KEY_PATTERN.fullmatch(plaintext or ""):
+    if not _well_formed(AdminKey, plaintext or "", ADMIN_KEY_PATTERN, LEGACY_ADMIN_KEY_PATTERN):
         return None
     return _authenticate(AdminKey, plaintext)

@@ -190,6 +190,9 @@ def tenant_onboard(
                 current_period_end=period_start + relativedelta(months=1),
             )
             usage_windows_ensure(tenant=tenant, now=now)
+            from pipelines.services.quotas import slot_counters_ensure
+
+            slot_counters_ensure(tenant_ids=[tenant.id])
             issued = api_key_issue(tenant=tenant, actor=actor, name="initial")
             audit_record(
                 actor=actor,

@@ -57,7 +57,7 @@ def _unique_tenant_id(prefix: str = "adm") -> str:
 
 
 def _api_keys_in(content: str, tenant_id: str) -> list[str]:
-    return re.findall(rf"sk_{tenant_id}_[A-Za-z0-9_-]{{43}}", content)
+    return re.findall(rf"sk_{tenant_id}_[A-Za-z0-9]{{49}}", content)
 
 
 def _onboard_data(tenant_id: str, button: str, **overrides) -> dict:
@@ -336,7 +336,7 @@ def test_issue_admin_key_view_shows_key_once(admin_client, admin_user):
     response = admin_client.post(
         ADMIN_KEY_ISSUE_URL, {"name": "nightly cron", "expires_days": "30"}, follow=True
     )
-    keys = re.findall(r"ak_[A-Za-z0-9_-]{43}", response.content.decode())
+    keys = re.findall(r"ak_[A-Za-z0-9]{49}", response.content.decode())
     assert len(keys) == 1
     record = admin_key_authenticate(keys[0])
     assert record.name == "nightly cron"

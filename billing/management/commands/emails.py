@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from convergence.mail import kept_emails_list, mail_dir
-from tenants.services.keys import API_KEY_PATTERN
+from tenants.services.keys import API_KEY_PATTERN, LEGACY_API_KEY_PATTERN
 
 
 class Command(BaseCommand):
@@ -40,7 +40,8 @@ class Command(BaseCommand):
     def _print_key(self, tenant_id: str) -> None:
         for kept in kept_emails_list(limit=1000, contains=f"sk_{tenant_id}_"):
             for word in kept.body.split():
-                match = API_KEY_PATTERN.fullmatch(word)
+                # Keys issued before checksums keep working, so their emails count too.
+                match = API_KEY_PATTERN.fullmatch(word) or LEGACY_API_KEY_PATTERN.fullmatch(word)
                 if match and match.group("tenant") == tenant_id:
                     self.stdout.write(word)
                     return

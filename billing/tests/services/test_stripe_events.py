@@ -55,9 +55,11 @@ def signed_up(deliver):
 
 
 def _admitted(tenant: Tenant) -> bool:
+    """Whether a run would be admitted now; the admission is rolled back, using no quota."""
     try:
         with transaction.atomic():
             run_admit(tenant_id=tenant.pk, now=timezone.now())
+            transaction.set_rollback(True)
     except TenantCannotRun:
         return False
     return True

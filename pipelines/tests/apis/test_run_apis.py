@@ -3,8 +3,10 @@
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from pipelines.models import PipelineRun, RunStatus
+from pipelines.models import PipelineRun, RunStatus, SlotCounter
 from tenants.models import UsageWindow
 from tenants.tests.conftest import key_client
 
@@ -222,3 +224,24 @@ def test_run_detail_lists_each_steps_checks(client, tenant):
             "message": "RegionName MUST be null when RegionId is null.",
         }
     ]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_admitted_run_takes_at_most_four_queries(requires_postgres, onboard):
+    """Key check, run and steps, audit event, admission: four statements for one 202."""
+    onboarded = onboard("runs_short", plan="PROFESSIONAL")
+    client = key_client(onboarded.api_key)
+    # The key's last-used time is written at most every few minutes; this request does it.
+    assert client.get("/api/v1/tenants/runs_short/runs").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            HELLO.format(tenant="runs_short"), {"date": "2024-09-01"}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    # Transaction control (BEGIN, COMMIT) is not counted: it carries no query.
+    statements = [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    assert len(statements) <= 4, "\n".join(statements)
+    run = PipelineRun.objects.get(pk=response.json()["pipeline_logging_id"])
+    assert run.steps.count() == 2 and run.holds_slot
+    assert UsageWindow.objects.get(tenant_id="runs_short", kind="day").runs_used == 1
+    assert SlotCounter.objects.get(tenant_id="runs_short").held == 1

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.models import PipelineRun, RunStatus
+from pipelines.models import PipelineRun, RunStatus, SlotCounter
 from pipelines.services.runs import run_finish
 from scheduling.models import CatchUp, ScheduledRun, SlotState
 from scheduling.services.dispatcher import schedule_dispatch_due, scheduler_tick
@@ -149,3 +149,53 @@ def test_dispatching_every_half_hour_across_dst_runs_once_per_local_day(
     # Each run's date parameter is its local day.
     dates = sorted(PipelineRun.objects.values_list("parameters__date", flat=True))
     assert dates == sorted(d.isoformat() for d in days)
+
+
+def test_a_batch_admits_each_tenant_as_one_by_one_admission_would(db):
+    """One batch, three tenants: daily limit 2 of 5 slots (3 skipped, naming 2 of 2), concurrent
+    limit 1 of 3 slots (2 stay queued), and a suspended tenant (all skipped)."""
+    daily = tenant_on_plan(runs_per_day=2, concurrent_runs=10)
+    concurrent = tenant_on_plan(runs_per_day=10, concurrent_runs=1)
+    suspended = tenant_on_plan(runs_per_day=10, concurrent_runs=10, status=Tenant.Status.SUSPENDED)
+    for tenant in (daily, concurrent, suspended):
+        make_schedule(tenant=tenant, now=T0, catch_up=CatchUp.ALL)
+    # Five hourly slots each (09:00 to 13:00), all in one batch.
+    result = scheduler_tick(now=T0 + timedelta(hours=5, minutes=1), enqueue=False)
+
+    def states(tenant):
+        return Counter(ScheduledRun.objects.filter(tenant=tenant).values_list("state", flat=True))
+
+    assert states(daily) == {SlotState.STARTED: 2, SlotState.SKIPPED: 3}
+    assert set(
+        ScheduledRun.objects.filter(tenant=daily, state=SlotState.SKIPPED).values_list(
+            "reason", flat=True
+        )
+    ) == {"Daily run limit reached: 2 of 2 used."}
+    # The oldest slots start first.
+    started = ScheduledRun.objects.filter(tenant=daily, state=SlotState.STARTED)
+    assert sorted(started.values_list("slot_at", flat=True)) == [
+        T0 + timedelta(hours=1),
+        T0 + timedelta(hours=2),
+    ]
+    assert states(concurrent) == {SlotState.STARTED: 1, SlotState.QUEUED: 4}
+    assert states(suspended) == {SlotState.SKIPPED: 5}
+    assert result.started == 3
+    assert PipelineRun.objects.count() == 3
+    day = daily.usage_windows.get(kind="day")
+    assert day.runs_used == 2
+    assert SlotCounter.objects.get(tenant=concurrent).held == 1
+
+
+def test_a_failing_batch_falls_back_to_starting_slots_one_by_one(roomy_tenant, monkeypatch):
+    """If the batch path fails unexpectedly, its slots still start, each in its own transaction."""
+    import scheduling.services.queue as queue
+
+    def broken(**kwargs):
+        raise RuntimeError("batch path broken")
+
+    monkeypatch.setattr(queue, "pipeline_runs_start_batch", broken)
+    make_schedule(tenant=roomy_tenant, now=T0, catch_up=CatchUp.ALL)
+    result = scheduler_tick(now=T0 + timedelta(hours=3, minutes=1), enqueue=False)
+    assert result.started == 3
+    assert set(ScheduledRun.objects.values_list("state", flat=True)) == {SlotState.STARTED}
+    assert PipelineRun.objects.count() == 3

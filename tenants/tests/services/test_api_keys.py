@@ -1,5 +1,8 @@
 """API keys: shown once, stored as a hash, rotated, revoked and expired at once."""
 
+import random
+import re
+import string
 from datetime import timedelta
 
 import pytest
@@ -7,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tenants.models import ApiKey
+from tenants.models import AdminKey, ApiKey
 from tenants.services.audit import Actor
 from tenants.services.keys import (
     LAST_USED_RESOLUTION,
@@ -15,8 +18,10 @@ from tenants.services.keys import (
     admin_key_issue,
     api_key_authenticate,
     api_key_issue,
+    key_checksum,
     key_hash,
     key_revoke,
+    legacy_keys_forget,
 )
 from tenants.tests.conftest import key_client
 
@@ -24,11 +29,13 @@ ACTOR = Actor.system("test")
 
 
 def test_issued_key_format_and_hash_only(onboard):
-    """A key is sk_{tenant}_{43 url-safe chars}; the row holds its hash, never the key."""
+    """A key is sk_{tenant}_{43 random + 6 checksum base-62 chars}; the row holds its hash."""
     onboarded = onboard("keys_co")
     issued = api_key_issue(tenant=onboarded.tenant, actor=ACTOR, name="ci")
     assert issued.plaintext.startswith("sk_keys_co_")
-    assert len(issued.plaintext.removeprefix("sk_keys_co_")) == 43
+    assert re.fullmatch(r"[0-9A-Za-z]{49}", issued.plaintext.removeprefix("sk_keys_co_"))
+    assert issued.plaintext[-6:] == key_checksum(issued.plaintext[:-6])
+    assert issued.record.checksummed
     row = ApiKey.objects.filter(pk=issued.record.pk).values().get()
     assert row["key_hash"] == key_hash(issued.plaintext)
     for value in row.values():
@@ -112,3 +119,71 @@ def test_admin_key_grants_staff_routes():
     assert client.get("/api/v1/admin/tenants").status_code == 200
     key_revoke(key=issued.record, actor=ACTOR)
     assert client.get("/api/v1/admin/tenants").status_code == 401
+
+
+def _forged(head: str, rng: random.Random) -> str:
+    """A key of the real shape: the right head and 49 base-62 characters."""
+    return head + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(49))
+
+
+@pytest.mark.django_db
+def test_forged_keys_of_valid_shape_make_no_query(api_client):
+    """Random keys shaped like real ones fail their checksum: refused with 0 queries.
+
+    Through the whole API request too: 401, and the database is never asked.
+    """
+    rng = random.Random(15)
+    forged = [_forged("sk_acme_corp_", rng) for _ in range(200)]
+    forged_admin = [_forged("ak_", rng) for _ in range(200)]
+    with CaptureQueriesContext(connection) as queries:
+        assert not any(api_key_authenticate(k) for k in forged)
+        assert not any(admin_key_authenticate(k) for k in forged_admin)
+        api_client.credentials(HTTP_X_API_KEY=forged[0])
+        assert api_client.get("/api/v1/tenants/acme_corp/runs").status_code == 401
+        api_client.credentials(HTTP_X_ADMIN_KEY=forged_admin[0])
+        assert api_client.get("/api/v1/admin/tenants").status_code == 401
+    assert queries.captured_queries == []
+
+
+def test_a_key_with_one_character_changed_is_refused_without_a_query(onboard):
+    """Changing any one character of a real key breaks its checksum."""
+    key = onboard("typo_co").api_key
+    body = key.removeprefix("sk_typo_co_")
+    with CaptureQueriesContext(connection) as queries:
+        for i, char in enumerate(body):
+            swapped = "b" if char == "a" else "a"
+            typo = "sk_typo_co_" + body[:i] + swapped + body[i + 1 :]
+            assert api_key_authenticate(typo) is None
+    assert len(queries) == 0
+
+
+def _legacy_key(model, plaintext: str, **fields):
+    """A key as issued before checksums: 43 url-safe characters, stored as its hash."""
+    return model.objects.create(
+        prefix=plaintext[:20], key_hash=key_hash(plaintext), checksummed=False, **fields
+    )
+
+
+def test_legacy_keys_work_until_rotated_then_their_shape_costs_no_query(onboard):
+    """Keys issued before checksums keep working; once none is left, their shape is refused
+    without a query."""
+    onboarded = onboard("legacy_co")
+    legacy = "sk_legacy_co_" + "A-b_" * 10 + "xyz"
+    legacy_admin = "ak_" + "Q_r-" * 10 + "uvw"
+    old = _legacy_key(ApiKey, legacy, tenant=onboarded.tenant)
+    old_admin = _legacy_key(AdminKey, legacy_admin)
+    legacy_keys_forget()
+    assert api_key_authenticate(legacy) == old
+    assert admin_key_authenticate(legacy_admin) == old_admin
+    assert key_client(legacy).get("/api/v1/tenants/legacy_co/usage").status_code == 200
+
+    key_revoke(key=old, actor=ACTOR)
+    key_revoke(key=old_admin, actor=ACTOR)
+    assert api_key_authenticate(legacy) is None  # asks the database once more
+    assert admin_key_authenticate(legacy_admin) is None
+    with CaptureQueriesContext(connection) as queries:
+        assert api_key_authenticate("sk_legacy_co_" + "z" * 43) is None
+        assert admin_key_authenticate("ak_" + "z" * 43) is None
+    assert len(queries) == 0
+    # The tenant's checksummed key works as before.
+    assert api_key_authenticate(onboarded.api_key) is not None

@@ -1,0 +1,307 @@
+"""Benchmark: the run API under gunicorn beside a bare DRF one-SELECT endpoint, same run.
+
+Usage (PostgreSQL and Redis; the database is dropped and re-created, so its name must
+contain "bench"; the load generator is wrk, the Debian package ``wrk``):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/convergence_bench_api \
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
+        .venv/bin/python benchmarks/api_throughput.py [--connections 16] [--seconds 10] [--rounds 3]
+
+One gunicorn (``--workers`` sync workers, 2 by default) serves the project with
+production settings (DEBUG off, persistent connections) from
+``benchmarks/api_bench_settings.py``; its URLs (``api_bench_urls.py``) add two reference
+routes: ``/bench/bare``, a DRF view without authentication that makes one SELECT, and
+``/bench/hello``, plain Django without the database. wrk drives each endpoint in turn
+with ``--connections`` open connections (a closed loop: at most that many requests in
+flight) for ``--seconds``; ``--rounds`` rounds interleave the endpoints so they share the
+machine's noise. Printed per endpoint: req/s and p99 latency, best and worst round, and
+the ratio to the bare endpoint's req/s of the same round.
+
+Endpoints: ``POST /api/v1/pipelines/run/{tenant}/example/demo/hello`` (202, a real
+admission: key, quota counters, run and step rows, audit event, a Celery message to the
+broker), ``GET /api/v1/pipelines/runs/{id}`` and ``GET /api/v1/tenants/{tenant}/runs?limit=50``
+(over 1,000 runs of the tenant). The tenant's plan is roomy, so no request is refused;
+every non-2xx answer is counted and reported.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TENANT = "bench_api"
+SETTINGS = "benchmarks.api_bench_settings"
+ENV = {
+    "DJANGO_SETTINGS_MODULE": SETTINGS,
+    "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 40,
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DJANGO_SECURE_SSL_REDIRECT": "False",
+    "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+}
+POST_LUA = """
+wrk.method = "POST"
+wrk.body = '{"date": "2024-09-01"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def prepare_database(url: str) -> None:
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(url)
+    if "postgresql" not in config["ENGINE"]:
+        sys.exit("DATABASE_URL must point at PostgreSQL.")
+    name = config["NAME"]
+    if "bench" not in name:
+        sys.exit(f"Refusing to drop {name!r}: the benchmark database's name must contain 'bench'.")
+    with psycopg.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"] or "postgres",
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def seed(runs: int) -> tuple[str, str]:
+    """A tenant on a roomy plan with ``runs`` runs; returns (API key, one run id)."""
+    from dateutil.relativedelta import relativedelta
+    from django.utils import timezone
+
+    from pipelines.services.runs import pipeline_run_start
+    from tenants.models import Plan, Subscription, Tenant
+    from tenants.services.audit import Actor
+    from tenants.services.keys import api_key_issue
+
+    now = timezone.now()
+    plan = Plan.objects.create(
+        code="BENCH_API",
+        name="Bench",
+        runs_per_day=10**9,
+        runs_per_month=10**9,
+        concurrent_runs=10**9,
+        team_members=1,
+        providers=10,
+    )
+    tenant = Tenant.objects.create(
+        id=TENANT,
+        company_name="Bench",
+        admin_email="bench@example.com",
+        status=Tenant.Status.ACTIVE,
+        dataset_id=f"{TENANT}_local",
+    )
+    Subscription.objects.create(
+        tenant=tenant,
+        plan=plan,
+        status=Subscription.Status.ACTIVE,
+        current_period_start=now - timedelta_days(3),
+        current_period_end=now - timedelta_days(3) + relativedelta(months=1),
+    )
+    key = api_key_issue(tenant=tenant, actor=Actor.system("bench")).plaintext
+    run = None
+    for i in range(runs):
+        run = pipeline_run_start(
+            tenant_id=TENANT,
+            provider="example",
+            domain="demo",
+            pipeline="hello",
+            parameters={"date": f"2024-09-{i % 28 + 1:02d}"},
+            enqueue=False,
+        )
+    return key, str(run.pk)
+
+
+def timedelta_days(days: int):
+    from datetime import timedelta
+
+    return timedelta(days=days)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(*, port: int, workers: int, log_dir: Path) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [
+            str(gunicorn),
+            "convergence.wsgi:application",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(ROOT),
+        ],
+        env={**os.environ, **ENV},
+        stdout=open(log_dir / "gunicorn.out", "w"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/hello", timeout=2):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                sys.exit(f"gunicorn stopped: see {log_dir / 'gunicorn.out'}")
+            time.sleep(0.3)
+    process.terminate()
+    sys.exit("gunicorn did not answer within 60 s")
+
+
+def wrk(url: str, *, connections: int, seconds: int, key: str | None, lua: Path | None) -> dict:
+    command = [
+        "wrk",
+        "--threads",
+        "2",
+        "--connections",
+        str(connections),
+        "--duration",
+        f"{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if key:
+        command += ["--header", f"X-API-Key: {key}"]
+    if lua:
+        command += ["--script", str(lua)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p99 = _ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rate": rate,
+        "p99_ms": p99,
+        "requests": total,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--connections", type=int, default=16, help="wrk open connections")
+    parser.add_argument("--seconds", type=int, default=10, help="per endpoint per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=1000, help="runs seeded for read and list")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("needs wrk (Debian: apt-get install wrk)")
+    prepare_database(os.environ.get("DATABASE_URL", ""))
+    os.environ.update(ENV)
+    import django
+
+    django.setup()
+    from django import db
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    key, run_id = seed(args.runs)
+    db.connections.close_all()
+    print(f"seeded tenant {TENANT} with {args.runs} runs")
+
+    log_dir = Path(tempfile.mkdtemp(prefix="api-bench-"))
+    lua = log_dir / "post.lua"
+    lua.write_text(POST_LUA)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    endpoints = {
+        "bare one-SELECT DRF endpoint": (f"{base}/bench/bare", None, None),
+        "POST run trigger (202)": (
+            f"{base}/api/v1/pipelines/run/{TENANT}/example/demo/hello",
+            key,
+            lua,
+        ),
+        "GET run (detail with steps)": (f"{base}/api/v1/pipelines/runs/{run_id}", key, None),
+        "GET runs list (limit=50)": (f"{base}/api/v1/tenants/{TENANT}/runs?limit=50", key, None),
+        "hello (no database)": (f"{base}/bench/hello", None, None),
+    }
+    gunicorn = start_gunicorn(port=port, workers=args.workers, log_dir=log_dir)
+    results: dict[str, list[dict]] = {name: [] for name in endpoints}
+    try:
+        for url, api_key, script in endpoints.values():  # warm every path once
+            wrk(url, connections=2, seconds=1, key=api_key, lua=script)
+        for round_ in range(1, args.rounds + 1):
+            for name, (url, api_key, script) in endpoints.items():
+                result = wrk(
+                    url, connections=args.connections, seconds=args.seconds, key=api_key, lua=script
+                )
+                results[name].append(result)
+                print(
+                    f"round {round_}: {name:32} {result['rate']:8.1f} req/s  "
+                    f"p99 {result['p99_ms']:7.1f} ms  non-2xx {result['non_2xx']}"
+                    + (
+                        f"  socket errors {result['socket_errors']}"
+                        if result["socket_errors"]
+                        else ""
+                    )
+                )
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+        _purge_broker()
+
+    bare = [r["rate"] for r in results["bare one-SELECT DRF endpoint"]]
+    print()
+    print(
+        f"gunicorn {args.workers} sync workers, production settings; wrk {args.connections} "
+        f"connections, {args.seconds} s per endpoint, {args.rounds} rounds"
+    )
+    print(
+        f"| {'endpoint':32} | {'req/s (best-worst)':>20} | {'p99 ms (best-worst)':>20} "
+        f"| {'x bare (same round)':>20} |"
+    )
+    print(f"|{'-' * 34}|{'-' * 22}|{'-' * 22}|{'-' * 22}|")
+    for name, rounds in results.items():
+        rates = [r["rate"] for r in rounds]
+        p99s = [r["p99_ms"] for r in rounds]
+        ratios = [r / b for r, b in zip(rates, bare, strict=True)]
+        print(
+            f"| {name:32} | {max(rates):8.0f} - {min(rates):<9.0f} | "
+            f"{min(p99s):8.1f} - {max(p99s):<9.1f} | {max(ratios):8.2f} - {min(ratios):<9.2f} |"
+        )
+    bad = sum(r["non_2xx"] for rounds in results.values() for r in rounds)
+    print(f"non-2xx answers in all rounds: {bad}")
+
+
+def _purge_broker() -> None:
+    """Drop the Celery messages the trigger rounds queued (no worker consumes them here)."""
+    from convergence.celery import app
+
+    try:
+        app.control.purge()
+    except Exception as exc:  # a benchmark's cleanup; report and go on
+        print(f"could not purge the broker: {exc}")
+
+
+if __name__ == "__main__":
+    main()
