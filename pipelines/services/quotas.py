@@ -23,7 +23,7 @@ from convergence.bulk import rows_create, rows_update
 from pipelines.errors import QuotaExceeded, RunRefused, TenantCannotRun
 from pipelines.models import PipelineRun, SlotCounter
 from tenants.models import Subscription, Tenant, UsageWindow
-from tenants.services.usage import day_window_bounds, month_window_bounds
+from tenants.services.usage import day_window_bounds, month_windows_current
 
 # One admission in one statement. The slot counter's UPDATE takes the lock; each window
 # row's UPDATE re-checks its own limit on the row's latest version (PostgreSQL re-evaluates
@@ -234,12 +234,14 @@ def _windows_current(
     ``anchors`` maps a tenant to its subscription's period start, where its months begin.
     """
     day = day_window_bounds(now)
+    # A month window once opened keeps its bounds through plan and period changes.
+    months = month_windows_current(anchors=dict(anchors), now=now)
     wanted = {
         (tenant_id, kind): bounds
-        for tenant_id, anchor in anchors.items()
+        for tenant_id in anchors
         for kind, bounds in (
             (UsageWindow.Kind.DAY, day),
-            (UsageWindow.Kind.MONTH, month_window_bounds(anchor, now)),
+            (UsageWindow.Kind.MONTH, months[tenant_id]),
         )
     }
     starts = {start for start, _ in wanted.values()}

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.db.models import Max
 from django.utils import timezone
 
 from tenants.models import Tenant, UsageWindow
@@ -48,6 +49,39 @@ def month_window_current(*, tenant: Tenant, now: datetime) -> tuple[datetime, da
         .first()
     )
     return (last_end or start), end
+
+
+def month_windows_current(
+    *, anchors: dict[str, datetime], now: datetime
+) -> dict[str, tuple[datetime, datetime]]:
+    """``month_window_current`` for many tenants at once (``anchors``: their period starts),
+    in two queries at most."""
+    bounds: dict[str, tuple[datetime, datetime]] = {}
+    for tenant_id, start, end in (
+        UsageWindow.objects.filter(
+            tenant_id__in=list(anchors),
+            kind=UsageWindow.Kind.MONTH,
+            starts_at__lte=now,
+            ends_at__gt=now,
+        )
+        .order_by("starts_at")
+        .values_list("tenant_id", "starts_at", "ends_at")
+    ):
+        bounds[tenant_id] = (start, end)  # the latest start wins
+    missing = {t: month_window_bounds(a, now) for t, a in anchors.items() if t not in bounds}
+    if missing:
+        last_ends = dict(
+            UsageWindow.objects.filter(
+                tenant_id__in=list(missing), kind=UsageWindow.Kind.MONTH, ends_at__lte=now
+            )
+            .values("tenant_id")
+            .annotate(last=Max("ends_at"))
+            .values_list("tenant_id", "last")
+        )
+        for tenant_id, (start, end) in missing.items():
+            last = last_ends.get(tenant_id)
+            bounds[tenant_id] = (max(start, last) if last else start, end)
+    return bounds
 
 
 def usage_windows_ensure(*, tenant: Tenant, now: datetime | None = None) -> dict[str, UsageWindow]:

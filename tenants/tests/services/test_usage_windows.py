@@ -6,6 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from pipelines.models import SlotCounter
 from pipelines.services.quotas import run_admit
 from tenants.models import Plan
 from tenants.selectors import tenant_usage
@@ -22,6 +23,8 @@ def test_plan_change_with_a_new_period_keeps_the_month_window(onboard):
     for _ in range(2):
         with transaction.atomic():
             run_admit(tenant_id=tenant.id, now=now)
+        # Each probe run ends at once: its concurrency slot is free again (STARTER has one).
+        SlotCounter.objects.filter(tenant_id=tenant.id).update(held=0)
     before = tenant_usage(tenant=tenant, now=now)
     assert before["monthly"]["used"] == 2 and before["plan"] == "STARTER"
 
