@@ -130,6 +130,7 @@ def test_failed_step_fails_run_notifies_and_logs_once(onboard, warehouse, import
         "load_cur": RunStatus.FAILED,
         "normalize_focus": RunStatus.CANCELLED,
         "check_focus": RunStatus.CANCELLED,
+        "detect_anomalies": RunStatus.CANCELLED,
         "notify_failure": RunStatus.COMPLETED,
     }
     assert len(mail.outbox) == 1
