@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "pipelines",
     "scheduling",
     "billing",
+    "budgets",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,7 @@ CELERY_TASK_ROUTES = {
     "pipelines.*": {"queue": "celery"},
     "scheduling.*": {"queue": "celery"},
     "billing.*": {"queue": "celery"},
+    "budgets.*": {"queue": "celery"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -174,6 +176,8 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # Email.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Links in alert emails and webhooks point here (the tenant cost page).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Convergence <no-reply@convergence.local>"
 )
