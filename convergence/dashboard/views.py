@@ -147,7 +147,10 @@ def tenant_overview_context(*, tenant) -> dict:
         value_format=money,
         empty="No FOCUS cost data in this tenant's dataset yet.",
     )
+    from budgets.overview import budgets_overview_context
+
     return {
+        **budgets_overview_context(tenant=tenant),
         "tenant": tenant,
         "costs": costs,
         "cost_chart": chart,
