@@ -1158,6 +1158,54 @@ def source_total_sql(provider: str, *, source: str, source_columns=None) -> str:
     )
 
 
+def source_amortized_total_sql(provider: str, *, source: str, source_columns=None) -> str:
+    """A query returning ``total``: the source's amortized cost, by the provider's own rule.
+
+    AWS: usage at its cost, reservation- and savings-plan-covered usage at their effective
+    cost, plus the unused part of each RIFee and SavingsPlanRecurringFee; commitment
+    purchases and SavingsPlanNegation count 0. Azure: commitment-covered and unused rows at
+    EffectivePrice * Quantity, commitment purchases 0, the rest at cost. GCP and native FOCUS
+    files: their cost (GCP, with credits) and EffectiveCost.
+    """
+    available = frozenset(source_columns) if source_columns is not None else None
+
+    def col(name: str) -> str:
+        return _resolve(f"[[{name}]]", available)
+
+    def amount(name: str) -> str:
+        return f"IFNULL({_num(col(name))}, 0)"
+
+    if provider == "aws":
+        kind = col("lineItem_LineItemType")
+        expr = (
+            f"CASE {kind} WHEN 'DiscountedUsage' THEN {amount('reservation_EffectiveCost')} "
+            f"WHEN 'SavingsPlanCoveredUsage' THEN {amount('savingsPlan_SavingsPlanEffectiveCost')} "
+            f"WHEN 'RIFee' THEN {amount('reservation_UnusedAmortizedUpfrontFeeForBillingPeriod')}"
+            f" + {amount('reservation_UnusedRecurringFee')} "
+            f"WHEN 'SavingsPlanRecurringFee' THEN {amount('savingsPlan_TotalCommitmentToDate')}"
+            f" - {amount('savingsPlan_UsedCommitment')} "
+            "WHEN 'SavingsPlanNegation' THEN 0 WHEN 'SavingsPlanUpfrontFee' THEN 0 "
+            f"WHEN 'Fee' THEN IF({col('reservation_ReservationARN')} IS NULL, "
+            f"{amount('lineItem_UnblendedCost')}, 0) "
+            f"ELSE {amount('lineItem_UnblendedCost')} END"
+        )
+    elif provider == "azure":
+        commitment = f"COALESCE({col('benefitId')}, {col('ReservationId')})"
+        expr = (
+            f"IF({commitment} IS NULL, {amount('CostInBillingCurrency')}, "
+            f"IF({col('ChargeType')} = 'Purchase', 0, "
+            f"ROUND({amount('EffectivePrice')} * {amount('Quantity')}, 9)))"
+        )
+    elif provider == "focus":
+        expr = "IFNULL(PARSE_NUMERIC(NULLIF(NULLIF(TRIM(EffectiveCost), 'NULL'), '')), 0)"
+    else:
+        return source_total_sql(provider, source=source, source_columns=source_columns)
+    return sql_render(
+        f"SELECT SUM(row_total) AS total FROM (SELECT {expr} AS row_total FROM `{{source}}`)",
+        {"source": source},
+    )
+
+
 def allowed_values_sql(table: str) -> str:
     """A query counting, per closed-set column, the rows whose value lies outside its set."""
     counts = []

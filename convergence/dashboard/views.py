@@ -219,7 +219,10 @@ def tenant_overview_context(*, tenant, query: dict | None = None) -> dict:
         if costs["coverage"]
         else "No FOCUS cost data in this tenant's dataset yet.",
     )
+    from budgets.overview import budgets_overview_context
+
     return {
+        **budgets_overview_context(tenant=tenant),
         "tenant": tenant,
         "range_form": form,
         "cost_range": shown,

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "pipelines",
     "scheduling",
     "billing",
+    "budgets",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,7 @@ CELERY_TASK_ROUTES = {
     "pipelines.*": {"queue": "celery"},
     "scheduling.*": {"queue": "celery"},
     "billing.*": {"queue": "celery"},
+    "budgets.*": {"queue": "celery"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

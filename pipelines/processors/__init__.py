@@ -8,6 +8,7 @@ from pipelines.processors.base import Processor, StepContext, StepFailed, StepRe
 from pipelines.processors.bq_etl import BqEtl
 from pipelines.processors.dq_check import DqCheck
 from pipelines.processors.file_load import FileLoad
+from pipelines.processors.focus_anomalies import FocusAnomalies
 from pipelines.processors.focus_normalize import FocusNormalize
 from pipelines.processors.notify_email import NotifyEmail
 
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
     from pipelines.configs import StepConfig
 
 PROCESSORS: dict[str, type[Processor]] = {
-    cls.ps_type: cls for cls in (BqEtl, FileLoad, FocusNormalize, DqCheck, NotifyEmail)
+    cls.ps_type: cls
+    for cls in (BqEtl, FileLoad, FocusNormalize, DqCheck, FocusAnomalies, NotifyEmail)
 }
 
 

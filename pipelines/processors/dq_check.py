@@ -9,7 +9,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pipelines.focus import PROVIDERS, allowed_values_sql, source_total_sql
+from pipelines.focus import (
+    PROVIDERS,
+    allowed_values_sql,
+    source_amortized_total_sql,
+    source_total_sql,
+)
 from pipelines.focus_conformance import conformance_results, conformance_sql
 from pipelines.processors.base import (
     Processor,
@@ -25,7 +30,14 @@ from pipelines.sql_identifiers import name_check
 from pipelines.tables import DQ_RESULTS, META_TABLES
 
 CHECKS = frozenset(
-    {"min_rows", "not_null", "focus_allowed_values", "cost_total", "focus_conformance"}
+    {
+        "min_rows",
+        "not_null",
+        "focus_allowed_values",
+        "cost_total",
+        "amortized_total",
+        "focus_conformance",
+    }
 )
 DEFAULT_TOLERANCE = decimal.Decimal("0.01")
 
@@ -59,6 +71,12 @@ class DqCheck(Processor):
             errors.append("checks.focus_allowed_values: must be true or false")
         if "cost_total" in checks:
             errors.extend(_cost_total_errors(checks["cost_total"]))
+        if "amortized_total" in checks:
+            spec = checks["amortized_total"]
+            found = _cost_total_errors(spec)
+            if isinstance(spec, Mapping) and spec.get("source_provider") is None:
+                found.append("checks.cost_total: source_provider is required")
+            errors.extend(e.replace("checks.cost_total", "checks.amortized_total") for e in found)
         if "focus_conformance" in checks and checks["focus_conformance"] not in (
             True,
             False,
@@ -75,6 +93,11 @@ class DqCheck(Processor):
         cost_total = (
             _cost_total_plan(context, checks["cost_total"], table)
             if ("cost_total" in checks)
+            else None
+        )
+        amortized_total = (
+            _cost_total_plan(context, checks["amortized_total"], table, amortized=True)
+            if ("amortized_total" in checks)
             else None
         )
         quoted = f"`{table}`"
@@ -99,6 +122,8 @@ class DqCheck(Processor):
                 )
         if cost_total is not None:
             outcomes.append(_cost_total(wh, *cost_total))
+        if amortized_total is not None:
+            outcomes.append(_cost_total(wh, *amortized_total, name="amortized_total"))
         # FOCUS rules are recorded per run; they fail the step only when ``strict``: a
         # provider's own data may break one, and the tenant should still get its table.
         advisory: set[str] = set()
@@ -175,19 +200,22 @@ def _cost_total_errors(spec: Any) -> list[str]:
     return [e if e.startswith("checks.") else f"checks.cost_total.{e}" for e in errors]
 
 
-def _cost_total_plan(context: StepContext, spec: Mapping[str, Any], table: str) -> tuple:
-    """The two totals' queries, with every identifier checked, and the tolerance."""
+def _cost_total_plan(
+    context: StepContext, spec: Mapping[str, Any], table: str, *, amortized: bool = False
+) -> tuple:
+    """The two totals' queries, with every identifier checked, and the tolerance; with
+    ``amortized`` the source's total is its amortized cost (for EffectiveCost)."""
     column = name_check("column", context.render(spec["column"]))
     source = context.table(spec["source_table"])
     if spec.get("source_provider"):
         columns = None
         project, dataset, table_id = source.split(".")
-        if spec["source_provider"] == "aws" and project == context.project:
-            # A CUR 1.0 or 2.0 export: the cost column's name depends on which.
+        if spec["source_provider"] in ("aws", "azure") and project == context.project:
+            # A CUR 1.0 or 2.0 export: the cost column's name depends on which; optional
+            # commitment columns may be absent.
             columns = [c.name for c in context.warehouse.table_columns(dataset, table_id)]
-        source_sql = source_total_sql(
-            spec["source_provider"], source=source, source_columns=columns
-        )
+        total_sql = source_amortized_total_sql if amortized else source_total_sql
+        source_sql = total_sql(spec["source_provider"], source=source, source_columns=columns)
     else:
         source_column = name_check("column", context.render(spec["source_column"]))
         source_sql = f"SELECT SUM({source_column}) AS total FROM `{source}`"
@@ -196,9 +224,11 @@ def _cost_total_plan(context: StepContext, spec: Mapping[str, Any], table: str) 
     return column, observed_sql, source_sql, tolerance
 
 
-def _cost_total(wh, column: str, observed_sql: str, source_sql: str, tolerance) -> tuple:
+def _cost_total(
+    wh, column: str, observed_sql: str, source_sql: str, tolerance, name: str = "cost_total"
+) -> tuple:
     """The table's cost total against the raw source's, within the tolerance (a cent)."""
     observed = decimal.Decimal(str(wh.query(observed_sql).rows[0]["total"] or 0))
     expected = decimal.Decimal(str(wh.query(source_sql).rows[0]["total"] or 0))
     passed = abs(observed - expected) <= tolerance
-    return ("cost_total", passed, str(observed), f"{expected} ± {tolerance}", f"SUM({column})")
+    return (name, passed, str(observed), f"{expected} ± {tolerance}", f"SUM({column})")

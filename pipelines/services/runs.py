@@ -355,6 +355,10 @@ def run_finish(*, run: PipelineRun, status: str, error: str = "") -> bool:
     StepRun.objects.filter(run=run, status=RunStatus.PENDING).update(status=RunStatus.CANCELLED)
     run_slot_release(run_id=run.pk)
     transaction.on_commit(lambda: run_log_to_warehouse(run_id=run.pk))
+    if status == RunStatus.COMPLETED and (run.domain, run.pipeline) == ("cost", "focus"):
+        from budgets.services.budgets import budgets_evaluate_enqueue
+
+        transaction.on_commit(lambda: budgets_evaluate_enqueue(tenant_id=run.tenant_id))
     return True
 
 

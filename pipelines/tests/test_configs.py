@@ -79,6 +79,7 @@ def test_config_is_typed_and_immutable():
         "file.load",
         "focus.normalize",
         "dq.check",
+        "focus.anomalies",
         "notify.email",
     ]
     with pytest.raises(AttributeError):
@@ -198,9 +199,10 @@ def test_validate_all_lists_problems_of_every_file(configs_dir):
 
 
 def test_processor_registry_knows_the_spec_types():
-    """The registry holds the five processor types the configs may name."""
+    """The registry holds the processor types the configs may name."""
     assert set(PROCESSORS) == {"gcp.bq_etl", "file.load", "focus.normalize", "dq.check"} | {
-        "notify.email"
+        "focus.anomalies",
+        "notify.email",
     }
 
 

@@ -167,6 +167,12 @@ def test_cost_reconciliation_failure_fails_the_step(warehouse, scratch_dataset, 
     )
     with pytest.raises(StepFailed, match="cost_total"):
         processor_for(check).run(context.for_step(check))
+    warehouse.query(
+        f"UPDATE {warehouse.quoted(scratch_dataset, 'azure_cost_focus')} "
+        "SET BilledCost = BilledCost - 1, EffectiveCost = EffectiveCost + 1 WHERE TRUE"
+    )
+    with pytest.raises(StepFailed, match=r"failed on .*: amortized_total$"):
+        processor_for(check).run(context.for_step(check))
 
 
 def test_csv_schema_comes_from_the_header_only(tmp_path):
@@ -267,8 +273,13 @@ def test_commitment_discounts_reconcile_billed_and_amortized_totals(
     config = pipeline_config_get(provider, "cost", "focus")
     context = context_for(warehouse, scratch_dataset, config, {"source_file": source.name})
 
-    run_pipeline(config, context)
+    results = run_pipeline(config, context)
 
+    # The run's own checks reconcile both totals against the raw export, too.
+    checks = results["check_focus"].details["checks"]
+    assert checks["cost_total"]["passed"] and checks["amortized_total"]["passed"]
+    source_amortized = decimal.Decimal(checks["amortized_total"]["expected"].split()[0])
+    assert source_amortized.quantize(CENT) == amortized.quantize(CENT)
     table = warehouse.quoted(scratch_dataset, config.variables["focus_table"])
     totals = warehouse.query(
         f"SELECT SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective FROM {table}"

@@ -141,6 +141,7 @@ def test_failed_step_fails_run_notifies_and_logs_once(onboard, warehouse, import
         "load_cur": RunStatus.FAILED,
         "normalize_focus": StepStatus.SKIPPED,
         "check_focus": StepStatus.SKIPPED,
+        "detect_anomalies": StepStatus.SKIPPED,
         "notify_failure": RunStatus.COMPLETED,
     }
     assert len(mail.outbox) == 1

@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from budgets.models import Budget, WebhookEndpoint
 from tenants.models import ApiKey, AuditEvent, CloudCredential, ProviderConfig, Tenant
 from tenants.permissions import IsStaff
 from tenants.services.audit import Actor
@@ -43,6 +44,8 @@ def _snapshot():
         list(CloudCredential.objects.values_list("pk", "updated_at")),
         ProviderConfig.objects.count(),
         AuditEvent.objects.count(),
+        list(Budget.objects.values_list("pk", "amount")),
+        list(WebhookEndpoint.objects.values_list("pk", "url")),
     )
 
 
@@ -74,6 +77,9 @@ def test_every_tenant_route_answers_404_to_another_tenants_key(onboard):
     from pipelines.tests.isolation import extra_b_objects
 
     b_objects.update(extra_b_objects(b.tenant))
+    from budgets.tests.isolation import extra_b_objects as budget_objects
+
+    b_objects.update(budget_objects(b.tenant))
     client = key_client(a.api_key)
     before = _snapshot()
     tried = 0

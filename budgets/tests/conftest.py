@@ -1,0 +1,76 @@
+"""Fixtures for the budgets tests: onboarded tenants, FOCUS rows, a real HTTP receiver."""
+
+import datetime as dt
+import http.server
+import json
+import threading
+
+import pytest
+
+from tenants.tests.conftest import api_client, onboard, staff_client  # noqa: F401
+
+
+def focus_days_write(
+    warehouse, dataset_id: str, *, start, end, daily: float, table="aws_cost_focus"
+):
+    """A FOCUS table with one AWS EC2 line costing ``daily`` on each day from start to end."""
+    warehouse.query(
+        f"""CREATE OR REPLACE TABLE {warehouse.quoted(dataset_id, table)} AS
+SELECT TIMESTAMP(d) AS ChargePeriodStart, 'Usage' AS ChargeCategory, 'AWS' AS ProviderName,
+  'Amazon Elastic Compute Cloud' AS ServiceName, '111122223333' AS SubAccountId,
+  'eu-west-1' AS RegionId, 'i-0abc' AS ResourceId, 'SKU1' AS SkuId,
+  PARSE_JSON('{{"team": "data"}}') AS Tags,
+  CAST(@daily AS NUMERIC) AS BilledCost, CAST(@daily AS NUMERIC) AS EffectiveCost
+FROM UNNEST(GENERATE_DATE_ARRAY(@start, @end)) AS d""",
+        {"start": start, "end": end, "daily": daily},
+    )
+
+
+class Receiver:
+    """A local HTTP server in a thread that records each POST; the first ``fail`` get 503."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.requests: list[tuple[dict, bytes]] = []
+        self.fail = fail
+        self.received = threading.Condition()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.received:
+                    if receiver.fail > 0:
+                        receiver.fail -= 1
+                        self.send_response(503)
+                    else:
+                        receiver.requests.append((dict(self.headers), body))
+                        self.send_response(204)
+                        receiver.received.notify_all()
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/convergence"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[tuple[dict, bytes]]:
+        with self.received:
+            self.received.wait_for(lambda: len(self.requests) >= count, timeout=timeout)
+        return list(self.requests)
+
+    def payloads(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.requests]
+
+
+@pytest.fixture
+def receiver():
+    made = Receiver(fail=1)
+    made.thread.start()
+    yield made
+    made.server.shutdown()
+    made.server.server_close()
+
+
+MARCH = dt.date(2024, 3, 1)

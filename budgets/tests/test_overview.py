@@ -1,0 +1,72 @@
+"""The tenant cost page shows each budget's burn-down chart and the latest cost anomalies."""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from django.urls import reverse
+
+from budgets.services.budgets import budget_create
+from budgets.tests.conftest import focus_days_write
+from pipelines.anomalies import ANOMALIES, ANOMALY_COLUMNS
+from tenants.services.audit import Actor
+
+
+def test_cost_page_draws_burndown_and_lists_anomalies(admin_client, onboard, warehouse):
+    """Actual line, forecast line, budget and both threshold lines; the anomaly with its
+    top contributor."""
+    onboarded = onboard()
+    tenant = onboarded.tenant
+    focus_days_write(
+        warehouse,
+        onboarded.dataset_id,
+        start=dt.date(2024, 7, 1),
+        end=dt.date(2024, 7, 10),
+        daily=20,
+    )
+    budget_create(
+        tenant=tenant,
+        name="july <all>",
+        amount=Decimal("500"),
+        thresholds=[{"kind": "actual", "percent": 80}, {"kind": "forecast", "percent": 100}],
+        actor=Actor.system("test"),
+    )
+    warehouse.table_create(onboarded.dataset_id, ANOMALIES, ANOMALY_COLUMNS)
+    warehouse.insert_rows(
+        onboarded.dataset_id,
+        ANOMALIES,
+        [
+            {
+                "series_key": '["AWS"]',
+                "day": "2024-07-08",
+                "provider": "AWS",
+                "service": "Amazon Elastic Compute Cloud",
+                "sub_account": "111122223333",
+                "region": "eu-west-1",
+                "actual": 220.0,
+                "expected": 20.0,
+                "score": 41.5,
+                "top_contributors": [
+                    {"resource_id": "i-0abc", "sku_id": "SKU1", "increase": 200.0}
+                ],
+                "detected_at": "2024-07-09T04:00:00Z",
+            }
+        ],
+    )
+
+    url = reverse("admin:tenants_tenant_overview", args=[tenant.pk])
+    content = admin_client.get(url).content.decode()
+
+    section = re.search(
+        r'id="tenant-budgets".*?(<svg class="chart budget-burndown.*?</svg>)', content, re.S
+    )
+    chart = section.group(1)
+    assert chart.count('class="actual"') == 1
+    assert chart.count('class="forecast"') == 1
+    assert chart.count('class="threshold"') == 2
+    assert "july &lt;all&gt;" in chart  # escaped
+    assert "Actual 200.00 (40.0%)" in content
+    assert "forecast 620.00 (124.0%)" in content
+    anomalies = re.search(r'id="tenant-anomalies".*?</table>', content, re.S).group(0)
+    assert "2024-07-08" in anomalies
+    assert "i-0abc (+200.00)" in anomalies

@@ -1,0 +1,250 @@
+"""Cost anomaly detection on the emulator, over a 16-week fixture derived from the AWS sample."""
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.anomalies import ANOMALIES
+from pipelines.configs import pipeline_config_get
+from pipelines.processors import StepContext, processor_for
+from pipelines.processors.focus_anomalies import FocusAnomalies
+
+DATA = Path(__file__).parent / "data"
+START = dt.date(2024, 1, 1)  # a Monday
+DAYS = 112
+END = START + dt.timedelta(days=DAYS - 1)
+SPIKE_DAY = END - dt.timedelta(days=3)
+SAMPLE = "aws_sample_focus"
+FOCUS = "aws_cost_focus"
+
+
+def _step(**options):
+    """The shipped AWS pipeline's anomaly step, with options changed for the test."""
+    config = pipeline_config_get("aws", "cost", "focus")
+    step = next(s for s in config.steps if s.ps_type == "focus.anomalies")
+    merged = {**step.options, **options}
+    assert FocusAnomalies.validate(merged) == []
+    return dataclasses.replace(step, options=merged), config
+
+
+def _context(warehouse, dataset, config, run_id="run-1") -> StepContext:
+    return StepContext(
+        warehouse=warehouse,
+        tenant_id="acme",
+        dataset_id=dataset,
+        variables=dict(config.variables),
+        run_id=run_id,
+    )
+
+
+@pytest.fixture
+def sample_focus(warehouse, scratch_dataset, settings, tmp_path, db):
+    """The AWS CUR sample (two weeks of November 2023), through the shipped FOCUS steps."""
+    settings.PIPELINE_LOCAL_FILES_DIR = str(tmp_path)
+    (tmp_path / "acme").mkdir()
+    shutil.copy(DATA / "aws_cur_sample.csv", tmp_path / "acme" / "cur.csv")
+    config = pipeline_config_get("aws", "cost", "focus")
+    context = StepContext(
+        warehouse=warehouse,
+        tenant_id="acme",
+        dataset_id=scratch_dataset,
+        params=config.typed_parameters(
+            config.resolve_parameters({"source_file": "cur.csv"}, tenant_id="acme")
+        ),
+        variables={**config.variables, "focus_table": SAMPLE},
+        run_id="sample",
+    )
+    for step in config.steps[:2]:  # load, normalize
+        processor_for(step).run(context.for_step(step))
+    return scratch_dataset
+
+
+def _keys(warehouse, dataset) -> list[dict]:
+    """The sample's usage lines per resource and SKU, average daily cost x 1000 (mid-size)."""
+    return warehouse.query(
+        "SELECT ServiceName AS service, ResourceId AS resource, SkuId AS sku, "
+        "SUM(CAST(BilledCost AS FLOAT64)) / 14 * 1000 AS base "
+        f"FROM {warehouse.quoted(dataset, SAMPLE)} WHERE ChargeCategory = 'Usage' "
+        "GROUP BY ServiceName, ResourceId, SkuId"
+    ).rows
+
+
+def fixture_build(warehouse, dataset, *, spike: float, tag: str = "team") -> dict:
+    """16 weeks of daily FOCUS rows: each sample line repeated daily, its cost perturbed ±8 %.
+
+    One service is flat (no perturbation), one weekly-seasonal (Mondays x3); one resource of a
+    third service gets ``spike`` added on SPIKE_DAY. Returns the services and the resource.
+    """
+    keys = _keys(warehouse, dataset)
+    by_service: dict[str, float] = {}
+    for key in keys:
+        by_service[key["service"]] = by_service.get(key["service"], 0) + key["base"]
+    ranked = sorted(by_service, key=lambda s: -by_service[s])
+    seasonal, spiked, flat = ranked[0], ranked[1], ranked[2]
+    resource = max(
+        (k for k in keys if k["service"] == spiked), key=lambda k: (k["base"], k["resource"])
+    )
+    sample = warehouse.quoted(dataset, SAMPLE)
+    focus = warehouse.quoted(dataset, FOCUS)
+    warehouse.query(
+        f"""CREATE OR REPLACE TABLE {focus} AS
+WITH keys AS (
+  SELECT ProviderName, ServiceName, SubAccountId, RegionId, ResourceId, SkuId,
+    SUM(CAST(BilledCost AS FLOAT64)) / 14 * 1000 AS base,
+    ROW_NUMBER() OVER (ORDER BY ServiceName, ResourceId, SkuId) AS k
+  FROM {sample}
+  WHERE ChargeCategory = 'Usage'
+  GROUP BY ProviderName, ServiceName, SubAccountId, RegionId, ResourceId, SkuId
+),
+days AS (
+  SELECT keys.*, d,
+    IF(ServiceName = @flat, 1, 1 + 0.08 * (MOD(UNIX_DATE(d) * 7 + k * 13, 17) - 8) / 8)
+      * IF(ServiceName = @seasonal AND EXTRACT(DAYOFWEEK FROM d) = 2, 3, 1) AS factor
+  FROM keys CROSS JOIN UNNEST(GENERATE_DATE_ARRAY(@start, @end)) AS d
+),
+lines AS (
+  SELECT ProviderName, ServiceName, SubAccountId, RegionId, ResourceId, SkuId, d,
+    base * factor AS cost
+  FROM days
+  UNION ALL
+  SELECT ProviderName, ServiceName, SubAccountId, RegionId, ResourceId, SkuId, @spike_day,
+    @spike
+  FROM keys
+  WHERE ServiceName = @spiked AND ResourceId IS NOT DISTINCT FROM @resource
+    AND SkuId IS NOT DISTINCT FROM @sku AND @spike > 0
+)
+SELECT
+  TIMESTAMP(d) AS ChargePeriodStart,
+  TIMESTAMP(DATE_ADD(d, INTERVAL 1 DAY)) AS ChargePeriodEnd,
+  'Usage' AS ChargeCategory,
+  ProviderName, ServiceName, SubAccountId, RegionId, ResourceId, SkuId,
+  PARSE_JSON(IF(ServiceName = @spiked, '{{"{tag}": "data"}}', '{{"{tag}": "web"}}')) AS Tags,
+  CAST(ROUND(cost, 6) AS NUMERIC) AS BilledCost,
+  CAST(ROUND(cost, 6) AS NUMERIC) AS EffectiveCost
+FROM lines""",
+        {
+            "start": START,
+            "end": END,
+            "flat": flat,
+            "seasonal": seasonal,
+            "spiked": spiked,
+            "resource": resource["resource"],
+            "sku": resource["sku"],
+            "spike_day": SPIKE_DAY,
+            "spike": float(spike),
+        },
+    )
+    return {
+        "seasonal": seasonal,
+        "spiked": spiked,
+        "flat": flat,
+        "resource": resource["resource"],
+        "sku": resource["sku"],
+        "daily": by_service,
+    }
+
+
+def anomalies(warehouse, dataset) -> list[dict]:
+    return warehouse.query(
+        "SELECT series_key, day, provider, service, tag_key, tag_value, actual, expected, score, "
+        "TO_JSON_STRING(top_contributors) AS top, detected_at "
+        f"FROM {warehouse.quoted(dataset, ANOMALIES)} ORDER BY day, service"
+    ).rows
+
+
+def test_an_injected_spike_is_the_only_anomaly_with_its_top_contributor(warehouse, sample_focus):
+    """Over 84 scored days, only the spiked series-day is flagged, led by the spiked resource.
+
+    The flat and the weekly-seasonal (Mondays x3) services raise nothing.
+    """
+    made = fixture_build(warehouse, sample_focus, spike=0)
+    spike = round(4 * made["daily"][made["spiked"]] + 50, 2)
+    fixture_build(warehouse, sample_focus, spike=spike)
+    step, config = _step(detect_days=DAYS - 28)
+
+    result = processor_for(step).run(_context(warehouse, sample_focus, config).for_step(step))
+
+    found = anomalies(warehouse, sample_focus)
+    assert [(a["day"], a["service"]) for a in found] == [(SPIKE_DAY, made["spiked"])]
+    anomaly = found[0]
+    assert anomaly["provider"] == "AWS"
+    assert anomaly["actual"] - anomaly["expected"] == pytest.approx(spike, rel=0.1)
+    assert anomaly["score"] >= 3.5
+    top = json.loads(anomaly["top"])
+    assert top[0]["resource_id"] == (made["resource"] or "")
+    assert top[0]["sku_id"] == (made["sku"] or "")
+    assert top[0]["increase"] == pytest.approx(spike, rel=0.05)
+    assert result.details["anomalies_in_window"] == 1
+    # The seasonal service's Mondays really are three times its other days.
+    assert made["seasonal"] != made["spiked"]
+
+
+def test_a_rerun_records_the_anomaly_once_and_a_cleared_day_goes(warehouse, sample_focus):
+    """Re-running keeps one row per series and day (its first detection time kept); when the
+    data no longer shows the spike, the next run removes it."""
+    made = fixture_build(warehouse, sample_focus, spike=0)
+    fixture_build(warehouse, sample_focus, spike=4 * made["daily"][made["spiked"]] + 50)
+    step, config = _step(detect_days=14)
+    processor = processor_for(step)
+
+    processor.run(_context(warehouse, sample_focus, config, "run-1").for_step(step))
+    first = anomalies(warehouse, sample_focus)
+    processor.run(_context(warehouse, sample_focus, config, "run-2").for_step(step))
+    second = anomalies(warehouse, sample_focus)
+
+    assert len(first) == len(second) == 1
+    assert first[0]["detected_at"] == second[0]["detected_at"]
+    assert first[0]["series_key"] == second[0]["series_key"]
+
+    fixture_build(warehouse, sample_focus, spike=0)
+    processor.run(_context(warehouse, sample_focus, config, "run-3").for_step(step))
+    assert anomalies(warehouse, sample_focus) == []
+
+
+def test_a_tag_key_splits_series_by_its_value(warehouse, sample_focus):
+    """With ``tag_key``, the anomaly names the tag and the value of the spiked series."""
+    made = fixture_build(warehouse, sample_focus, spike=0, tag="team")
+    fixture_build(warehouse, sample_focus, spike=4 * made["daily"][made["spiked"]] + 50, tag="team")
+    step, config = _step(detect_days=7, tag_key="team")
+
+    processor_for(step).run(_context(warehouse, sample_focus, config).for_step(step))
+
+    found = anomalies(warehouse, sample_focus)
+    assert [(a["service"], a["tag_key"], a["tag_value"]) for a in found] == [
+        (made["spiked"], "team", "data")
+    ]
+
+
+def test_small_jumps_are_not_anomalies(warehouse, sample_focus):
+    """A spike below the absolute threshold is not flagged, however large its score."""
+    made = fixture_build(warehouse, sample_focus, spike=0)
+    fixture_build(warehouse, sample_focus, spike=4 * made["daily"][made["spiked"]] + 50)
+    step, config = _step(detect_days=7, min_absolute=1e9)
+
+    processor_for(step).run(_context(warehouse, sample_focus, config).for_step(step))
+
+    assert anomalies(warehouse, sample_focus) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"table": "other.x"}, "table"),
+        ({"history_weeks": 1}, "history_weeks"),
+        ({"z_threshold": "3"}, "z_threshold"),
+        ({"cost_column": "ListCost"}, "cost_column"),
+        ({"tag_key": "a'b"}, "tag_key"),
+        ({"charge_categories": ["Nope"]}, "charge_categories"),
+        ({"history_weeks": 4, "min_baseline_days": 6}, "min_baseline_days"),
+        ({"threshold": 3}, "threshold"),
+    ],
+)
+def test_bad_options_are_named(options, problem):
+    """Each bad option is reported by name when the config loads."""
+    step = {"table": "{focus_table}", **options}
+    errors = FocusAnomalies.validate(step)
+    assert any(e.startswith(problem) for e in errors), errors
