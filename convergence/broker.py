@@ -24,6 +24,15 @@ class Channel(kombu_sqlalchemy.Channel):
             self.session.rollback()
             return self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).one()
 
+    def _put(self, queue, payload, **kwargs):
+        try:
+            return super()._put(queue, payload, **kwargs)
+        except OperationalError:
+            # "database is locked" at commit leaves the insert pending in the session; Celery
+            # then retries the publish, and without this rollback both copies would commit.
+            self.session.rollback()
+            raise
+
     def _open(self):
         # Another process may create a table between the existence check and ours (once per
         # table at most); each retry checks again and finds more of them there.

@@ -256,7 +256,7 @@ class TenantCredentialsApi(APIView):
     class InputSerializer(StrictInputSerializer):
         provider = serializers.ChoiceField(choices=Provider.choices)
         kind = serializers.ChoiceField(choices=CloudCredential.Kind.choices)
-        name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", default="default")
+        name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", max_length=100, default="default")
         secret = serializers.DictField(child=serializers.CharField(max_length=20000))
 
     @extend_schema(responses=CredentialOutputSerializer(many=True))

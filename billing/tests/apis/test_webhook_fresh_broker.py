@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from django.db import connections
+from kombu import Connection
 
 from billing.models import StripeEvent
 from billing.services.events import stripe_event_process
@@ -25,17 +26,22 @@ pytestmark = [
 
 
 @pytest.fixture
-def fresh_broker(tmp_path):
-    """The Celery app pointed at a broker database that does not exist yet."""
+def fresh_broker(tmp_path, monkeypatch):
+    """The Celery app pointed at a SQLite broker file that does not exist yet (also in CI,
+    where CELERY_BROKER_URL names Redis: Celery reads that variable before its settings)."""
     previous = celery_app.conf.broker_url
+    url = f"sqla+sqlite:///{tmp_path / 'fresh-broker.sqlite3'}"
 
-    def use(url: str) -> None:
-        celery_app.conf.broker_url = url
+    def use(broker_url: str) -> None:
+        celery_app.conf.broker_url = broker_url
         celery_app._pool = None  # connection and producer pools are made per broker URL
         celery_app.amqp._producer_pool = None
 
-    use(f"sqla+sqlite:///{tmp_path / 'fresh-broker.sqlite3'}")
-    yield celery_app.conf.broker_url
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    use(url)
+    assert celery_app.conf.broker_url == url
+    yield url
+    monkeypatch.delenv("CELERY_BROKER_URL")
     use(previous)
 
 
@@ -71,7 +77,7 @@ def test_fifty_concurrent_deliveries_on_a_fresh_broker(fresh_broker, drop_datase
     assert len(answers) == DELIVERIES
     failures = [a for a in answers if not (isinstance(a, tuple) and 200 <= a[0] < 300)]
     assert failures == []
-    with celery_app.connection_for_write() as conn:
+    with Connection(fresh_broker) as conn:
         queued = conn.SimpleQueue("celery").qsize()
     assert queued == DELIVERIES
     for pk in StripeEvent.objects.order_by("created", "pk").values_list("pk", flat=True):
