@@ -14,6 +14,7 @@ from budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from budgets.selectors import anomalies_for_tenant, budget_status
 from budgets.services.alerts import webhook_set
 from budgets.services.budgets import BudgetInvalid, budget_create, budget_delete
+from convergence.serializers import StrictInputSerializer
 from tenants.authentication import request_actor
 from tenants.models import Provider
 from tenants.permissions import IsTenantOrStaff
@@ -21,6 +22,11 @@ from tenants.selectors import tenant_get_for_user
 
 
 class ThresholdSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=BudgetAlert.Kind.choices)
+    percent = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+class ThresholdInputSerializer(StrictInputSerializer):
     kind = serializers.ChoiceField(choices=BudgetAlert.Kind.choices)
     percent = serializers.IntegerField(min_value=1, max_value=1000)
 
@@ -61,8 +67,8 @@ class TenantBudgetsApi(APIView):
 
     permission_classes = [IsTenantOrStaff]
 
-    class InputSerializer(serializers.Serializer):
-        name = serializers.RegexField(r"^[\w .-]{1,100}$")
+    class InputSerializer(StrictInputSerializer):
+        name = serializers.RegexField(r"^[\w .-]{1,100}$", max_length=100)
         period = serializers.ChoiceField(choices=Budget.Period.choices, default="monthly")
         amount = serializers.DecimalField(
             max_digits=14, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(10**11)
@@ -72,7 +78,9 @@ class TenantBudgetsApi(APIView):
         sub_account = serializers.CharField(max_length=200, required=False, default="")
         tag_key = serializers.CharField(max_length=128, required=False, default="")
         tag_value = serializers.CharField(max_length=256, required=False, default="")
-        thresholds = ThresholdSerializer(many=True, min_length=1, max_length=10)
+        thresholds = serializers.ListField(
+            child=ThresholdInputSerializer(), min_length=1, max_length=10
+        )
 
     @extend_schema(responses=BudgetOutputSerializer(many=True))
     def get(self, request, tenant_id: str):
@@ -155,7 +163,7 @@ class TenantWebhookApi(APIView):
 
     permission_classes = [IsTenantOrStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         url = serializers.URLField(
             max_length=500, validators=[URLValidator(schemes=["https", "http"])]
         )

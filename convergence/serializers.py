@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
 
 # Older or more common names clients send for a field; refused with a hint, never ignored.
 FIELD_HINTS = {"subscription_plan": "plan", "plan_code": "plan", "email": "admin_email"}
@@ -26,6 +27,12 @@ def _type_error(field: serializers.Field, value: Any) -> str | None:
     elif isinstance(field, serializers.IntegerField):
         ok = isinstance(value, int) and not isinstance(value, bool)
         expected = "an integer"
+    elif isinstance(field, serializers.DecimalField) and getattr(
+        field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING
+    ):
+        # Money travels as a decimal string (as the schema says); a plain number is taken too.
+        ok = isinstance(value, (str, *_NUMBER)) and not isinstance(value, bool)
+        expected = "a decimal number or string"
     elif isinstance(field, serializers.FloatField | serializers.DecimalField):
         ok = isinstance(value, _NUMBER) and not isinstance(value, bool)
         expected = "a number"

@@ -146,6 +146,7 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "pipelines.models.RunStatus",
         "StepStatusEnum": "pipelines.models.StepStatus",
         "CredentialKindEnum": "tenants.models.CloudCredential.Kind",
+        "BudgetAlertKindEnum": "budgets.models.BudgetAlert.Kind",
     },
 }
 
