@@ -168,9 +168,31 @@ def uploads_as_large_as_bigquery_takes() -> None:
     manager.__init__ = init
 
 
+@fix
+def writes_make_no_time_travel_copies() -> None:
+    """After every write (a load, a CTAS, a MERGE, streamed rows) the emulator copied the
+    whole table into a time-travel snapshot: a second copy of a 1 M-row CUR load, in time
+    and in memory, that BigQuery does not pay at write time. Nothing here reads the past
+    (no ``FOR SYSTEM_TIME AS OF``), so writes only announce the change; a time-travel query
+    then reads the table as it is (the emulator's rule for a table without snapshots).
+    ``EMULATOR_TIME_TRAVEL=copies`` keeps the emulator's copies.
+    """
+    import os
+
+    if os.environ.get("EMULATOR_TIME_TRAVEL", "").strip().lower() == "copies":
+        return
+    from bqemulator.domain.events import TableDataChanged
+    from bqemulator.versioning import snapshots
+
+    def record_change(self, project_id, dataset_id, table_id):
+        self._events.publish(TableDataChanged(project_id, dataset_id, table_id))
+
+    snapshots.SnapshotManager.record_change = record_change
+
+
 #: DuckDB's memory cap in the emulator unless ``EMULATOR_MEMORY_LIMIT`` says otherwise
 #: (a DuckDB size such as ``2GB``; ``none`` keeps DuckDB's default, 80 % of the RAM).
-EMULATOR_MEMORY_LIMIT = "512MB"
+EMULATOR_MEMORY_LIMIT = "384MB"
 
 
 @fix

@@ -61,3 +61,14 @@ def test_duckdb_memory_is_capped(warehouse):
     value, unit = cap.split()
     assert unit == "MiB"
     assert abs(float(value) - mebibytes) < 0.2
+
+
+def test_time_travel_reads_the_table_after_writes(warehouse, scratch_dataset):
+    """Writes make no time-travel copy; FOR SYSTEM_TIME AS OF still answers, from the table."""
+    table = warehouse.quoted(scratch_dataset, "tt")
+    warehouse.query(f"CREATE TABLE {table} AS SELECT 1 AS n")
+    warehouse.query(f"INSERT INTO {table} (n) VALUES (2)")
+    rows = warehouse.query(
+        f"SELECT SUM(n) AS total FROM {table} FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()"
+    ).rows
+    assert rows == [{"total": 3}]
