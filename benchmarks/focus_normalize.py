@@ -1,26 +1,36 @@
-"""Benchmark: FOCUS normalization of the AWS CUR sample scaled up, pipeline vs plain DuckDB.
+"""Benchmark: FOCUS normalization of a scaled-up AWS CUR: pipeline, DuckDB, focus-converter.
 
 Usage, from the project root:
 
-    .venv/bin/python benchmarks/focus_normalize.py [--rows 1000000]
+    .venv/bin/python benchmarks/focus_normalize.py [--rows 1000000] [--skip-converter]
 
 The AWS CUR sample (``pipelines/tests/data/aws_cur_sample.csv``, 1,281 rows) is repeated
 to ``--rows`` rows into a gzip CSV in a temp dir, each copy's ``identity/LineItemId``
-suffixed so no two rows are the same. Then, in one run:
+suffixed so no two rows are the same. Then, in one run, one after the other (never two at
+once, so none shares the CPUs or memory with another):
 
-- pipeline: a fresh ephemeral bqemulator on a free port, a tenant onboarded on the SCALE
-  plan, and the real ``aws/cost/focus`` pipeline (file.load, focus.normalize, dq.check)
-  started with ``pipeline_run_start`` and executed in-process with ``pipeline_run_execute``,
-  exactly as a worker runs it. Timed whole, and per step from the StepRun rows.
-- DuckDB: the same file read into an in-memory DuckDB table with the same all-VARCHAR
-  schema and column names, then the same FOCUS statement, translated to DuckDB by
-  bqemulator's own translator (the statement the emulator executes). Two diagnostic
-  rows follow: the statement with DECIMAL(18, 9) for NUMERIC, and one copy of the raw
-  table (what the emulator's snapshot after a load costs).
+- pipeline: a fresh ephemeral bqemulator on a free port (started as ``make run`` starts it,
+  through ``pipelines.emulator_fixes``), a tenant onboarded on the SCALE plan, and the real
+  ``aws/cost/focus`` pipeline (file.load, focus.normalize, dq.check) started with
+  ``pipeline_run_start`` and executed in-process with ``pipeline_run_execute``, exactly as a
+  worker runs it. Timed whole, and per step from the StepRun rows. Peak RSS: the emulator
+  process's plus this (Django) process's, each its own high-water mark (VmHWM), so the sum
+  is an upper bound of the two together. A diagnostic follows on the same emulator: the
+  FOCUS statement with every ``PARSE_NUMERIC(x)`` written ``CAST(x AS NUMERIC)``.
+- DuckDB (a child process): the same file read into an in-memory DuckDB table with the same
+  all-VARCHAR schema and column names, then the same FOCUS statement, translated to DuckDB
+  by bqemulator's own translator (the statement the emulator executes). Diagnostics: the
+  ``CAST(x AS NUMERIC)`` statement, the statement with DECIMAL(18, 9) for NUMERIC, and one
+  copy of the raw table. Peak RSS from the child's rusage.
+- focus-converter 1.0.0 (the FinOps Foundation's converter), installed from PyPI into its
+  own virtualenv (kept in the temp dir between runs, ``--converter-venv``) with
+  ``multimethod<2`` and ``click<8.2`` pinned, run as ``focus-converter convert --provider
+  aws-cur`` on the same file, uncompressed first (it reads CSV, not gzip; the gunzip is not
+  timed). Peak RSS from the child's rusage.
 
-Both FOCUS tables must hold ``--rows`` rows and the source file's cost total, to the cent.
-The control-plane database is a temp SQLite file unless ``DATABASE_URL`` is set (a tenant
-is then onboarded there).
+The FOCUS tables of the pipeline and DuckDB must hold ``--rows`` rows and the source file's
+cost total, to the cent. The control-plane database is a temp SQLite file unless
+``DATABASE_URL`` is set (a tenant is then onboarded there).
 """
 
 from __future__ import annotations
@@ -28,9 +38,11 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +57,10 @@ sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "pipelines" / "tests" / "data" / "aws_cur_sample.csv"
 PROJECT = "convergence-bench"
 CENT = Decimal("0.01")
+CONVERTER = "focus-converter==1.0.0"
+# Without these pins focus-converter 1.0.0 does not start (newer multimethod and click
+# changed APIs it uses).
+CONVERTER_PINS = ("multimethod<2", "click<8.2")
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class Timing:
     label: str
     rows: int
     seconds: float
+    peak_mb: float | None = None
 
     @property
     def rate(self) -> float:
@@ -111,8 +128,65 @@ def django_setup(workdir: Path, imports: Path, endpoint: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def pipeline_bench(tenant_id: str, source: Path, rows: int) -> tuple[list[Timing], int, Decimal]:
-    """Run aws/cost/focus on ``source``; return its timings, FOCUS row count and cost total."""
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A live process's peak resident set (VmHWM) in MB; Linux."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def rss_mb(pid: int | str) -> float:
+    """A live process's resident set now (VmRSS) in MB; 0 once it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    return next((int(x.split()[1]) / 1024 for x in lines if x.startswith("VmRSS:")), 0.0)
+
+
+class RssSampler:
+    """Samples the summed RSS of some processes every 50 ms; ``peak_mb`` is the largest sum."""
+
+    def __init__(self, *pids: int | str) -> None:
+        import threading
+
+        self.pids, self.peak_mb = pids, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak_mb = max(self.peak_mb, sum(rss_mb(p) for p in self.pids))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cast_numeric_sql(bq_sql: str) -> str:
+    """The statement with every ``PARSE_NUMERIC(x)`` written ``CAST(x AS NUMERIC)``."""
+    import sqlglot
+    from sqlglot import exp
+
+    def rewrite(node):
+        if isinstance(node, exp.ParseNumeric):
+            return exp.Cast(this=node.this.copy(), to=exp.DataType.build("NUMERIC"))
+        return node
+
+    return sqlglot.parse_one(bq_sql, read="bigquery").transform(rewrite).sql(dialect="bigquery")
+
+
+def pipeline_bench(
+    tenant_id: str, source: Path, rows: int, emulator_pid: int
+) -> tuple[list[Timing], int, Decimal, Decimal, float]:
+    """Run aws/cost/focus on ``source``; return timings, FOCUS row count, cost totals and
+    the sampled peak of emulator + Django RSS."""
+    from pipelines.focus import focus_sql, focus_table_columns
     from pipelines.models import RunStatus
     from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
     from pipelines.tables import DQ_RESULTS
@@ -135,9 +209,19 @@ def pipeline_bench(tenant_id: str, source: Path, rows: int) -> tuple[list[Timing
         parameters={"source_file": source.name},
         enqueue=False,
     )
-    started = time.perf_counter()
-    run = pipeline_run_execute(run_id=run.pk)
-    total_seconds = time.perf_counter() - started
+    with RssSampler(emulator_pid, "self") as sampler:
+        started = time.perf_counter()
+        run = pipeline_run_execute(run_id=run.pk)
+        total_seconds = time.perf_counter() - started
+    # Read now: the diagnostic below runs on the same emulator.
+    peaks = {"emulator": peak_rss_mb(emulator_pid), "Django": peak_rss_mb()}
+    peak_mb = sum(peaks.values())
+    print(
+        "peak RSS: "
+        + ", ".join(f"{k} {v:,.0f} MB" for k, v in peaks.items())
+        + f"; sum of the two sampled every 50 ms during the run: {sampler.peak_mb:,.0f} MB",
+        flush=True,
+    )
 
     steps = {s.step_id: s for s in run.steps.all()}
     if run.status != RunStatus.COMPLETED:
@@ -154,35 +238,57 @@ def pipeline_bench(tenant_id: str, source: Path, rows: int) -> tuple[list[Timing
         sys.exit(f"DQ did not pass: {dq}")
     if "cost_total" not in {r["check_name"].split(":")[0] for r in dq}:
         sys.exit(f"no cost_total check among {dq}")
-    focus = warehouse.query(
-        "SELECT COUNT(*) AS n, SUM(BilledCost) AS total "
-        f"FROM {warehouse.quoted(dataset, 'aws_cost_focus')}"
-    ).rows[0]
+    totals_sql = "SELECT COUNT(*) AS n, SUM(BilledCost) AS total FROM {}"
+    focus = warehouse.query(totals_sql.format(warehouse.quoted(dataset, "aws_cost_focus"))).rows[0]
+
+    columns = [c.name for c in warehouse.table_columns(dataset, "aws_cur_raw")]
+    cast_sql = cast_numeric_sql(
+        focus_sql(
+            "aws",
+            source=warehouse.table_ref(dataset, "aws_cur_raw"),
+            destination=warehouse.table_ref(dataset, "aws_cost_focus_cast"),
+            source_columns=columns,
+        )
+    )
+    # As the pipeline does: the FOCUS table is created with its schema, then filled.
+    warehouse.table_create(dataset, "aws_cost_focus_cast", focus_table_columns("aws"), replace=True)
+    started = time.perf_counter()
+    warehouse.query(cast_sql)
+    cast_seconds = time.perf_counter() - started
+    cast = warehouse.query(totals_sql.format(warehouse.quoted(dataset, "aws_cost_focus_cast")))
+    if cast.rows[0]["n"] != focus["n"]:
+        sys.exit(f"CAST variant on the emulator: {cast.rows[0]['n']} rows, not {focus['n']}")
 
     def step(step_id: str, label: str) -> Timing:
         row = steps[step_id]
         return Timing(label, rows, (row.ended_at - row.started_at).total_seconds())
 
     timings = [
-        Timing("pipeline: whole run", rows, total_seconds),
+        Timing("pipeline: whole run", rows, total_seconds, peak_mb),
         step("load_cur", "  step file.load"),
         step("normalize_focus", "  step focus.normalize"),
         step("check_focus", "  step dq.check"),
+        Timing("  emulator: CAST AS NUMERIC (diagnostic)", rows, cast_seconds),
     ]
-    return timings, focus["n"], Decimal(focus["total"])
+    cast_total = Decimal(cast.rows[0]["total"])
+    return timings, focus["n"], Decimal(focus["total"]), cast_total, sampler.peak_mb
 
 
-def duckdb_bench(source: Path, rows: int) -> tuple[list[Timing], int, Decimal, float]:
-    """Load ``source`` into in-memory DuckDB and run the emulator's translation of focus_sql."""
+def duckdb_bench(source: Path, rows: int) -> dict:
+    """In a child process: load ``source`` into in-memory DuckDB and run the emulator's
+    translation of focus_sql (and its diagnostics); return figures as JSON-ready values."""
     import duckdb
     import structlog
     from bqemulator.sql.builtin_udfs import register_builtin_udfs
     from bqemulator.sql.table_rewriter import rewrite_table_refs
     from bqemulator.sql.translator import SQLTranslator
 
+    from pipelines.emulator_fixes import numeric_keeps_nine_decimals
     from pipelines.focus import focus_sql, focus_table_columns
     from pipelines.processors.file_load import csv_header_columns
 
+    # The emulator's translation of CAST(x AS NUMERIC), as it runs in the emulator.
+    numeric_keeps_nine_decimals()
     # The translator logs every call at debug level; the emulator itself runs at warning.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     columns = [c.name for c in csv_header_columns(source)]
@@ -201,77 +307,176 @@ def duckdb_bench(source: Path, rows: int) -> tuple[list[Timing], int, Decimal, f
     )
     load_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
-    bq_sql = focus_sql(
-        "aws",
-        source=f"{PROJECT}.bench.aws_cur_raw",
-        destination=f"{PROJECT}.bench.aws_cost_focus",
-        source_columns=columns,
-    )
-    # The emulator's own chain for a query job: translate, then qualify table names.
-    translated = SQLTranslator().translate(bq_sql).unwrap()
-    duckdb_sql = rewrite_table_refs(translated, PROJECT)
-    translate_seconds = time.perf_counter() - started
-    # The pipeline creates the FOCUS table with its schema, then inserts into it.
+    # The pipeline creates each FOCUS table with its schema, then inserts into it.
     types = {"NUMERIC": "DECIMAL(38, 9)", "FLOAT64": "DOUBLE", "TIMESTAMP": "TIMESTAMPTZ"}
     ddl = ", ".join(
         f'"{c.name}" {types.get(c.type, "JSON" if c.type == "JSON" else "VARCHAR")}'
         for c in focus_table_columns("aws")
     )
-    conn.execute(f"CREATE TABLE {schema}.aws_cost_focus ({ddl})")
+
+    def translated(destination: str, cast: bool = False) -> str:
+        conn.execute(f"CREATE TABLE {schema}.{destination} ({ddl})")
+        bq_sql = focus_sql(
+            "aws",
+            source=f"{PROJECT}.bench.aws_cur_raw",
+            destination=f"{PROJECT}.bench.{destination}",
+            source_columns=columns,
+        )
+        if cast:
+            bq_sql = cast_numeric_sql(bq_sql)
+        # The emulator's own chain for a query job: translate, then qualify table names.
+        return rewrite_table_refs(SQLTranslator().translate(bq_sql).unwrap(), PROJECT)
+
+    def timed(sql: str) -> float:
+        started = time.perf_counter()
+        conn.execute(sql)
+        return time.perf_counter() - started
 
     started = time.perf_counter()
-    conn.execute(duckdb_sql)
-    normalize_seconds = time.perf_counter() - started
+    duckdb_sql = translated("aws_cost_focus")
+    translate_seconds = time.perf_counter() - started
+    normalize_seconds = timed(duckdb_sql)
     count, total = conn.execute(
         f"SELECT COUNT(*), SUM(BilledCost) FROM {schema}.aws_cost_focus"
     ).fetchone()
-
+    cast_seconds = timed(translated("aws_cost_focus_cast", cast=True))
+    cast_count, cast_total = conn.execute(
+        f"SELECT COUNT(*), SUM(BilledCost) FROM {schema}.aws_cost_focus_cast"
+    ).fetchone()
     # After a load job the emulator copies the whole table (its time-travel snapshot), so
     # its file.load step pays for one such copy of the raw table.
-    started = time.perf_counter()
-    conn.execute(f"CREATE TABLE {schema}.raw_copy AS SELECT * FROM {schema}.aws_cur_raw")
-    copy_seconds = time.perf_counter() - started
-
-    # Not the same SQL, a diagnostic: PARSE_NUMERIC becomes a cast to DECIMAL(38, 9)
-    # (BigQuery's NUMERIC), and DuckDB casts text to 128-bit decimals far more slowly than
-    # to 64-bit ones; DECIMAL(18, 9) shows how much of the normalization that is.
-    narrow_sql = duckdb_sql.replace("DECIMAL(38, 9)", "DECIMAL(18, 9)")
-    conn.execute(f"DELETE FROM {schema}.aws_cost_focus")
-    started = time.perf_counter()
-    conn.execute(narrow_sql)
-    narrow_seconds = time.perf_counter() - started
+    copy_seconds = timed(f"CREATE TABLE {schema}.raw_copy AS SELECT * FROM {schema}.aws_cur_raw")
+    # Not the same SQL, a diagnostic: NUMERIC is DECIMAL(38, 9), and DuckDB casts text to
+    # 128-bit decimals far more slowly than to 64-bit ones; DECIMAL(18, 9) shows how much
+    # of the normalization that is.
+    narrow_sql = translated("aws_cost_focus_narrow")
+    narrow_seconds = timed(narrow_sql.replace("DECIMAL(38, 9)", "DECIMAL(18, 9)"))
     conn.close()
-    timings = [
-        Timing("duckdb: load CSV.gz", rows, load_seconds),
-        Timing("duckdb: normalize (same SQL)", rows, normalize_seconds),
-        Timing("duckdb: load + normalize", rows, load_seconds + normalize_seconds),
-        Timing("  normalize, DECIMAL(18, 9) (diagnostic)", rows, narrow_seconds),
-        Timing("  raw table copy (cf. load snapshot)", rows, copy_seconds),
-    ]
-    return timings, count, Decimal(total), translate_seconds
+    return {
+        "load": load_seconds,
+        "normalize": normalize_seconds,
+        "cast": cast_seconds,
+        "narrow": narrow_seconds,
+        "copy": copy_seconds,
+        "translate": translate_seconds,
+        "count": count,
+        "total": str(total),
+        "cast_count": cast_count,
+        "cast_total": str(cast_total),
+    }
+
+
+def child_run(command: list[str], **kwargs) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run a child to its end: wall seconds, its peak RSS in MB (rusage), and its output."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    # communicate() would reap the child first; read the pipes, then wait4 for its rusage.
+    out, err = process.stdout.read(), process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    result = subprocess.CompletedProcess(command, process.returncode, out, err)
+    return seconds, usage.ru_maxrss / 1024, result
+
+
+def converter_venv(path: Path) -> Path:
+    """focus-converter 1.0.0 in its own virtualenv (made once, reused while it exists)."""
+    binary = path / "bin" / "focus-converter"
+    if not binary.exists():
+        print(f"installing {CONVERTER} into {path} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run(
+            [
+                str(path / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                CONVERTER,
+                *CONVERTER_PINS,
+            ],
+            check=True,
+        )
+    return binary
+
+
+def converter_bench(binary: Path, source: Path, workdir: Path, rows: int) -> Timing:
+    """focus-converter on the same rows, as CSV (it does not read gzip)."""
+    plain = workdir / "converter" / "aws_cur.csv"
+    plain.parent.mkdir()
+    with gzip.open(source, "rb") as packed, plain.open("wb") as out:
+        shutil.copyfileobj(packed, out, 1024 * 1024)
+    export = workdir / "converter" / "out"
+    seconds, peak_mb, result = child_run(
+        [
+            str(binary),
+            "convert",
+            "--provider",
+            "aws-cur",
+            "--data-path",
+            str(plain),
+            "--data-format",
+            "csv",
+            "--export-path",
+            str(export),
+            # Only the FOCUS columns, as the pipeline's FOCUS table holds.
+            "--no-export-include-source-columns",
+        ]
+    )
+    if result.returncode != 0:
+        sys.exit(f"focus-converter failed ({result.returncode}): {result.stderr.decode()[-2000:]}")
+    outputs = list(export.rglob("*.parquet"))
+    if not outputs:
+        sys.exit(f"focus-converter wrote no Parquet file: {result.stdout.decode()[-2000:]}")
+    import duckdb
+
+    written = (
+        duckdb.connect()
+        .execute("SELECT COUNT(*) FROM read_parquet(?)", [[str(p) for p in outputs]])
+        .fetchone()[0]
+    )
+    if written != rows:
+        sys.exit(f"focus-converter wrote {written:,} rows, not {rows:,}")
+    plain.unlink()
+    return Timing("focus-converter 1.0.0 (CSV -> FOCUS Parquet)", rows, seconds, peak_mb)
 
 
 def table_print(timings: list[Timing]) -> None:
     width = max(len(t.label) for t in timings)
-    print(f"| {'':<{width}} | {'rows':>9} | {'seconds':>8} | {'rows/s':>9} |")
-    print(f"|{'-' * (width + 2)}|{'-' * 10}:|{'-' * 9}:|{'-' * 10}:|")
+    print(f"| {'':<{width}} | {'rows':>9} | {'seconds':>8} | {'rows/s':>9} | {'peak RSS MB':>11} |")
+    print(f"|{'-' * (width + 2)}|{'-' * 10}:|{'-' * 9}:|{'-' * 10}:|{'-' * 12}:|")
     for t in timings:
-        print(f"| {t.label:<{width}} | {t.rows:>9,} | {t.seconds:>8.2f} | {t.rate:>9,.0f} |")
+        peak = f"{t.peak_mb:,.0f}" if t.peak_mb is not None else ""
+        print(
+            f"| {t.label:<{width}} | {t.rows:>9,} | {t.seconds:>8.2f} | {t.rate:>9,.0f} "
+            f"| {peak:>11} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-converter", action="store_true")
+    parser.add_argument(
+        "--converter-venv",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "convergence-focus-converter-1.0.0",
+    )
+    parser.add_argument("--duckdb-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rows < 1:
         parser.error("--rows must be positive")
+    if args.duckdb_child:
+        print(json.dumps(duckdb_bench(args.duckdb_child, args.rows)))
+        return
 
     from pipelines.emulator import emulator_start, emulator_wait, free_port
 
     workdir = Path(tempfile.mkdtemp(prefix="focus-bench-"))
     process = None
     try:
+        converter = None if args.skip_converter else converter_venv(args.converter_venv)
         tenant_id = f"bench_{uuid.uuid4().hex[:8]}"
         imports = workdir / "imports"
         # A tenant's runs load local files only from its own folder under the imports dir.
@@ -281,48 +486,90 @@ def main() -> None:
         expected = cur_scale(source, args.rows)
         print(
             f"scaled sample to {args.rows:,} rows in {time.perf_counter() - started:.1f} s "
-            f"({source.stat().st_size / 1e6:.0f} MB gzip); cost total {expected}"
+            f"({source.stat().st_size / 1e6:.0f} MB gzip); cost total {expected}",
+            flush=True,
         )
 
         port = free_port()
         endpoint = f"http://127.0.0.1:{port}"
-        # Staged uploads go to the temp dir; the default 1 GiB upload cap is below 1.3M rows.
         os.environ["BQEMU_UPLOAD_STAGING_DIR"] = str(workdir / "uploads")
-        os.environ["BQEMU_UPLOAD_MAX_BYTES"] = str(10 * 1024**3)
         process = emulator_start(project=PROJECT, rest_port=port, log_path=workdir / "emulator.log")
         emulator_wait(endpoint, process=process)
         django_setup(workdir, imports, endpoint)
 
-        pipeline, p_count, p_total = pipeline_bench(tenant_id, source, args.rows)
+        pipeline, p_count, p_total, p_cast_total, sampled_mb = pipeline_bench(
+            tenant_id, source, args.rows, process.pid
+        )
         # Stopped before DuckDB runs so the two sides do not share the CPUs or memory.
         process.terminate()
         process.wait(timeout=30)
         process = None
-        duck, d_count, d_total, translate_seconds = duckdb_bench(source, args.rows)
+
+        _, duck_peak, result = child_run(
+            [sys.executable, __file__, "--rows", str(args.rows), "--duckdb-child", str(source)],
+            cwd=ROOT,
+        )
+        if result.returncode != 0:
+            sys.exit(f"DuckDB child failed: {result.stderr.decode()[-3000:]}")
+        duck = json.loads(result.stdout.decode().strip().splitlines()[-1])
+        converted = [converter_bench(converter, source, workdir, args.rows)] if converter else []
     finally:
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"FOCUS rows: pipeline {p_count:,}, duckdb {d_count:,} (expected {args.rows:,})")
+    rows = args.rows
+    duck_timings = [
+        Timing("duckdb: load CSV.gz", rows, duck["load"]),
+        Timing("duckdb: normalize (same SQL)", rows, duck["normalize"]),
+        Timing("duckdb: load + normalize", rows, duck["load"] + duck["normalize"], duck_peak),
+        Timing("  duckdb: CAST AS NUMERIC (diagnostic)", rows, duck["cast"]),
+        Timing("  duckdb: DECIMAL(18, 9) (diagnostic)", rows, duck["narrow"]),
+        Timing("  duckdb: raw table copy (cf. load snapshot)", rows, duck["copy"]),
+    ]
+    d_count, d_total = duck["count"], Decimal(duck["total"])
+    print(f"FOCUS rows: pipeline {p_count:,}, duckdb {d_count:,} (expected {rows:,})")
     print(
         f"SUM(BilledCost): pipeline {p_total.quantize(CENT)}, duckdb {d_total.quantize(CENT)}, "
-        f"source file {expected.quantize(CENT)}"
+        f"source file {expected.quantize(CENT)}; CAST variant: emulator "
+        f"{p_cast_total.quantize(CENT)}, duckdb {Decimal(duck['cast_total']).quantize(CENT)}"
     )
-    print(f"translation (focus_sql -> DuckDB SQL): {translate_seconds * 1000:.0f} ms")
+    print(f"translation (focus_sql -> DuckDB SQL): {duck['translate'] * 1000:.0f} ms")
     print()
-    table_print(pipeline + duck)
-    normalize_ratio = pipeline[2].seconds / duck[1].seconds
-    total_ratio = pipeline[0].seconds / duck[2].seconds
+    table_print(pipeline + duck_timings + converted)
+    whole, load, normalize = pipeline[0], pipeline[1], pipeline[2]
     print()
-    print(f"normalize step / duckdb normalize: {normalize_ratio:.1f}x")
-    print(f"whole pipeline / duckdb load + normalize: {total_ratio:.1f}x")
+    print(
+        f"file.load / duckdb load:                {load.seconds / duck['load']:.2f}x "
+        "(target <= 1.5x)"
+    )
+    print(
+        f"focus.normalize / duckdb normalize:     {normalize.seconds / duck['normalize']:.2f}x "
+        "(target <= 2x)"
+    )
+    print(
+        "whole run / duckdb load + normalize:    "
+        f"{whole.seconds / (duck['load'] + duck['normalize']):.2f}x"
+    )
+    if converted:
+        print(
+            f"focus-converter / whole run:            {converted[0].seconds / whole.seconds:.2f}x "
+            "faster (target >= 5x)"
+        )
+        print(
+            f"peak RSS, focus-converter / pipeline:   {converted[0].peak_mb / whole.peak_mb:.2f}x"
+        )
+    print(
+        f"pipeline peak RSS (emulator + Django):  {whole.peak_mb:,.0f} MB as the sum of each "
+        f"one's peak, {sampled_mb:,.0f} MB sampled together (target <= 1,000 MB)"
+    )
 
     failures = []
-    if not p_count == d_count == args.rows:
+    if not p_count == d_count == duck["cast_count"] == rows:
         failures.append("row counts differ")
-    if not p_total.quantize(CENT) == d_total.quantize(CENT) == expected.quantize(CENT):
+    totals = {p_total, d_total, p_cast_total, Decimal(duck["cast_total"]), expected}
+    if len({t.quantize(CENT) for t in totals}) != 1:
         failures.append("cost totals differ")
     if failures:
         sys.exit("FAILED: " + ", ".join(failures))

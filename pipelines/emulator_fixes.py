@@ -37,6 +37,193 @@ def table_resource_names_its_view_query() -> None:
     tables._table_to_rest = table_to_rest
 
 
+@fix
+def numeric_keeps_nine_decimals() -> None:
+    """BigQuery's ``NUMERIC`` (and its alias ``DECIMAL``) without parameters is
+    ``NUMERIC(38, 9)``. sqlglot parses it into a bare ``DECIMAL`` and writes that to DuckDB,
+    whose bare ``DECIMAL`` is ``DECIMAL(18, 3)``: ``CAST('0.123456789' AS NUMERIC)`` kept
+    0.123 and a ``NUMERIC`` column 3 decimals. The DuckDB generator gets BigQuery's default
+    for a parameterless decimal (sqlglot's own per-type defaults, as it has for
+    ``BIGNUMERIC``); explicit precisions are written as given.
+    """
+    from sqlglot import exp
+    from sqlglot.dialects.duckdb import DuckDB
+
+    generator = DuckDB.Generator
+    generator.TYPE_PARAM_SETTINGS = {
+        **generator.TYPE_PARAM_SETTINGS,
+        exp.DType.DECIMAL: ((38, 9), (38, 38)),
+    }
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gzip_file(path: str) -> bool:
+    """Whether a file starts with gzip's magic bytes (uploads are staged without a suffix)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+@fix
+def gzip_uploads_load_as_gzip() -> None:
+    """BigQuery reads a gzip CSV or JSON file sent to a load job; the emulator stages an
+    upload under a name with no ``.gz`` and hands it to DuckDB, which picks compression by
+    suffix and so read gzip bytes as text. Its CSV/JSON loaders now name the compression
+    when the staged file is gzip; DuckDB decompresses while it reads (nothing whole in
+    memory).
+    """
+    from bqemulator.jobs import executor
+
+    csv_plain, json_plain = executor._load_csv, executor._load_json
+
+    def load_csv(path, target_ref, ctx):
+        if not gzip_file(path):
+            return csv_plain(path, target_ref, ctx)
+        ctx.engine.execute(
+            f"COPY {target_ref} FROM ? (FORMAT CSV, HEADER, COMPRESSION 'gzip')", [path]
+        )
+        return None
+
+    def load_json(path, target_ref, ctx):
+        if not gzip_file(path):
+            return json_plain(path, target_ref, ctx)
+        ctx.engine.execute(f"COPY {target_ref} FROM ? (FORMAT JSON, COMPRESSION 'gzip')", [path])
+        return None
+
+    executor._load_csv = load_csv
+    executor._load_json = load_json
+    handlers = executor._LOAD_FORMAT_HANDLERS
+    for name, handler in list(handlers.items()):
+        if handler.__name__ == "_load_csv":
+            handlers[name] = load_csv
+        elif handler.__name__ == "_load_json":
+            handlers[name] = load_json
+
+
+@fix
+def parquet_loads_create_their_table() -> None:
+    """BigQuery creates a load job's missing destination from a Parquet file's own schema;
+    the emulator creates it only from an explicit schema or CSV/JSON autodetection, so a
+    Parquet load into a new table failed with "table does not exist". The file's columns are
+    read (no rows) and passed on as the explicit schema the emulator already handles.
+    """
+    from bqemulator.jobs import executor
+    from bqemulator.storage.type_map import duckdb_type_to_bq_field
+
+    original = executor._maybe_create_load_destination
+
+    def create_destination(*, load_config, ctx, **kwargs):
+        fields = (load_config.get("schema") or {}).get("fields")
+        sources = load_config.get("sourceUris") or []
+        if load_config.get("sourceFormat", "").upper() == "PARQUET" and not fields and sources:
+            path = executor._resolve_uri(sources[0], ctx)
+            executor._validate_local_path(path)
+            result = ctx.engine.execute("SELECT * FROM read_parquet(?) LIMIT 0", [path])
+            fields = [
+                duckdb_type_to_bq_field(name, str(kind)) for name, kind, *_ in result.description
+            ]
+            load_config = {**load_config, "schema": {"fields": fields}}
+        return original(load_config=load_config, ctx=ctx, **kwargs)
+
+    executor._maybe_create_load_destination = create_destination
+
+
+@fix
+def multipart_uploads_of_any_media_type() -> None:
+    """google-cloud-bigquery sends a file of under 5 MB with a known size as one multipart
+    upload whose media part is ``*/*``; BigQuery takes it, the emulator's whitelist of media
+    types refused it.
+    """
+    from bqemulator.api.routes import upload
+
+    original = upload._is_permitted_media_type
+
+    def permitted(media_ct: str) -> bool:
+        return media_ct == "*/*" or original(media_ct)
+
+    upload._is_permitted_media_type = permitted
+
+
+#: BigQuery's own limit for one load job's files (the emulator's default is 1 GiB).
+BIGQUERY_LOAD_BYTES = 5 * 1024**4
+
+
+@fix
+def uploads_as_large_as_bigquery_takes() -> None:
+    """The emulator refuses an upload over ``BQEMU_UPLOAD_MAX_BYTES`` (1 GiB by default, at
+    most 10 GiB), so a local CUR file of more than about 1.3 M uncompressed rows failed. The
+    upload is staged on disk chunk by chunk, never whole in memory, so the cap only guards
+    disk space; it becomes BigQuery's own 5 TiB.
+    """
+    from bqemulator.jobs import upload_session_manager
+
+    manager = upload_session_manager.UploadSessionManager
+    original = manager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self._max_bytes = max(self._max_bytes, BIGQUERY_LOAD_BYTES)
+
+    manager.__init__ = init
+
+
+@fix
+def writes_make_no_time_travel_copies() -> None:
+    """After every write (a load, a CTAS, a MERGE, streamed rows) the emulator copied the
+    whole table into a time-travel snapshot: a second copy of a 1 M-row CUR load, in time
+    and in memory, that BigQuery does not pay at write time. Nothing here reads the past
+    (no ``FOR SYSTEM_TIME AS OF``), so writes only announce the change; a time-travel query
+    then reads the table as it is (the emulator's rule for a table without snapshots).
+    ``EMULATOR_TIME_TRAVEL=copies`` keeps the emulator's copies.
+    """
+    import os
+
+    if os.environ.get("EMULATOR_TIME_TRAVEL", "").strip().lower() == "copies":
+        return
+    from bqemulator.domain.events import TableDataChanged
+    from bqemulator.versioning import snapshots
+
+    def record_change(self, project_id, dataset_id, table_id):
+        self._events.publish(TableDataChanged(project_id, dataset_id, table_id))
+
+    snapshots.SnapshotManager.record_change = record_change
+
+
+#: DuckDB's memory cap in the emulator unless ``EMULATOR_MEMORY_LIMIT`` says otherwise
+#: (a DuckDB size such as ``2GB``; ``none`` keeps DuckDB's default, 80 % of the RAM).
+EMULATOR_MEMORY_LIMIT = "384MB"
+
+
+@fix
+def duckdb_memory_bounded() -> None:
+    """The emulator's DuckDB takes up to 80 % of the machine's RAM and keeps every table in
+    it (an ephemeral emulator held ~3.5 GB for a 1 M-row CUR load). BigQuery's memory is
+    not the machine's, so locally DuckDB gets a cap and a spill directory of its own: tables
+    and intermediate results beyond it go to temporary files, removed when it stops.
+    """
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from bqemulator.storage import engine
+
+    limit = os.environ.get("EMULATOR_MEMORY_LIMIT", EMULATOR_MEMORY_LIMIT).strip()
+    if not limit or limit.lower() == "none":
+        return
+    original = engine.DuckDBEngine._apply_session_pragmas
+
+    def apply_session_pragmas(self):
+        original(self)
+        spill = tempfile.mkdtemp(prefix="bqemulator-spill-")
+        atexit.register(shutil.rmtree, spill, ignore_errors=True)
+        self._connection.execute("SET memory_limit = ?", [limit])
+        self._connection.execute("SET temp_directory = ?", [spill])
+
+    engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
+
+
 def main() -> None:
     for apply in FIXES:
         apply()

@@ -110,6 +110,60 @@ def test_file_load_gzip_csv(warehouse, scratch_dataset, tmp_path):
     assert rows == [{"n": 2, "total": decimal.Decimal("4")}]
 
 
+def test_file_load_parquet(warehouse, scratch_dataset, tmp_path):
+    """A Parquet file loads as Parquet: its own column types, 9-decimal NUMERIC kept."""
+    import duckdb
+
+    path = tmp_path / "costs.parquet"
+    conn = duckdb.connect()
+    conn.execute(
+        "COPY (SELECT * FROM (VALUES ('x', DATE '2024-02-01', 1.000000001::DECIMAL(38, 9)),"
+        " ('y', DATE '2024-02-02', 2.5::DECIMAL(38, 9))) AS t(id, day, cost))"
+        f" TO '{path}' (FORMAT PARQUET)"
+    )
+    conn.close()
+    loaded = warehouse.load_file(path, scratch_dataset, "parquet", source_format="PARQUET")
+    assert loaded.rows_loaded == 2
+    assert warehouse.table_columns(scratch_dataset, "parquet") == [
+        Column("id", "STRING"),
+        Column("day", "DATE"),
+        Column("cost", "NUMERIC"),
+    ]
+    table = warehouse.quoted(scratch_dataset, "parquet")
+    rows = warehouse.query(f"SELECT id, day, cost FROM {table} ORDER BY id").rows
+    assert rows == [
+        {"id": "x", "day": dt.date(2024, 2, 1), "cost": decimal.Decimal("1.000000001")},
+        {"id": "y", "day": dt.date(2024, 2, 2), "cost": decimal.Decimal("2.5")},
+    ]
+
+
+def test_file_load_streams_a_file_in_chunks(warehouse, scratch_dataset, tmp_path, monkeypatch):
+    """A file larger than one upload chunk arrives whole, chunk by chunk (gzip and plain)."""
+    from google.cloud.bigquery import client as bigquery_client
+
+    # 256 KiB chunks (the client's minimum granularity) instead of 100 MiB, so a file of a
+    # few MB crosses many chunk boundaries.
+    monkeypatch.setattr(bigquery_client, "_DEFAULT_CHUNKSIZE", 256 * 1024)
+    lines = b"".join(b"row-%07d,%d.000000001\n" % (i, i % 7) for i in range(300_000))
+    plain = tmp_path / "big.csv"
+    plain.write_bytes(b"id,cost\n" + lines)
+    packed = tmp_path / "big.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    columns = [Column("id", "STRING"), Column("cost", "NUMERIC")]
+    for path in (plain, packed):
+        assert plain.stat().st_size > 20 * 256 * 1024
+        loaded = warehouse.load_file(
+            path, scratch_dataset, path.name.replace(".", "_"), columns=columns
+        )
+        assert loaded.rows_loaded == 300_000
+        table = warehouse.quoted(scratch_dataset, path.name.replace(".", "_"))
+        rows = warehouse.query(
+            f"SELECT COUNT(DISTINCT id) AS n, SUM(cost) AS total FROM {table}"
+        ).rows
+        expected = sum(i % 7 for i in range(300_000)) + decimal.Decimal("0.000300000")
+        assert rows == [{"n": 300_000, "total": expected}]
+
+
 def test_not_found_is_mapped(warehouse, scratch_dataset):
     """A missing table surfaces as the project's WarehouseNotFound, naming it."""
     with pytest.raises(WarehouseNotFound, match="nope"):
