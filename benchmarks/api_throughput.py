@@ -56,28 +56,6 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def prepare_database(url: str) -> None:
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(url)
-    if "postgresql" not in config["ENGINE"]:
-        sys.exit("DATABASE_URL must point at PostgreSQL.")
-    name = config["NAME"]
-    if "bench" not in name:
-        sys.exit(f"Refusing to drop {name!r}: the benchmark database's name must contain 'bench'.")
-    with psycopg.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"] or "postgres",
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def seed(runs: int) -> tuple[str, str]:
     """A tenant on a roomy plan with ``runs`` runs; returns (API key, one run id)."""
     from dateutil.relativedelta import relativedelta
@@ -216,6 +194,8 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("needs wrk (Debian: apt-get install wrk)")
+    from benchmarks.bench_db import prepare_database
+
     prepare_database(os.environ.get("DATABASE_URL", ""))
     os.environ.update(ENV)
     import django
