@@ -62,16 +62,38 @@ class StatementAccess:
         return any(ref.project.lower() != project for ref in self.reads)
 
 
-def bucket_names(value: object) -> frozenset[str]:
-    """Bucket names from a provider-config setting: a list, or a comma/space separated text."""
+def _bucket_items(value: object) -> list[str]:
+    """The entries of a ``source_buckets`` setting (a list, or comma/space separated text)."""
     if isinstance(value, str):
         items: Iterable[Any] = re.split(r"[\s,]+", value)
     elif isinstance(value, list | tuple):
         items = value
     else:
-        return frozenset()
-    names = {str(item).strip().removeprefix("gs://").rstrip("/") for item in items}
-    return frozenset(n for n in names if BUCKET_NAME.match(n))
+        return []
+    names = (str(item).strip().removeprefix("gs://").rstrip("/") for item in items)
+    return [name for name in names if name]
+
+
+def bucket_names(value: object) -> frozenset[str]:
+    """The valid bucket names of a ``source_buckets`` setting."""
+    return frozenset(n for n in _bucket_items(value) if BUCKET_NAME.match(n))
+
+
+def bucket_names_invalid(value: object) -> list[str]:
+    """The entries of a ``source_buckets`` setting that are not bucket names."""
+    return [n for n in _bucket_items(value) if not BUCKET_NAME.match(n)]
+
+
+def bucket_check(uri: str, buckets: frozenset[str]) -> str:
+    """The ``gs://`` URI if its bucket is one of ``buckets``; AccessRefused if not."""
+    match = GCS_BUCKET.match(uri)
+    if match is None or match.group(1) not in buckets:
+        bucket = match.group(1) if match else uri
+        raise AccessRefused(
+            f"gs://{bucket}: files load only from buckets registered in the "
+            "tenant's provider config (settings.source_buckets)"
+        )
+    return uri
 
 
 @dataclass(frozen=True)
@@ -168,14 +190,7 @@ class AccessPolicy:
     def check_uri(self, uri: str) -> str:
         """A ``gs://`` URI in a registered bucket, or a file inside the tenant's folder."""
         if uri.startswith("gs://"):
-            match = GCS_BUCKET.match(uri)
-            if match is None or match.group(1) not in self.buckets:
-                bucket = match.group(1) if match else uri
-                raise AccessRefused(
-                    f"gs://{bucket}: files load only from buckets registered in the "
-                    "tenant's provider config (settings.source_buckets)"
-                )
-            return uri
+            return bucket_check(uri, self.buckets)
         root = self.files_root
         if root is None or not Path(uri).resolve().is_relative_to(root.resolve()):
             raise AccessRefused(f"{Path(uri).name}: local files load only from the tenant's folder")

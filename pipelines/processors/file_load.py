@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
-from pipelines.isolation import AccessPolicy, AccessRefused
+from pipelines.isolation import AccessRefused
+from pipelines.isolation import bucket_check as isolation_bucket_check
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -77,7 +78,7 @@ def file_source_check(value: object, *, tenant_id: str | None = None) -> str:
 def bucket_check(uri: str, buckets: frozenset[str]) -> str:
     """The ``gs://`` URI if its bucket is one the tenant registered; FileSourceError if not."""
     try:
-        return AccessPolicy(project="", tenant_id="", dataset_id="", buckets=buckets).check_uri(uri)
+        return isolation_bucket_check(uri, buckets)
     except AccessRefused as exc:
         raise FileSourceError(str(exc)) from exc
 

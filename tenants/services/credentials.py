@@ -120,7 +120,12 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
     """
     from django.conf import settings as django_settings
 
-    from pipelines.isolation import BUCKET_NAME, AccessPolicy, AccessRefused, bucket_names
+    from pipelines.isolation import (
+        AccessPolicy,
+        AccessRefused,
+        bucket_names,
+        bucket_names_invalid,
+    )
     from pipelines.sql_identifiers import PlaceholderError, identifier_check
     from pipelines.warehouse import tenant_dataset_id
 
@@ -141,8 +146,7 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
             raise TenantInvalid(f"settings.billing_export_table: {exc}", field="settings") from None
     buckets = settings.get("source_buckets")
     if buckets is not None:
-        names = [b for b in str(buckets).replace(",", " ").split() if b]
-        bad = [b for b in names if not BUCKET_NAME.match(b.removeprefix("gs://").rstrip("/"))]
+        bad = bucket_names_invalid(buckets)
         if bad or not bucket_names(buckets):
             raise TenantInvalid(
                 f"settings.source_buckets: {', '.join(bad) or 'no bucket'} is not a bucket "
