@@ -74,6 +74,7 @@ FOCUS_COLUMNS: tuple[Column, ...] = (
     Column("BilledCost", "NUMERIC"),
     Column("BillingAccountId", "STRING"),
     Column("BillingAccountName", "STRING"),
+    Column("BillingAccountType", "STRING"),
     Column("BillingCurrency", "STRING"),
     Column("BillingPeriodEnd", "TIMESTAMP"),
     Column("BillingPeriodStart", "TIMESTAMP"),
@@ -124,6 +125,7 @@ FOCUS_COLUMNS: tuple[Column, ...] = (
     Column("SkuPriceId", "STRING"),
     Column("SubAccountId", "STRING"),
     Column("SubAccountName", "STRING"),
+    Column("SubAccountType", "STRING"),
     Column("Tags", "JSON"),
 )
 FOCUS_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in FOCUS_COLUMNS)
@@ -442,6 +444,7 @@ AWS_COLUMNS = {
     "BilledCost": f"IF({_UNUSED} OR {_T} = 'SavingsPlanCoveredUsage', PARSE_NUMERIC('0'), s.cost)",
     "BillingAccountId": "s.payer_id",
     "BillingAccountName": "COALESCE(s.payer_name, {payer_name}, s.payer_id)",
+    "BillingAccountType": "IF(s.payer_id IS NULL, NULL, 'Payer Account')",
     "BillingCurrency": "s.currency",
     "BillingPeriodEnd": "s.billing_period_end",
     "BillingPeriodStart": "s.billing_period_start",
@@ -528,6 +531,7 @@ AWS_COLUMNS = {
     "SubAccountId": "s.usage_account_id",
     "SubAccountName": "IF(s.usage_account_id IS NULL, NULL, "
     "COALESCE(s.usage_account_name, {usage_account_name}, s.usage_account_id))",
+    "SubAccountType": "IF(s.usage_account_id IS NULL, NULL, 'Usage Account')",
     "Tags": "s.tags",
     "x_LineItemId": "s.line_item_id",
     "x_LineItemType": _T,
@@ -661,7 +665,7 @@ AZURE_INNER = {
     "meter_subcategory": "[[MeterSubCategory]]",
     "meter_name": "[[MeterName]]",
     "meter_id": "[[MeterId]]",
-    "part_number": "[[PartNumber]]",
+    "part_number": "COALESCE([[PartNumber]], [[ProductId]])",
     "location": "LOWER(REPLACE([[ResourceLocation]], ' ', ''))",
     "zone": "[[AvailabilityZone]]",
     "resource_id": "[[ResourceId]]",
@@ -715,6 +719,7 @@ AZURE_COLUMNS = {
     "BilledCost": "s.cost",
     "BillingAccountId": "s.account_id",
     "BillingAccountName": "COALESCE(s.account_name, {payer_name}, s.account_id)",
+    "BillingAccountType": "IF(s.account_id IS NULL, NULL, 'Billing Account')",
     "BillingCurrency": "s.currency",
     "BillingPeriodEnd": "s.period_end",
     "BillingPeriodStart": "s.period_start",
@@ -781,6 +786,7 @@ AZURE_COLUMNS = {
     "SubAccountId": "s.subscription_id",
     "SubAccountName": "IF(s.subscription_id IS NULL, NULL, "
     "COALESCE(s.subscription_name, {usage_account_name}, s.subscription_id))",
+    "SubAccountType": "IF(s.subscription_id IS NULL, NULL, 'Subscription')",
     "Tags": "s.tags",
     "x_ChargeType": _C,
     "x_PricingModel": "s.pricing_model",
@@ -800,6 +806,7 @@ GCP_COLUMNS = {
     "BilledCost": _num("cost"),
     "BillingAccountId": "billing_account_id",
     "BillingAccountName": "COALESCE({payer_name}, billing_account_id)",
+    "BillingAccountType": "IF(billing_account_id IS NULL, NULL, 'Billing Account')",
     "BillingCurrency": "currency",
     "BillingPeriodEnd": f"TIMESTAMP(DATE_ADD({_GCP_PERIOD_START}, INTERVAL 1 MONTH))",
     "BillingPeriodStart": f"TIMESTAMP({_GCP_PERIOD_START})",
@@ -851,6 +858,7 @@ GCP_COLUMNS = {
     "SkuPriceId": "IF(cost_type = 'tax', NULL, sku.id)",
     "SubAccountId": "project.id",
     "SubAccountName": "project.name",
+    "SubAccountType": "IF(project.id IS NULL, NULL, 'Project')",
     # Built as text: the emulator cannot build JSON from arrays (JSON_OBJECT, TO_JSON).
     "Tags": "PARSE_JSON(COALESCE((SELECT CONCAT('{', STRING_AGG(CONCAT(TO_JSON_STRING(l.key), "
     "':', TO_JSON_STRING(l.value)), ','), '}') FROM UNNEST(labels) AS l), '{}'))",
@@ -1003,17 +1011,33 @@ _MARKER = re.compile(r"\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]")
 _REFERENCE = re.compile(r"\{(EffectiveCost|payer_name|usage_account_name)\}")
 
 
+# The same field under another name in another export: MCA cost details (camelCase, and
+# these three renamed) against the EA names the mappings use.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "BillingCurrencyCode": ("BillingCurrency",),
+    "PricingCurrencyCode": ("PricingCurrency",),
+    "ResourceGroup": ("ResourceGroupName",),
+}
+
+
+def _source_column(name: str, available: frozenset[str] | None) -> str | None:
+    """The export's column holding ``name``: as written, its CUR 2.0 snake_case name, or an
+    alias; matched without regard to case (BigQuery names are case-insensitive, and MCA
+    exports write ``costInBillingCurrency`` for EA's ``CostInBillingCurrency``)."""
+    if available is None or name in available:
+        return name
+    by_lower = {column.lower(): column for column in available}
+    for candidate in (name, _cur2_name(name), *COLUMN_ALIASES.get(name, ())):
+        if candidate.lower() in by_lower:
+            return by_lower[candidate.lower()]
+    return None
+
+
 def _resolve(expr: str, available: frozenset[str] | None) -> str:
     """Raw-column markers become the column, or a typed NULL when the export lacks it."""
 
     def column(match: re.Match) -> str:
-        name = match.group(1)
-        if available is None or name in available:
-            return name
-        snake = _cur2_name(name)
-        if snake in available:
-            return snake
-        return "CAST(NULL AS STRING)"
+        return _source_column(match.group(1), available) or "CAST(NULL AS STRING)"
 
     return _MARKER.sub(column, expr)
 
@@ -1128,7 +1152,7 @@ def focus_sql(
 def _require(provider: str, required: Iterable[str], available: frozenset[str] | None) -> None:
     if available is None:
         return
-    missing = [c for c in required if c not in available and _cur2_name(c) not in available]
+    missing = [c for c in required if _source_column(c, available) is None]
     if missing:
         raise FocusSourceError(f"{provider} source lacks required columns: {', '.join(missing)}")
 
@@ -1142,7 +1166,7 @@ def source_total_sql(provider: str, *, source: str, source_columns=None) -> str:
     if provider == "aws":
         expr = _num(_resolve("[[lineItem_UnblendedCost]]", available))
     elif provider == "azure":
-        expr = _num("CostInBillingCurrency")
+        expr = _num(_resolve("[[CostInBillingCurrency]]", available))
     elif provider == "gcp":
         expr = (
             f"{_num('cost')} + IFNULL((SELECT SUM({_num('c.amount')}) "
