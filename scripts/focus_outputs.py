@@ -11,7 +11,8 @@ input through its pipeline's success-path steps (``file.load`` → ``focus.norma
 
 - ``aws.parquet``: the AWS CUR 1.0 sample; ``aws_cur2.parquet``: the same rows with CUR 2.0
   (Data Exports) snake_case column names;
-- ``azure.parquet``: the Azure EA sample;
+- ``azure.parquet``: the Azure EA sample; ``azure_mca.parquet``: the Azure commitment
+  fixture under a Microsoft Customer Agreement export's column names;
 - ``aws_commitments.parquet``, ``azure_commitments.parquet``: the commitment-discount
   fixtures (``pipelines/tests/commitment_fixtures.py``);
 - ``focus_1_0.parquet``: the FinOps Foundation's FOCUS 1.0 sample through the native path.
@@ -68,7 +69,11 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
     from pipelines.configs import pipeline_config_get
     from pipelines.processors import StepContext, processor_for
     from pipelines.services.focus_export import focus_table_export
-    from pipelines.tests.commitment_fixtures import aws_commitment_cur, azure_commitment_export
+    from pipelines.tests.commitment_fixtures import (
+        aws_commitment_cur,
+        azure_commitment_export,
+        azure_mca_export,
+    )
     from pipelines.warehouse import get_warehouse
 
     warehouse = get_warehouse()
@@ -76,6 +81,7 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
         "aws": ("aws", "focus", shutil.copy(DATA / "aws_cur_sample.csv", imports / "aws.csv")),
         "aws_cur2": ("aws", "focus", cur2_copy(imports / "aws_cur2.csv")),
         "azure": ("azure", "focus", shutil.copy(DATA / "azure_ea_sample.csv", imports / "az.csv")),
+        "azure_mca": ("azure", "focus", azure_mca_export(imports / "az_mca.csv")),
         "aws_commitments": ("aws", "focus", aws_commitment_cur(imports / "aws_cd.csv")),
         "azure_commitments": ("azure", "focus", azure_commitment_export(imports / "az_cd.csv")),
         "focus_1_0": (
