@@ -797,7 +797,7 @@ AZURE_COLUMNS = {
 }
 
 
-# -- GCP standard billing export ----------------------------------------------------------
+# -- GCP billing export (standard; the detailed one adds resources) ----------------------
 
 _GCP_PERIOD_START = "PARSE_DATE('%Y%m%d', CONCAT(invoice.month, '01'))"
 _GCP_REGULAR = "cost_type = 'regular'"
@@ -890,6 +890,20 @@ GCP_CREDIT_OVERRIDES = {
     "SkuPriceId": "CAST(NULL AS STRING)",
     "x_CreditName": "credit.name",
     "x_CreditType": "credit.type",
+}
+
+# The detailed (resource-level) export: the standard export's fields and ``resource`` (name,
+# global_name). GCP gives no resource type; the collection in the resource's full name
+# stands for it, as FOCUS's supporting content takes AWS's from the ARN:
+# ``//compute.googleapis.com/projects/p/zones/z/instances/123`` →
+# ``compute.googleapis.com/instances``.
+GCP_DETAILED_TABLE_PREFIX = "gcp_billing_export_resource_v1"
+GCP_DETAILED_COLUMNS = {
+    "ResourceId": "resource.global_name",
+    "ResourceName": "IF(resource.global_name IS NULL, NULL, resource.name)",
+    "ResourceType": "IF(resource.global_name IS NULL, NULL, CONCAT("
+    "REGEXP_EXTRACT(resource.global_name, r'^//([^/]+)/'), '/', "
+    "REGEXP_EXTRACT(resource.global_name, r'/([^/]+)/[^/]+$')))",
 }
 
 # -- native FOCUS 1.0 / 1.1 / 1.2 ------------------------------------------------------------
@@ -1069,6 +1083,7 @@ def focus_sql(
     destination: str,
     source_columns=None,
     account_names: bool = False,
+    gcp_detailed: bool = False,
 ) -> str:
     """``INSERT INTO destination (<FOCUS columns>) SELECT … FROM source``, one pass.
 
@@ -1078,6 +1093,7 @@ def focus_sql(
     export that lacks optional columns normalize with NULLs; required ones must be there.
     With ``account_names`` the statement reads the query parameters ``@account_ids`` and
     ``@account_names`` (the tenant's names for its accounts, from its provider config).
+    ``gcp_detailed``: the source is GCP's detailed (resource-level) export.
     """
     _provider_check(provider)
     available = frozenset(source_columns) if source_columns is not None else None
@@ -1135,8 +1151,9 @@ def focus_sql(
             f"FROM (\n  SELECT\n    {inner}\n  FROM `{{source}}`{where}\n) AS s{parts}{joins}"
         )
     else:
-        gcp = _outer(GCP_COLUMNS, names)
-        credits = _outer(dict(GCP_COLUMNS, **GCP_CREDIT_OVERRIDES), names)
+        columns = dict(GCP_COLUMNS, **GCP_DETAILED_COLUMNS) if gcp_detailed else GCP_COLUMNS
+        gcp = _outer(columns, names)
+        credits = _outer(dict(columns, **GCP_CREDIT_OVERRIDES), names)
         gcp_joins = joins.replace("s.billing_account_id", "billing_account_id").replace(
             "s.project_id", "project.id"
         )

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pipelines.focus import PROVIDERS, FocusSourceError, focus_sql, focus_table_columns
+from pipelines.focus import (
+    GCP_DETAILED_TABLE_PREFIX,
+    PROVIDERS,
+    FocusSourceError,
+    focus_sql,
+    focus_table_columns,
+)
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -54,6 +60,9 @@ class FocusNormalize(Processor):
                 destination=destination,
                 source_columns=columns,
                 account_names=bool(names),
+                # GCP names the detailed export's table so; the standard one has no resources.
+                gcp_detailed=provider == "gcp"
+                and source_table.startswith(GCP_DETAILED_TABLE_PREFIX),
             )
         except FocusSourceError as exc:
             raise StepFailed(str(exc)) from exc
