@@ -15,7 +15,8 @@ input through its pipeline's success-path steps (``file.load`` → ``focus.norma
   fixture under a Microsoft Customer Agreement export's column names;
 - ``aws_commitments.parquet``, ``azure_commitments.parquet``: the commitment-discount
   fixtures (``pipelines/tests/commitment_fixtures.py``);
-- ``focus_1_0.parquet``: the FinOps Foundation's FOCUS 1.0 sample through the native path.
+- ``focus_1_0.parquet``: the FinOps Foundation's FOCUS 1.0 sample through the native path;
+- ``gcp.parquet``: 150 generated rows of a GCP detailed export (``pipelines/tests/gcp_export.py``).
 
 Then run ``focus-validate OUTPUT_DIR/aws.parquet`` etc. (the FinOps Foundation's validator).
 """
@@ -74,6 +75,7 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
         azure_commitment_export,
         azure_mca_export,
     )
+    from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
     from pipelines.warehouse import get_warehouse
 
     warehouse = get_warehouse()
@@ -90,9 +92,16 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
             shutil.copy(DATA / "focus_1_0_sample.csv", imports / "focus.csv"),
         ),
     }
+    gcp_rows = gcp_export_rows(count=150, seed=11, detailed=True)
+    # The GCP export sits in the run's own dataset (a run reads only its tenant's dataset).
+    warehouse.dataset_create("focus_gcp")
+    gcp_table = "gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9"
+    gcp_export_load(warehouse, "focus_gcp", gcp_table, gcp_rows, imports / "gcp.json")
+    inputs["gcp"] = ("gcp", "focus", None)
     for name, (provider, pipeline, source) in inputs.items():
         dataset = f"focus_{name}"
-        warehouse.dataset_create(dataset)
+        if provider != "gcp":
+            warehouse.dataset_create(dataset)
         config = pipeline_config_get(provider, "cost", pipeline)
         context = StepContext(
             warehouse=warehouse,
@@ -100,10 +109,17 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
             dataset_id=dataset,
             params=config.typed_parameters(
                 config.resolve_parameters(
-                    {"source_file": Path(source).name}, tenant_id=imports.name
+                    {"source_file": Path(source).name} if source else {}, tenant_id=imports.name
                 )
             ),
-            variables=dict(config.variables),
+            variables=dict(
+                config.variables,
+                **(
+                    {"source_billing_table": warehouse.table_ref("focus_gcp", gcp_table)}
+                    if provider == "gcp"
+                    else {}
+                ),
+            ),
             run_id=f"focus-{name}",
         )
         failed = []
