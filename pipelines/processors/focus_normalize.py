@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pipelines.focus import PROVIDERS, FocusSourceError, focus_sql, focus_table_columns
+from pipelines.focus import (
+    FOCUS_CLUSTER_BY,
+    FOCUS_PARTITION_DAY,
+    PROVIDERS,
+    FocusSourceError,
+    focus_sql,
+    focus_table_columns,
+)
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -61,7 +68,12 @@ class FocusNormalize(Processor):
         # Created with its schema first: FOCUS names and types exactly (a CTAS would leave
         # them to the engine, and the emulator lower-cases names and types JSON as STRING).
         context.warehouse.table_create(
-            context.dataset_id, table_id, focus_table_columns(provider), replace=True
+            context.dataset_id,
+            table_id,
+            focus_table_columns(provider),
+            replace=True,
+            partition_day=FOCUS_PARTITION_DAY,
+            cluster_by=FOCUS_CLUSTER_BY,
         )
         result = context.warehouse.query(sql, params if names else None)
         quoted = context.warehouse.quoted(context.dataset_id, table_id)

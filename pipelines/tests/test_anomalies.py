@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.anomalies import ANOMALIES
+from pipelines.anomalies import ANOMALIES, detection_sql
 from pipelines.configs import pipeline_config_get
 from pipelines.processors import StepContext, processor_for
 from pipelines.processors.focus_anomalies import FocusAnomalies
@@ -248,3 +248,17 @@ def test_bad_options_are_named(options, problem):
     step = {"table": "{focus_table}", **options}
     errors = FocusAnomalies.validate(step)
     assert any(e.startswith(problem) for e in errors), errors
+
+
+def test_the_focus_table_is_partitioned_by_charge_day_and_clustered(warehouse, sample_focus):
+    """The FOCUS table the shipped steps create is partitioned by the day of ChargePeriodStart
+    and clustered by provider and service, so detection's day filter reads only its window."""
+    partition, clustering = warehouse.table_layout(sample_focus, SAMPLE)
+    assert partition == "ChargePeriodStart"
+    assert clustering == ["ProviderName", "ServiceName"]
+    detection = FocusAnomalies(_step()[0]).method()
+    sql = detection_sql(
+        detection, source="project-1.ds.aws_cost_focus", target="project-1.ds.x_anomalies"
+    )
+    # The filter is on the partitioning column itself, as BigQuery needs to prune.
+    assert "WHERE ChargePeriodStart >= TIMESTAMP(@read_start)" in sql
