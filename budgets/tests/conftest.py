@@ -74,3 +74,57 @@ def receiver():
 
 
 MARCH = dt.date(2024, 3, 1)
+
+
+SPIKE_RESOURCE = "i-0spike"
+
+
+def spiked_history(warehouse, onboarded, *, start, end, spike_day, daily=20.0, spike=200.0):
+    """The tenant's FOCUS table with ``daily`` EC2 cost every day from start to end and one
+    resource adding ``spike`` on ``spike_day``; then the shipped anomaly step runs on it (the
+    real detection SQL), recorded as a completed run with its step, as the engine records it.
+    Returns the step's details."""
+    from django.utils import timezone
+
+    from pipelines.configs import pipeline_config_get
+    from pipelines.models import PipelineRun, RunStatus, StepRun, StepStatus
+    from pipelines.processors import StepContext, processor_for
+
+    dataset = onboarded.dataset_id
+    focus_days_write(warehouse, dataset, start=start, end=end, daily=daily)
+    warehouse.query(
+        f"""INSERT INTO {warehouse.quoted(dataset, "aws_cost_focus")}
+  (ChargePeriodStart, ChargeCategory, ProviderName, ServiceName, SubAccountId, RegionId,
+   ResourceId, SkuId, Tags, BilledCost, EffectiveCost)
+VALUES (TIMESTAMP(@day), 'Usage', 'AWS', 'Amazon Elastic Compute Cloud', '111122223333',
+  'eu-west-1', @resource, 'SKU1', PARSE_JSON('{{"team": "data"}}'),
+  CAST(@spike AS NUMERIC), CAST(@spike AS NUMERIC))""",
+        {"day": spike_day, "resource": SPIKE_RESOURCE, "spike": spike},
+    )
+    config = pipeline_config_get("aws", "cost", "focus")
+    step = next(s for s in config.steps if s.ps_type == "focus.anomalies")
+    now = timezone.now()
+    run = PipelineRun.objects.create(
+        tenant=onboarded.tenant,
+        provider="aws",
+        domain="cost",
+        pipeline="focus",
+        pipeline_id=config.pipeline_id_for(onboarded.tenant.pk),
+        status=RunStatus.COMPLETED,
+        holds_slot=False,
+        started_at=now,
+        ended_at=now,
+    )
+    context = StepContext.for_run(run, config, warehouse=warehouse)
+    result = processor_for(step).run(context.for_step(step))
+    StepRun.objects.create(
+        run=run,
+        index=config.steps.index(step),
+        step_id=step.step_id,
+        ps_type=step.ps_type,
+        status=StepStatus.COMPLETED,
+        started_at=now,
+        ended_at=timezone.now(),
+        details=result.details,
+    )
+    return result.details
