@@ -219,12 +219,16 @@ def column_chart(
             )
         )
     # Label the first, middle and last columns; every label would not fit.
-    for i in sorted({0, len(labels) // 2, len(labels) - 1}):
+    last = len(labels) - 1
+    for i in sorted({0, len(labels) // 2, last}):
+        # The last label ends at the plot's right edge, so it is not cut off.
+        anchor = "end" if i == last and last else "middle"
         parts.append(
             format_html(
-                '<text x="{}" y="{}" text-anchor="middle" fill="currentColor">{}</text>',
-                _f(left + i * step + step / 2),
+                '<text x="{}" y="{}" text-anchor="{}" fill="currentColor">{}</text>',
+                _f(left + (i + 1) * step if anchor == "end" else left + i * step + step / 2),
                 height - 12,
+                anchor,
                 labels[i],
             )
         )
