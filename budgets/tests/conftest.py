@@ -76,6 +76,21 @@ def receiver():
 MARCH = dt.date(2024, 3, 1)
 
 
+@pytest.fixture
+def dns(monkeypatch):
+    """Host names resolved as the test says (this machine has no public DNS); others as usual.
+
+    ``dns["hooks.example.com"] = ["93.184.215.14"]``; change an entry to rebind the name."""
+    from budgets import webhooks
+
+    names: dict[str, list[str]] = {}
+    real = webhooks._resolve
+    monkeypatch.setattr(
+        webhooks, "_resolve", lambda host, port: names[host] if host in names else real(host, port)
+    )
+    return names
+
+
 SPIKE_RESOURCE = "i-0spike"
 
 
