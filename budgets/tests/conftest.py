@@ -143,3 +143,33 @@ VALUES (TIMESTAMP(@day), 'Usage', 'AWS', 'Amazon Elastic Compute Cloud', '111122
         details=result.details,
     )
     return result.details
+
+
+JULY_SPIKE = dt.date(2024, 7, 9)
+
+
+def spiked_and_budgeted(warehouse, onboarded, *, thresholds: list[dict]):
+    """May 1 to July 10 at 20 a day with a +200 spike on July 9, detected as the shipped step
+    does; a 600 monthly budget with these thresholds, evaluated. Returns the budget and the
+    alerts raised."""
+    from decimal import Decimal
+
+    from budgets.services.budgets import budget_create, budgets_evaluate
+    from tenants.services.audit import Actor
+
+    details = spiked_history(
+        warehouse,
+        onboarded,
+        start=dt.date(2024, 5, 1),
+        end=dt.date(2024, 7, 10),
+        spike_day=JULY_SPIKE,
+    )
+    assert details["anomalies_in_window"] == 1
+    budget = budget_create(
+        tenant=onboarded.tenant,
+        name="cloud",
+        amount=Decimal("600"),
+        thresholds=thresholds,
+        actor=Actor.system("test"),
+    )
+    return budget, budgets_evaluate(tenant_id=onboarded.tenant.pk)

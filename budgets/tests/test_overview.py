@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from django.urls import reverse
 
-from budgets.services.budgets import budget_create, budgets_evaluate
-from budgets.tests.conftest import focus_days_write, spiked_history
+from budgets.services.budgets import budget_create
+from budgets.tests.conftest import focus_days_write, spiked_and_budgeted
 from pipelines.anomalies import ANOMALIES, ANOMALY_COLUMNS
 from tenants.services.audit import Actor
 
@@ -89,23 +89,11 @@ def test_staff_dashboard_draws_alerted_budgets_and_anomalies_on_cost_charts(
     onboarded = onboard()
     tenant = onboarded.tenant
     quiet = onboard()  # no alert, no anomaly: not shown
-    spike_day = dt.date(2024, 7, 9)
-    details = spiked_history(
+    budget, raised = spiked_and_budgeted(
         warehouse,
         onboarded,
-        start=dt.date(2024, 5, 1),
-        end=dt.date(2024, 7, 10),
-        spike_day=spike_day,
-    )
-    assert details["anomalies_in_window"] == 1
-    budget = budget_create(
-        tenant=tenant,
-        name="july",
-        amount=Decimal("600"),
         thresholds=[{"kind": "actual", "percent": 80}, {"kind": "forecast", "percent": 100}],
-        actor=Actor.system("test"),
     )
-    raised = budgets_evaluate(tenant_id=tenant.pk)
     assert [(a.kind, a.percent) for a in raised] == [("forecast", 100)]
 
     content = admin_client.get(reverse("admin:index")).content.decode()

@@ -108,17 +108,21 @@ def test_admin_form_refuses_a_private_url(strict):
     assert "link-local" in str(form.errors["url"])
 
 
+def _hooks_delivery(onboard, receiver, *, path: str, body: str):
+    """A delivery to hooks.example.com on the receiver's port, registered as it resolves now."""
+    endpoint, secret = webhook_set(
+        tenant=onboard().tenant,
+        url=f"http://hooks.example.com:{receiver.server.server_address[1]}{path}",
+        actor=Actor.system("test"),
+    )
+    return WebhookDelivery.objects.create(endpoint=endpoint, event="test", body=body), secret
+
+
 def test_delivery_rechecks_the_host_and_refuses_a_rebound_name(onboard, dns, receiver, settings):
     """Registered while the name was public; at delivery it resolves to loopback (DNS
     rebinding): nothing is sent, the attempt is logged as refused and retried later."""
     dns["hooks.example.com"] = [PUBLIC]
-    port = receiver.server.server_address[1]
-    endpoint, _ = webhook_set(
-        tenant=onboard().tenant,
-        url=f"http://hooks.example.com:{port}/hook",
-        actor=Actor.system("test"),
-    )
-    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="test", body="{}")
+    delivery, _ = _hooks_delivery(onboard, receiver, path="/hook", body="{}")
     dns["hooks.example.com"] = ["127.0.0.1"]
     settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = []
 
@@ -138,12 +142,7 @@ def test_delivery_connects_to_the_checked_address(onboard, dns, receiver):
     entry), with the URL's host in the Host header; the signed body arrives."""
     dns["hooks.example.com"] = ["127.0.0.1"]
     port = receiver.server.server_address[1]
-    endpoint, secret = webhook_set(
-        tenant=onboard().tenant,
-        url=f"http://hooks.example.com:{port}/hook?tenant=1",
-        actor=Actor.system("test"),
-    )
-    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="test", body='{"a": 1}')
+    delivery, secret = _hooks_delivery(onboard, receiver, path="/hook?tenant=1", body='{"a": 1}')
     with pytest.raises(WebhookFailed, match="HTTP 503"):  # the receiver refuses the first
         webhook_deliver(delivery=delivery)
     webhook_deliver(delivery=delivery)

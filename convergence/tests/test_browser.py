@@ -234,33 +234,17 @@ def test_cost_page_and_dashboard_draw_anomalies_and_budget_burndowns(
     """A detected spike is marked on the cost chart, above its day's column, on the tenant's
     cost page and on the staff dashboard; the budget's burn-down chart draws the actual line
     (a point per elapsed day), the forecast to period end and the threshold lines, on both."""
-    import datetime as dt
-    from decimal import Decimal
-
-    from budgets.services.budgets import budget_create, budgets_evaluate
-    from budgets.tests.conftest import SPIKE_RESOURCE, spiked_history
-    from tenants.services.audit import Actor
+    from budgets.tests.conftest import JULY_SPIKE, SPIKE_RESOURCE, spiked_and_budgeted
 
     get_user_model().objects.create_superuser("staff", "staff@example.com", PASSWORD)
     onboarded = onboard()
     tenant_id = onboarded.tenant.pk
-    spike_day = dt.date(2024, 7, 9)
-    details = spiked_history(
+    spike_day = JULY_SPIKE
+    _, raised = spiked_and_budgeted(
         warehouse,
         onboarded,
-        start=dt.date(2024, 5, 1),
-        end=dt.date(2024, 7, 10),
-        spike_day=spike_day,
-    )
-    assert details["anomalies_in_window"] == 1
-    budget_create(
-        tenant=onboarded.tenant,
-        name="cloud",
-        amount=Decimal("600"),
         thresholds=[{"kind": "actual", "percent": 50}, {"kind": "forecast", "percent": 100}],
-        actor=Actor.system("test"),
     )
-    raised = budgets_evaluate(tenant_id=tenant_id)
     assert sorted(a.kind for a in raised) == ["actual", "forecast"]
     base = live_server.url
     seen: dict[str, dict] = {}
