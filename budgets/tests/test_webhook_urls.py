@@ -222,3 +222,15 @@ def test_https_delivery_is_pinned_and_verifies_the_certificate_for_the_host(
         webhook_post(
             f"https://other.example.com:{port}/hook", body=b"{}", headers={}, ssl_context=trust
         )
+
+
+def test_a_mistyped_exempted_network_fails_the_system_check(settings):
+    """Django's checks (run by `make test` and every deploy) name a bad network."""
+    from budgets.apps import webhook_networks_check
+
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = ["127.0.0.1/32", "localhost"]
+    errors = webhook_networks_check()
+    assert [e.id for e in errors] == ["budgets.E001"]
+    assert "'localhost' is not an IP network" in errors[0].msg
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = ["127.0.0.1/32", "::1"]
+    assert webhook_networks_check() == []
