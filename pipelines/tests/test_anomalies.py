@@ -359,3 +359,21 @@ def test_good_tenant_anomaly_settings_are_stored(onboard):
     )
     assert response.status_code == 201, response.content
     assert response.json()["settings"] == settings
+
+
+def test_every_shipped_focus_pipeline_detects_anomalies_and_evaluates_budgets():
+    """Each config that writes a FOCUS table scores it for anomalies after its checks, and its
+    completed runs evaluate the tenant's budgets."""
+    from pipelines.configs import pipeline_configs_all
+    from pipelines.services.runs import FOCUS_PIPELINES
+
+    focus = [
+        c for c in pipeline_configs_all() if any(s.ps_type == "focus.normalize" for s in c.steps)
+    ]
+    assert {c.key for c in focus} >= {"aws/cost/focus", "azure/cost/focus", "focus/cost/native"}
+    for config in focus:
+        types = [s.ps_type for s in config.steps if s.runs_on == "success"]
+        assert types[-1] == "focus.anomalies", config.key
+        anomaly = next(s for s in config.steps if s.ps_type == "focus.anomalies")
+        assert anomaly.options["table"] == "{focus_table}", config.key
+        assert tuple(config.key.split("/")[1:]) in FOCUS_PIPELINES, config.key
