@@ -6,10 +6,13 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 
+from django.core.cache import cache
+
 from budgets.charts import burndown_chart
 from budgets.models import Budget
 from budgets.selectors import anomalies_for_tenant, budget_status, budgets_for_tenant
 from convergence.dashboard.charts import Marker
+from convergence.dashboard.costs import CACHE_SECONDS
 from pipelines.warehouse import WarehouseError
 
 logger = logging.getLogger(__name__)
@@ -54,12 +57,33 @@ def top_contributor(row: dict) -> dict | None:
 
 
 def anomalies_in_range(*, tenant_id: str, start: dt.date, end: dt.date) -> tuple[list, str]:
-    """The anomalies of the days a cost chart shows, and an error sentence if unreadable."""
+    """The anomalies of the days a cost chart shows, cached as long as the chart's costs, and
+    an error sentence if unreadable (not cached)."""
+    key = f"tenant-anomalies:{tenant_id}:{start}:{end}"
+    found = cache.get(key)
+    if found is not None:
+        return found, ""
     try:
-        return anomalies_for_tenant(tenant_id=tenant_id, start=start, end=end), ""
+        found = anomalies_for_tenant(tenant_id=tenant_id, start=start, end=end)
     except WarehouseError as exc:
         logger.warning("anomalies of %s: %s", tenant_id, exc)
         return [], WAREHOUSE_DOWN
+    cache.set(key, found, CACHE_SECONDS)
+    return found, ""
+
+
+def budget_burndowns_cached(budgets: Iterable[Budget]) -> list[dict]:
+    """``budget_burndowns``, each budget's kept for a few minutes (the staff dashboard draws
+    several tenants' budgets on every visit)."""
+    items = []
+    for budget in budgets:
+        key = f"budget-burndown:{budget.tenant_id}:{budget.pk}"
+        item = cache.get(key)
+        if item is None:
+            item = budget_burndowns([budget])[0]
+            cache.set(key, item, CACHE_SECONDS)
+        items.append(item)
+    return items
 
 
 def anomaly_markers(rows: Sequence[dict], days: Sequence[dt.date]) -> list[Marker]:

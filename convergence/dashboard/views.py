@@ -238,7 +238,7 @@ def tenant_cost_chart(*, tenant, cost_range: CostRange | None) -> dict:
 def cost_intelligence_context(*, now: datetime | None = None) -> dict:
     """For the staff dashboard: burn-down charts of the budgets that alerted lately, and the
     cost charts (anomalies marked) of the tenants whose latest runs found anomalies."""
-    from budgets.overview import WAREHOUSE_DOWN, budget_burndowns
+    from budgets.overview import WAREHOUSE_DOWN, budget_burndowns_cached
     from budgets.selectors import budgets_recently_alerted
     from pipelines.selectors import tenants_with_recent_anomalies
     from pipelines.warehouse import WarehouseError
@@ -247,7 +247,9 @@ def cost_intelligence_context(*, now: datetime | None = None) -> dict:
     since = (now or timezone.now()) - timedelta(days=INTELLIGENCE_DAYS)
     budgets, error = [], ""
     try:
-        budgets = budget_burndowns(budgets_recently_alerted(since=since, limit=DASHBOARD_BUDGETS))
+        budgets = budget_burndowns_cached(
+            budgets_recently_alerted(since=since, limit=DASHBOARD_BUDGETS)
+        )
     except WarehouseError:
         error = WAREHOUSE_DOWN
     for item in budgets:
