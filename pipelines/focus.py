@@ -202,6 +202,12 @@ EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# FOCUS tables are partitioned by charge day and clustered by provider and service, so reads
+# of some days (anomaly detection, budgets) scan only those days' partitions.
+FOCUS_PARTITION_DAY = "ChargePeriodStart"
+FOCUS_CLUSTER_BY = ("ProviderName", "ServiceName")
+
+
 def focus_table_columns(provider: str) -> tuple[Column, ...]:
     """The schema of a provider's FOCUS table: the FOCUS columns, then its ``x_`` columns."""
     _provider_check(provider)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pipelines.focus import (
+    FOCUS_CLUSTER_BY,
+    FOCUS_PARTITION_DAY,
     GCP_DETAILED_TABLE_PREFIX,
     PROVIDERS,
     FocusSourceError,
@@ -70,7 +72,12 @@ class FocusNormalize(Processor):
         # Created with its schema first: FOCUS names and types exactly (a CTAS would leave
         # them to the engine, and the emulator lower-cases names and types JSON as STRING).
         context.warehouse.table_create(
-            context.dataset_id, table_id, focus_table_columns(provider), replace=True
+            context.dataset_id,
+            table_id,
+            focus_table_columns(provider),
+            replace=True,
+            partition_day=FOCUS_PARTITION_DAY,
+            cluster_by=FOCUS_CLUSTER_BY,
         )
         result = context.warehouse.query(sql, params if names else None)
         quoted = context.warehouse.quoted(context.dataset_id, table_id)
