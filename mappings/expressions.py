@@ -194,6 +194,8 @@ class _Parser:
                     args.append(argument)
             if self.peek() is not None and self.peek().text == ",":
                 self.take(",")
+                if self.peek() is not None and self.peek().text == ")":
+                    raise ExpressionError("unexpected ')' after ','")
             elif self.peek() is None or self.peek().text != ")":
                 raise ExpressionError(f"expected ',' or ')' in {function}(…)")
         self.take(")")

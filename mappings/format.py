@@ -113,7 +113,12 @@ def mapping_parse(text: str, *, file: str, name: str | None = None) -> MappingSp
     issues: list[MappingIssue] = []
 
     def issue(column: str, expression: object, problem: str) -> None:
-        shown = expression if isinstance(expression, str) else ""
+        if expression is None:
+            shown = "null"
+        elif isinstance(expression, str | int | float):
+            shown = str(expression)
+        else:
+            shown = ""
         issues.append(MappingIssue(file, column, shown, problem))
 
     if not isinstance(text, str) or len(text) > MAX_TEXT:

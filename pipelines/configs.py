@@ -530,6 +530,19 @@ def pipeline_config_resolve(
         )
 
 
+def pipeline_config_providers() -> set[str]:
+    """The providers a tenant may run shipped configs of (not ``system`` or ``mapping``)."""
+    return {key.split("/", 1)[0] for key in _configs() if "/" in key} - {
+        SYSTEM_PROVIDER,
+        MAPPED_PROVIDER,
+    }
+
+
+def pipeline_config_is_mapped(provider: str) -> bool:
+    """True if no shipped config names this provider, so its pipelines are FOCUS mappings'."""
+    return not any(key.split("/", 1)[0] == provider for key in _configs())
+
+
 def pipeline_config_for_tenant(
     provider: str, domain: str, pipeline: str, *, tenant_id: str | None = None
 ) -> PipelineConfig:
