@@ -264,7 +264,8 @@ class Compiler:
                 if node.name in self.optional:
                     return "CAST(NULL AS STRING)", STRING
                 raise ExpressionError(f"the source has no column {node.name!r}")
-            return f"`{node.name}`", STRING
+            # An empty CSV field is NULL: BigQuery loads it into a STRING column as ''.
+            return f"NULLIF(`{node.name}`, '')", STRING
         return FUNCTIONS[node.function](self, node)
 
     def args(self, node: Call, kinds: Iterable[str] | None = None) -> list[tuple[str, str]]:

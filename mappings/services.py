@@ -14,7 +14,6 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 
 from mappings.format import (
-    REQUIRED_COLUMNS,
     MappingInvalid,
     MappingIssue,
     MappingSpec,
@@ -23,9 +22,13 @@ from mappings.format import (
 )
 from mappings.models import FocusMapping
 from mappings.sql import MappingSourceError, mapping_sql, mapping_table_columns
+from pipelines.focus import NOT_NULL_COLUMNS
 from tenants.models import Tenant
 from tenants.services.audit import Actor, audit_record
 
+# The FOCUS columns required on every row (the others FOCUS requires may be null); a mapping
+# must name every required column, so these are the ones it can still leave empty.
+FILLED = NOT_NULL_COLUMNS
 PREVIEW_ROWS_DEFAULT = 20
 PREVIEW_ROWS_MAX = 200
 PREVIEW_DIR = ".preview"
@@ -199,9 +202,10 @@ def mapping_preview(*, tenant_id: str, spec: MappingSpec, sample: str, rows: int
             {k: _json_value(v) for k, v in row.items()}
             for row in wh.query(f"SELECT * FROM `{focus}` LIMIT {int(rows)}").rows
         ]
-        empties = ", ".join(f"COUNTIF({c} IS NULL) AS {c}" for c in REQUIRED_COLUMNS)
+        # Positional aliases: the emulator lower-cases column aliases.
+        empties = ", ".join(f"COUNTIF({c} IS NULL) AS e{i}" for i, c in enumerate(FILLED))
         counts = wh.query(f"SELECT {empties} FROM `{focus}`").rows[0] if focus_rows else {}
-        empty = {c: int(counts.get(c) or 0) for c in REQUIRED_COLUMNS if counts.get(c)}
+        empty = {c: int(counts[f"e{i}"]) for i, c in enumerate(FILLED) if counts.get(f"e{i}")}
         broken = [
             {"rule": rule.rule_id, "text": rule.text, "rows": n}
             for rule, n in conformance_results(wh.query(conformance_sql(focus)).rows[0])

@@ -124,7 +124,7 @@ def test_literals_become_parameters_and_columns_are_backquoted():
     sql = compiler.compile(
         expression_parse("concat(`product/service`, '`''; DROP TABLE x; --')"), "STRING"
     )
-    assert sql == "CONCAT(`product_service`, @map_0)"
+    assert sql == "CONCAT(NULLIF(`product_service`, ''), @map_0)"
     assert compiler.params == {"map_0": "`'; DROP TABLE x; --"}
 
 
