@@ -24,8 +24,9 @@ MAX_EXAMPLES = 8
 
 # Operations whose valid-looking input can still be refused with 400 for reasons a schema
 # cannot state: they depend on server data (plan codes, pipeline configs and their
-# parameters, existing credentials, FOCUS mappings), on semantics (cron expressions, date ranges), on the
-# clock (a key's expiry must be in the future) or on a secret (the webhook's signature).
+# parameters, existing credentials, FOCUS mappings), on semantics (cron expressions, date
+# ranges), on the clock (a key's expiry must be in the future) or on a secret (the webhook's
+# signature).
 DATA_DEPENDENT = {
     ("POST", "/api/v1/admin/api-keys"),
     ("POST", "/api/v1/tenants/{tenant_id}/api-keys"),
