@@ -1,6 +1,5 @@
 """The generic mapped pipeline on the emulator: sample file → raw table → FOCUS, checked."""
 
-import csv
 import decimal
 import shutil
 from pathlib import Path
@@ -10,19 +9,11 @@ import pytest
 from mappings.selectors import mapped_pipeline_config
 from pipelines.focus import ALLOWED_VALUES, FOCUS_COLUMNS, allowed_values_sql
 from pipelines.focus_conformance import conformance_results, conformance_sql
-from pipelines.processors import StepContext, processor_for
 from pipelines.tables import DQ_RESULTS
+from pipelines.tests.test_focus import context_for, csv_total, run_pipeline
 
 DATA = Path(__file__).parent / "data"
 CENT = decimal.Decimal("0.01")
-
-
-def csv_total(path: Path, column: str) -> decimal.Decimal:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return sum(
-            (decimal.Decimal(row[column]) for row in csv.DictReader(handle) if row[column]),
-            decimal.Decimal(0),
-        )
 
 
 @pytest.fixture
@@ -48,21 +39,9 @@ def test_shipped_mapping_runs_to_a_conformant_focus_table(
     config = mapped_pipeline_config(
         tenant_id="acme", provider=mapping, domain="cost", pipeline="focus"
     )
-    context = StepContext(
-        warehouse=warehouse,
-        tenant_id="acme",
-        dataset_id=scratch_dataset,
-        params=config.typed_parameters(
-            config.resolve_parameters({"source_file": sample}, tenant_id="acme")
-        ),
-        variables=config.variables,
-        run_id="run-1",
+    results = run_pipeline(
+        config, context_for(warehouse, scratch_dataset, config, {"source_file": sample})
     )
-    results = {
-        step.step_id: processor_for(step).run(context.for_step(step))
-        for step in config.steps
-        if step.runs_on == "success"
-    }
 
     table = f"{mapping}_cost_focus"
     assert config.variables["raw_table"] == f"{mapping}_mapped_raw"

@@ -1,7 +1,6 @@
 """The mappings API end to end: a tenant writes an OCI mapping, previews it on its cost
 report, runs it, and gets a FOCUS table that matches the file and passes FOCUS's checks."""
 
-import csv
 import decimal
 import shutil
 import time
@@ -11,17 +10,13 @@ import pytest
 
 from mappings.models import FocusMapping
 from pipelines.models import PipelineRun, RunStatus
+from pipelines.tests.test_focus import csv_total
 from tenants.tests.conftest import key_client
 
 DATA = Path(__file__).parents[1] / "data"
 OCI_SAMPLE = DATA / "oci_cost_report_sample.csv"
 OCI_YAML = (Path(__file__).parents[3] / "configs" / "mappings" / "oci.yml").read_text()
 CENT = decimal.Decimal("0.01")
-
-
-def file_total(path: Path, column: str) -> decimal.Decimal:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return sum((decimal.Decimal(r[column]) for r in csv.DictReader(handle)), decimal.Decimal(0))
 
 
 def my_oci() -> str:
@@ -110,7 +105,7 @@ def test_a_tenant_maps_an_oci_cost_report_to_focus_through_the_api(
         n for n, c in checks.items() if not c["passed"]
     ]
     assert {"cost_total", "focus:ChargePeriod-ordering", "focus:ServiceName-C-005-C"} <= set(checks)
-    total = file_total(OCI_SAMPLE, "cost/myCost")
+    total = csv_total(OCI_SAMPLE, "cost/myCost")
     assert decimal.Decimal(checks["cost_total"]["observed"]).quantize(CENT) == total.quantize(CENT)
     assert checks["cost_total"]["expected"].startswith(str(total))
     # The FOCUS table is the mapping's own, beside its own raw table.
