@@ -45,6 +45,12 @@ def mapping_names_for_tenant(*, tenant_id: str) -> list[str]:
     return sorted({*stored.values_list("name", flat=True), *(s.name for s in shipped_mappings())})
 
 
+def mapping_names_staff() -> list[str]:
+    """The mappings every tenant can run: staff-defined and shipped (a tenant may add its own)."""
+    stored = FocusMapping.objects.filter(tenant__isnull=True).values_list("name", flat=True)
+    return sorted({*stored, *(s.name for s in shipped_mappings())})
+
+
 def mappings_list(*, tenant_id: str):
     """A tenant's own stored mappings."""
     return FocusMapping.objects.filter(tenant_id=tenant_id).order_by("name")
