@@ -122,10 +122,13 @@ def sample_head(text: str, *, rows: int) -> str:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    for index, record in enumerate(reader):
-        if index > rows:
-            break
-        writer.writerow(record)
+    try:
+        for index, record in enumerate(reader):
+            if index > rows:
+                break
+            writer.writerow(record)
+    except csv.Error as exc:
+        raise MappingError(f"The sample is not readable CSV: {exc}") from None
     if not out.getvalue().strip():
         raise MappingError("The sample has no header line.")
     return out.getvalue()
@@ -135,19 +138,27 @@ def sample_file_head(path: Path, *, rows: int, max_bytes: int = 8 * 1024 * 1024)
     """The first records of a local CSV (gzip allowed), read no further than needed."""
     import gzip
 
+    if not path.name.endswith((".csv", ".csv.gz")):
+        raise MappingError(f"{path.name}: a preview reads CSV samples (.csv, .csv.gz)")
     opener = gzip.open if path.name.endswith(".gz") else open
     lines: list[str] = []
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-        size = 0
-        for line in handle:
-            lines.append(line)
-            size += len(line)
-            # Enough lines for the header and ``rows`` records, unless a record spans lines.
-            if len(lines) > rows + 1 and len(list(csv.reader(io.StringIO("".join(lines))))) > rows:
-                break
-            if size > max_bytes:
-                break
-    return sample_head("".join(lines), rows=rows)
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            size = 0
+            for line in handle:
+                lines.append(line)
+                size += len(line)
+                # Enough for the header and ``rows`` records, unless a record spans lines.
+                if (
+                    len(lines) > rows + 1
+                    and len(list(csv.reader(io.StringIO("".join(lines))))) > rows
+                ):
+                    break
+                if size > max_bytes:
+                    break
+        return sample_head("".join(lines), rows=rows)
+    except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
+        raise MappingError(f"{path.name}: not a readable UTF-8 CSV ({exc})") from None
 
 
 def _json_value(value):

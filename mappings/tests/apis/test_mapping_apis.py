@@ -209,6 +209,13 @@ def test_preview_refuses_bad_samples_with_a_400(client, imports):
     assert outside.status_code == 400
     both = client.post(path, {"csv": "a\n1\n", "source_file": "x.csv"}, format="json")
     assert both.status_code == 400
+    (imports / "map_co").mkdir()
+    (imports / "map_co" / "binary.csv").write_bytes(b"\xff\xfe\x00\x81garbage\n")
+    (imports / "map_co" / "export.parquet").write_bytes(b"PAR1\x00\x00")
+    for name, fragment in [("binary.csv", "not a readable"), ("export.parquet", "CSV samples")]:
+        answer = client.post(path, {"source_file": name}, format="json")
+        assert answer.status_code == 400
+        assert fragment in answer.json()["detail"]
     lacking = client.post(path, {"csv": "cost/myCost\n1.5\n"}, format="json")
     assert lacking.status_code == 400
     assert "lacks columns the mapping reads" in lacking.json()["detail"]
