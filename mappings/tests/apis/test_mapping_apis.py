@@ -190,7 +190,8 @@ def test_a_second_mapping_of_the_same_name_is_409_and_update_revalidates(client)
     broken = client.put(path, {"definition": my_oci().replace("decimal(", "nope(")}, format="json")
     assert broken.status_code == 400
     assert FocusMapping.objects.get().definition == my_oci()
-    changed = my_oci().replace("'Oracle Cloud Infrastructure'", "'OCI'")
+    changed = my_oci().replace("'Usage-Based'", "'Recurring'")
+    assert changed != my_oci()
     assert client.put(path, {"definition": changed}, format="json").status_code == 200
     assert client.get(path).json()["definition"] == changed
     assert client.delete(path).status_code == 204
