@@ -314,10 +314,15 @@ def _timestamp(c: Compiler, node: Call) -> tuple[str, str]:
     if kind not in (STRING, NULL):
         raise ExpressionError(f"timestamp() parses text, not {kind}")
     if not formats:
-        iso = f"TRIM({value})"
+        text = f"TRIM({value})"
+        iso = text
         for pattern, replacement in _ISO_STEPS:
             iso = f"REGEXP_REPLACE({iso}, {c.param(pattern)}, {c.param(replacement)})"
-        return f"SAFE_CAST({iso} AS TIMESTAMP)", TIMESTAMP
+        # The plain cast first: the regular expressions run only for values it cannot read.
+        return (
+            f"COALESCE(SAFE_CAST({text} AS TIMESTAMP), SAFE_CAST({iso} AS TIMESTAMP))",
+            TIMESTAMP,
+        )
     for argument, (_, form) in zip(node.args[1:], formats, strict=True):
         if not isinstance(argument, Literal) or not isinstance(argument.value, str):
             raise ExpressionError("timestamp(value, 'format', …): formats are text literals")
