@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "scheduling",
     "billing",
     "budgets",
+    "mappings",
 ]
 
 MIDDLEWARE = [

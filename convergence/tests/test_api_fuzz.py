@@ -24,9 +24,10 @@ MAX_EXAMPLES = 8
 
 # Operations whose valid-looking input can still be refused with 400 for reasons a schema
 # cannot state: they depend on server data (plan codes, pipeline configs and their
-# parameters, existing credentials), on semantics (cron expressions, date ranges), on the
-# clock (a key's expiry must be in the future), on a secret (the webhook's signature) or on
-# the network (an alert webhook URL's host must resolve, to public addresses only).
+# parameters, existing credentials, FOCUS mappings), on semantics (cron expressions, date
+# ranges), on the clock (a key's expiry must be in the future), on a secret (the webhook's
+# signature) or on the network (an alert webhook URL's host must resolve, to public
+# addresses only).
 DATA_DEPENDENT = {
     ("POST", "/api/v1/admin/api-keys"),
     ("POST", "/api/v1/tenants/{tenant_id}/api-keys"),
@@ -40,6 +41,10 @@ DATA_DEPENDENT = {
     ("POST", "/api/v1/tenants/{tenant_id}/credentials"),
     ("POST", "/api/v1/tenants/{tenant_id}/provider-configs"),
     ("PUT", "/api/v1/tenants/{tenant_id}/webhook"),
+    # A mapping's YAML must validate, and a preview's sample must have the mapping's columns.
+    ("POST", "/api/v1/tenants/{tenant_id}/mappings"),
+    ("PUT", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}"),
+    ("POST", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}/preview"),
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]

@@ -100,7 +100,7 @@ def pipeline_run_start(
     )
     from pipelines.configs import pipeline_config_for_tenant
 
-    config = pipeline_config_for_tenant(provider, domain, pipeline)
+    config = pipeline_config_for_tenant(provider, domain, pipeline, tenant_id=tenant_id)
     values = _config_resolve(request, config=config)
     now = now or timezone.now()
 
@@ -153,7 +153,11 @@ def pipeline_runs_start_batch(
     ``pipeline_run_start`` after another would. A few statements for the whole batch,
     and no model instances; the runs are queued in one broker round trip after commit.
     """
-    from pipelines.configs import PipelineConfigError, pipeline_config_for_tenant
+    from pipelines.configs import (
+        PipelineConfigError,
+        pipeline_config_for_tenant,
+        pipeline_config_is_mapped,
+    )
 
     outcomes: list[uuid.UUID | Exception | None] = [None] * len(requests)
     built: dict[int, tuple[dict, list[dict]]] = {}
@@ -165,9 +169,14 @@ def pipeline_runs_start_batch(
     for i, request in enumerate(requests):
         try:
             path = (request.provider, request.domain, request.pipeline)
+            # A mapping's pipeline depends on the tenant (its own mapping of that name wins).
+            if pipeline_config_is_mapped(request.provider):
+                path = (*path, request.tenant_id)
             if path not in configs:
                 try:
-                    configs[path] = pipeline_config_for_tenant(*path)
+                    configs[path] = pipeline_config_for_tenant(
+                        *path[:3], tenant_id=request.tenant_id
+                    )
                 except PipelineConfigError as exc:
                     configs[path] = exc
             config = configs[path]
