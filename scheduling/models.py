@@ -84,7 +84,10 @@ class ScheduledRun(models.Model):
         SCHEDULED = "scheduled"
         BACKFILL = "backfill"
 
-    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="slots")
+    # Indexed by the unique (schedule, slot_at) constraint.
+    schedule = models.ForeignKey(
+        Schedule, on_delete=models.CASCADE, related_name="slots", db_index=False
+    )
     tenant = models.ForeignKey(
         "tenants.Tenant", on_delete=models.CASCADE, related_name="scheduled_runs"
     )
