@@ -190,7 +190,8 @@ def _dispatch_worker(index: int, workers: int, first_tick: float, interval: floa
 
     from scheduling.services.dispatcher import scheduler_tick
 
-    started, busy, idle, k = 0, 0.0, 0, index
+    started, busy, cpu, idle, k = 0, 0.0, 0.0, 0, index
+    statements = _StatementClock()
     ticks: list[tuple[float, float, int]] = []  # (start - T... as epoch, seconds, runs started)
     profiler = None
     if PROFILE and index == 0:
@@ -208,27 +209,55 @@ def _dispatch_worker(index: int, workers: int, first_tick: float, interval: floa
             if delay > 0:
                 time.sleep(delay)
             k += workers
-        began_at, began = time.time(), time.perf_counter()
+        began_at, began, began_cpu = time.time(), time.perf_counter(), time.process_time()
         if profiler is not None:
             profiler.enable()
-        result = scheduler_tick(now=timezone.now(), batch_size=BATCH_SIZE)
+        before = (statements.seconds, statements.count)
+        with db.connection.execute_wrapper(statements.record):
+            result = scheduler_tick(now=timezone.now(), batch_size=BATCH_SIZE)
         if profiler is not None:
             profiler.disable()
         if result.started or result.schedules:
             spent = time.perf_counter() - began
             busy += spent
+            cpu += time.process_time() - began_cpu
             ticks.append((began_at, spent, result.started))
             idle = 0
-        elif started:
-            idle += 1
+        else:
+            statements.seconds, statements.count = before  # idle ticks are not counted
+            if started:
+                idle += 1
         started += result.started
+    if PROFILE:
+        print(f"--- worker {index}: statement time by statement (first words) ---")
+        for kind, spent in sorted(statements.by_kind.items(), key=lambda kv: -kv[1])[:15]:
+            print(f"  {spent:7.3f} s  {kind}")
     if profiler is not None:
         import pstats
 
         print(f"--- profile of dispatcher worker {index} (inside ticks only) ---")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    queue.put((index, started, busy, ticks))
+    queue.put((index, started, busy, ticks, cpu, statements.seconds, statements.count))
+
+
+class _StatementClock:
+    """Counts the statements a worker sends and the time from sending each to its result."""
+
+    def __init__(self) -> None:
+        self.seconds, self.count = 0.0, 0
+        self.by_kind: dict[str, float] = {}
+
+    def record(self, execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent = time.perf_counter() - began
+            self.seconds += spent
+            self.count += 1
+            kind = " ".join(sql.split()[:6])[:60]
+            self.by_kind[kind] = self.by_kind.get(kind, 0.0) + spent
 
 
 _ENQUEUED: list[str] = []
@@ -286,6 +315,8 @@ def bench_ours(*, workers: int, due: int, timeout: float, interval: float, phase
         "first_to_last": (last - first).total_seconds() if last else float("nan"),
         "busy": [round(r[2], 3) for r in reports],
         "busy_total": round(sum(r[2] for r in reports), 3),
+        "cpu": [round(r[4], 3) for r in reports],
+        "sql": [(round(r[5], 3), r[6]) for r in reports],
         "started_per_worker": [r[1] for r in reports],
         "ticks": [
             [(round(t0 - at.timestamp(), 2), round(spent, 3), n) for t0, spent, n in r[3]]
@@ -443,11 +474,21 @@ def main() -> None:
 
 def _print_ours(ours: dict, *, interval: float) -> None:
     """Our side in lines: what the issue's targets are measured on."""
-    for i, (n, spent, ticks) in enumerate(
-        zip(ours["started_per_worker"], ours["busy"], ours["ticks"], strict=True)
+    for i, (n, spent, cpu, (sql, count), ticks) in enumerate(
+        zip(
+            ours["started_per_worker"],
+            ours["busy"],
+            ours["cpu"],
+            ours["sql"],
+            ours["ticks"],
+            strict=True,
+        )
     ):
         shown = ", ".join(f"+{t:.2f}s: {s:.3f}s/{k}" for t, s, k in ticks)
-        print(f"  worker {i}: started {n:,} in {spent:.3f} s inside ticks  [{shown}]")
+        print(
+            f"  worker {i}: started {n:,} in {spent:.3f} s inside ticks; its own CPU "
+            f"{cpu:.3f} s; {count} statements, {sql:.3f} s from send to result  [{shown}]"
+        )
     load = os.getloadavg()
     print(
         f"  dispatcher time, all workers: {ours['busy_total']:.3f} s (target < 1 s); "

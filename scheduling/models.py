@@ -14,7 +14,10 @@ class Schedule(models.Model):
 
     CatchUp = CatchUp
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="schedules")
+    # Indexed by the unique (tenant, provider, domain, pipeline) constraint.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="schedules", db_index=False
+    )
     provider = models.CharField(max_length=32)
     domain = models.CharField(max_length=64)
     pipeline = models.CharField(max_length=64)
