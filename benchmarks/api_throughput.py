@@ -45,7 +45,7 @@ SETTINGS = "benchmarks.api_bench_settings"
 ENV = {
     "DJANGO_SETTINGS_MODULE": SETTINGS,
     "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 40,
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "DJANGO_SECURE_SSL_REDIRECT": "False",
     "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
 }
@@ -224,6 +224,12 @@ def main() -> None:
     parser.add_argument(
         "--port", type=int, default=0, help="port for gunicorn (default: a free one)"
     )
+    parser.add_argument(
+        "--cpu-requests",
+        type=int,
+        default=300,
+        help="requests per endpoint for the in-process CPU table (0: skip it)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("needs wrk (Debian: apt-get install wrk)")
@@ -334,6 +340,54 @@ def main() -> None:
         )
     failures = sum(r["bad"] + r["errors"] for rounds in results.values() for r in rounds)
     print(f"failed answers (not the intended status, or socket errors), all rounds: {failures}")
+    if args.cpu_requests:
+        cpu_per_request(key=key, run_id=run_id, requests=args.cpu_requests)
+        _purge_broker()
+
+
+def cpu_per_request(*, key: str, run_id: str, requests: int) -> None:
+    """The same four endpoints in this process through Django's test client (same settings,
+    same database, Redis cache): CPU time per request and statements sent. CPU time does
+    not count waiting for a core, so on a shared machine it is steadier than req/s."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_X_API_KEY=key)
+    calls = {
+        "bare one-SELECT DRF endpoint": lambda: client.get("/bench/bare", secure=True),
+        "POST run trigger (202)": lambda: client.post(
+            f"/api/v1/pipelines/run/{TENANT}/example/demo/hello",
+            '{"date": "2024-09-01"}',
+            content_type="application/json",
+            secure=True,
+        ),
+        "GET run (detail with steps)": lambda: client.get(
+            f"/api/v1/pipelines/runs/{run_id}", secure=True
+        ),
+        "GET runs list (limit=50)": lambda: client.get(
+            f"/api/v1/tenants/{TENANT}/runs?limit=50", secure=True
+        ),
+    }
+    print()
+    print(f"in-process, {requests} requests each after 20 to warm up (Django test client):")
+    print(f"| {'endpoint':30} | {'CPU ms/request':>14} | {'x bare':>7} | {'statements':>10} |")
+    print(f"|{'-' * 32}|{'-' * 16}|{'-' * 9}|{'-' * 12}|")
+    bare = None
+    for name, call in calls.items():
+        for _ in range(20):
+            response = call()
+            assert response.status_code in (200, 202), (name, response.status_code)
+        with CaptureQueriesContext(connection) as queries:
+            call()
+        statements = [q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+        began = time.process_time()
+        for _ in range(requests):
+            call()
+        cpu = (time.process_time() - began) * 1000 / requests
+        bare = bare or cpu
+        print(f"| {name:30} | {cpu:14.2f} | {bare / cpu:7.2f} | {len(statements):>10} |")
+    print("(x bare here: the bare endpoint's CPU per request over this one's, as for req/s)")
 
 
 def _purge_broker() -> None:
