@@ -155,8 +155,10 @@ def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, T
     first runs up to the first limit reached are admitted; after that, a full daily or
     monthly window (checked first) refuses the rest, a full concurrent limit refuses them
     too (the caller may queue them), and a tenant that may not run is refused outright.
-    A few statements whatever the batch's size: lock the counters, read the tenants'
-    status and limits, read (and create missing) windows, add to windows and counters.
+    A few statements whatever the batch's size: on PostgreSQL one locked read of the
+    counters, the tenants' status and limits, and their windows (``_admission_state``;
+    missing rows are created first), then one update of the windows and one of the
+    counters.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("runs_admit_batch must run inside transaction.atomic()")
@@ -198,9 +200,32 @@ def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, T
         if admitted:
             add[day.pk] = add[month.pk] = (admitted,)
             slots[tenant_id] = (admitted,)
-    rows_update(UsageWindow, key="id", fields=["runs_used"], rows=add, add=True)
-    rows_update(SlotCounter, key="tenant", fields=["held"], rows=slots, add=True)
+    _counters_add(windows=add, slots=slots)
     return result
+
+
+def _counters_add(*, windows: dict[int, tuple[int]], slots: dict[str, tuple[int]]) -> None:
+    """Add admitted runs to their windows and slot counters (one statement on PostgreSQL)."""
+    if connection.vendor == "postgresql" and windows and slots:
+        sql = (
+            f"WITH w AS (UPDATE {UsageWindow._meta.db_table} AS t "
+            "SET runs_used = t.runs_used + v.n FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) "
+            "WHERE t.id = v.id RETURNING 1) "
+            f"UPDATE {SlotCounter._meta.db_table} AS c "
+            "SET held = c.held + v.n FROM unnest(%s::text[], %s::int[]) AS v(tenant_id, n) "
+            "WHERE c.tenant_id = v.tenant_id"
+        )
+        params = [
+            array_literal(list(windows)),
+            array_literal([n for (n,) in windows.values()]),
+            array_literal(list(slots)),
+            array_literal([n for (n,) in slots.values()]),
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    rows_update(UsageWindow, key="id", fields=["runs_used"], rows=windows, add=True)
+    rows_update(SlotCounter, key="tenant", fields=["held"], rows=slots, add=True)
 
 
 def _admission_state(
