@@ -52,6 +52,17 @@ SELECT (SELECT count(*) FROM gate), (SELECT count(*) FROM counted)
 """
 
 
+def _tables() -> dict[str, str]:
+    """The table names the admission statements are written with."""
+    return {
+        "counter": SlotCounter._meta.db_table,
+        "tenant": Tenant._meta.db_table,
+        "subscription": Subscription._meta.db_table,
+        "plan": Subscription.plan.field.related_model._meta.db_table,
+        "window": UsageWindow._meta.db_table,
+    }
+
+
 def run_admit_statement_supported() -> bool:
     return connection.vendor == "postgresql"
 
@@ -64,13 +75,7 @@ def run_admit_statement(*, tenant_id: str, now: datetime) -> bool:
     Run it as the transaction's last statement, so the lock is held only until commit.
     """
     day_start, _ = day_window_bounds(now)
-    sql = _ADMIT_SQL.format(
-        counter=SlotCounter._meta.db_table,
-        tenant=Tenant._meta.db_table,
-        subscription=Subscription._meta.db_table,
-        plan=Subscription.plan.field.related_model._meta.db_table,
-        window=UsageWindow._meta.db_table,
-    )
+    sql = _ADMIT_SQL.format(**_tables())
     runnable = sorted(Tenant.RUNNABLE_STATUSES)
     with connection.cursor() as cursor:
         cursor.execute(sql, [tenant_id, runnable, tenant_id, day_start, tenant_id, now, now])
@@ -301,13 +306,7 @@ FOR UPDATE OF c
 
 
 def _admission_read(tenant_ids: list[str], *, now: datetime) -> dict[str, tuple]:
-    sql = _ADMISSION_READ_SQL.format(
-        counter=SlotCounter._meta.db_table,
-        tenant=Tenant._meta.db_table,
-        subscription=Subscription._meta.db_table,
-        plan=Subscription.plan.field.related_model._meta.db_table,
-        window=UsageWindow._meta.db_table,
-    )
+    sql = _ADMISSION_READ_SQL.format(**_tables())
     day_start, _ = day_window_bounds(now)
     with connection.cursor() as cursor:
         cursor.execute(sql, [day_start, now, now, array_literal(tenant_ids)])
