@@ -91,8 +91,9 @@ def test_bad_budgets_are_400_naming_the_field(onboard):
     assert not Budget.objects.filter(tenant=onboarded.tenant).exists()
 
 
-def test_webhook_secret_is_shown_once(onboard):
+def test_webhook_secret_is_shown_once(onboard, dns):
     """PUT returns the signing secret; GET shows the URL only; the stored secret is encrypted."""
+    dns["hooks.example.com"] = ["93.184.215.14"]
     onboarded = onboard()
     client = key_client(onboarded.api_key)
     url = f"/api/v1/tenants/{onboarded.tenant.pk}/webhook"

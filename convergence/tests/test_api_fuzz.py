@@ -25,7 +25,8 @@ MAX_EXAMPLES = 8
 # Operations whose valid-looking input can still be refused with 400 for reasons a schema
 # cannot state: they depend on server data (plan codes, pipeline configs and their
 # parameters, existing credentials), on semantics (cron expressions, date ranges), on the
-# clock (a key's expiry must be in the future) or on a secret (the webhook's signature).
+# clock (a key's expiry must be in the future), on a secret (the webhook's signature) or on
+# the network (an alert webhook URL's host must resolve, to public addresses only).
 DATA_DEPENDENT = {
     ("POST", "/api/v1/admin/api-keys"),
     ("POST", "/api/v1/tenants/{tenant_id}/api-keys"),
@@ -38,6 +39,7 @@ DATA_DEPENDENT = {
     ("POST", "/api/v1/scheduler/tenant/{tenant_id}/pipelines/{config_id}/backfill"),
     ("POST", "/api/v1/tenants/{tenant_id}/credentials"),
     ("POST", "/api/v1/tenants/{tenant_id}/provider-configs"),
+    ("PUT", "/api/v1/tenants/{tenant_id}/webhook"),
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]

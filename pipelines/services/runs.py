@@ -56,6 +56,11 @@ class _NotAdmittedInOneStatement(Exception):
     """The one-statement admission said no: roll back, then ask ``run_admit`` why."""
 
 
+# The pipelines that write a FOCUS table (and detect anomalies): budgets are evaluated after
+# each of their completed runs.
+FOCUS_PIPELINES = {("cost", "focus"), ("cost", "native")}
+
+
 def pipeline_run_start(
     *,
     tenant_id: str,
@@ -362,7 +367,7 @@ def run_finish(*, run: PipelineRun, status: str, error: str = "") -> bool:
     StepRun.objects.filter(run=run, status=RunStatus.PENDING).update(status=RunStatus.CANCELLED)
     run_slot_release(run_id=run.pk)
     transaction.on_commit(lambda: run_log_to_warehouse(run_id=run.pk))
-    if status == RunStatus.COMPLETED and (run.domain, run.pipeline) == ("cost", "focus"):
+    if status == RunStatus.COMPLETED and (run.domain, run.pipeline) in FOCUS_PIPELINES:
         from budgets.services.budgets import budgets_evaluate_enqueue
 
         transaction.on_commit(lambda: budgets_evaluate_enqueue(tenant_id=run.tenant_id))

@@ -117,6 +117,7 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
     ``billing_export_table`` must be ``project.dataset.table`` outside the platform's project
     (or in the tenant's own dataset); ``source_buckets`` must be bucket names. The same rule
     is checked again on every statement a run sends (``pipelines.isolation``).
+    ``anomaly_<option>`` settings must be valid options of the FOCUS pipelines' anomaly step.
     """
     from django.conf import settings as django_settings
 
@@ -126,6 +127,7 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
         bucket_names,
         bucket_names_invalid,
     )
+    from pipelines.processors.focus_anomalies import tenant_options
     from pipelines.sql_identifiers import PlaceholderError, identifier_check
     from pipelines.warehouse import tenant_dataset_id
 
@@ -144,6 +146,9 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
             policy.check_read(policy.ref(table))
         except (PlaceholderError, AccessRefused) as exc:
             raise TenantInvalid(f"settings.billing_export_table: {exc}", field="settings") from None
+    _, anomaly_errors = tenant_options(settings)
+    if anomaly_errors:
+        raise TenantInvalid("; ".join(anomaly_errors), field="settings")
     buckets = settings.get("source_buckets")
     if buckets is not None:
         bad = bucket_names_invalid(buckets)
