@@ -1,7 +1,9 @@
 """Request rate limits on the shared cache (Redis in production): per key and per address.
 
 DRF's throttles, with the rates read from settings at request time (DRF reads them once at
-import). Over a limit the answer is 429 with ``Retry-After``.
+import). Over a limit the answer is 429 with ``Retry-After``. The per-address limit runs
+before authentication (``convergence.middleware.AddressThrottleMiddleware``), so requests
+with an invalid key are counted too; DRF checks throttles only after a key was accepted.
 """
 
 from django.conf import settings
