@@ -39,7 +39,7 @@ from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from billing.stripe_client import webhook_signature_header
-from pipelines.models import PipelineRun, RunStatus
+from pipelines.tests.test_admin import make_run
 from scheduling.services.schedules import schedule_create
 from tenants.models import Tenant
 from tenants.permissions import IsStaff, IsTenantOrStaff
@@ -104,16 +104,7 @@ def fuzz_keys(warehouse, settings):
         actor=Actor.system("fuzz"),
     )
     # A finished run, so the runs list reaches its LIMIT query (an empty list never does).
-    run = PipelineRun.objects.create(
-        tenant=onboarded.tenant,
-        provider="example",
-        domain="demo",
-        pipeline="hello",
-        pipeline_id="fuzz",
-        status=RunStatus.COMPLETED,
-        holds_slot=False,
-        parameters={"date": "2024-09-01"},
-    )
+    run = make_run(onboarded.tenant)
     staff = admin_key_issue(actor=Actor.system("fuzz"), name="fuzz")
     targets.update(config_id=schedule.pk, run_id=str(run.pk))
     protected.update(onboarded.tenant.api_keys.values_list("pk", flat=True))
