@@ -73,7 +73,10 @@ any_running() {
   return 1
 }
 stop_all() {
-  trap - INT TERM HUP EXIT
+  # Further signals (make forwards its SIGTERM; Ctrl-C again) must not kill this script half
+  # way, or the parts it is stopping are left behind as orphans.
+  trap '' INT TERM HUP
+  trap - EXIT
   stopping=1
   echo
   say "Stopping..."
