@@ -117,7 +117,7 @@ def fuzz_keys(warehouse, settings):
 
 
 protected: set[int] = set()
-targets: dict[str, int] = {}
+targets: dict[str, int | str] = {}  # config_id, run_id: the fuzz tenant's schedule and run
 
 
 @pytest.fixture
@@ -130,9 +130,9 @@ def _label(case) -> tuple[str, str]:
 
 
 def _aim(case) -> None:
-    """Valid path parameters point at the fuzz tenant and its schedule (random ids would only
-    ever meet 404); the fuzz's own keys and schedule are never revoked or deleted. (Extreme
-    cases are built on an aimed case and keep their own path.)"""
+    """Valid path parameters point at the fuzz tenant, its schedule and its run (random ids
+    would only ever meet 404); the fuzz's own keys, schedule and run are never revoked or
+    deleted. (Extreme cases are built on an aimed case and keep their own path.)"""
     params = case.path_parameters
     if not params or case.meta is None or case.meta.is_negative_at(ParameterLocation.PATH):
         return
