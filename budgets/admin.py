@@ -1,8 +1,28 @@
 """Admin for budgets, their alerts, webhooks and the webhook delivery log."""
 
+from django import forms
 from django.contrib import admin
 
 from budgets.models import Budget, BudgetAlert, WebhookDelivery, WebhookEndpoint
+from budgets.webhooks import WebhookUrlRefused, destination_check
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    """Staff edits pass the same URL check as the API (public hosts only, https in production)."""
+
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url",)
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            destination_check(url)
+        except WebhookUrlRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return url
 
 
 @admin.register(Budget)
@@ -26,6 +46,7 @@ class BudgetAlertAdmin(admin.ModelAdmin):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     # The signing secret is encrypted and never shown; a tenant gets it once from the API.
+    form = WebhookEndpointForm
     list_display = ("tenant", "url", "created_at")
     fields = ("tenant", "url", "created_at")
     readonly_fields = ("tenant", "created_at")

@@ -12,6 +12,7 @@ from budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from budgets.selectors import anomalies_for_tenant, budget_status
 from budgets.services.alerts import webhook_set
 from budgets.services.budgets import BudgetExists, BudgetInvalid, budget_create, budget_delete
+from budgets.webhooks import WebhookUrlRefused
 from convergence.api import Conflict
 from convergence.serializers import MoneyField, StrictInputSerializer
 from tenants.authentication import request_actor
@@ -158,7 +159,9 @@ class TenantAnomaliesApi(APIView):
 
 
 class TenantWebhookApi(APIView):
-    """The URL alerts are POSTed to. PUT sets it and returns a new signing secret, once."""
+    """The URL alerts are POSTed to. PUT sets it and returns a new signing secret, once.
+
+    The URL must be https (in production) and its host resolve to public addresses only."""
 
     permission_classes = [IsTenantOrStaff]
 
@@ -182,7 +185,10 @@ class TenantWebhookApi(APIView):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint, secret = webhook_set(
-            tenant=tenant, url=data.validated_data["url"], actor=request_actor(request)
-        )
+        try:
+            endpoint, secret = webhook_set(
+                tenant=tenant, url=data.validated_data["url"], actor=request_actor(request)
+            )
+        except WebhookUrlRefused as exc:
+            raise ValidationError({"url": [str(exc)]}) from exc
         return Response({"url": endpoint.url, "secret": secret})

@@ -171,8 +171,15 @@ def budget_alerts_for_period(*, budget: Budget, period_start: dt.date):
     return BudgetAlert.objects.filter(budget=budget, period_start=period_start)
 
 
-def anomalies_for_tenant(*, tenant_id: str, limit: int = 500) -> list[dict]:
-    """The tenant's recorded cost anomalies, newest day first (none before the first run)."""
+def anomalies_for_tenant(
+    *,
+    tenant_id: str,
+    limit: int = 500,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> list[dict]:
+    """The tenant's recorded cost anomalies, newest day first (none before the first run);
+    only those from ``start`` to ``end`` (both included) when given."""
     from pipelines.anomalies import ANOMALIES
 
     context = _tenant_warehouse(tenant_id)
@@ -182,6 +189,22 @@ def anomalies_for_tenant(*, tenant_id: str, limit: int = 500) -> list[dict]:
     return wh.query(
         "SELECT day, provider, service, sub_account, region, tag_key, tag_value, actual, "
         "expected, score, top_contributors, detected_at "
-        f"FROM `{context.table(ANOMALIES)}` ORDER BY day DESC, score DESC LIMIT @limit",
-        {"limit": limit},
+        f"FROM `{context.table(ANOMALIES)}` "
+        "WHERE day BETWEEN @start AND @end ORDER BY day DESC, score DESC LIMIT @limit",
+        {"limit": limit, "start": start or dt.date(1, 1, 1), "end": end or dt.date(9999, 12, 31)},
     ).rows
+
+
+def budgets_recently_alerted(*, since: dt.datetime, limit: int) -> list[Budget]:
+    """Budgets with an alert raised since ``since``, the most recently alerted first."""
+    seen: dict[int, Budget] = {}
+    alerts = (
+        BudgetAlert.objects.filter(created_at__gte=since)
+        .select_related("budget__tenant")
+        .order_by("-created_at")
+    )
+    for alert in alerts.iterator():
+        seen.setdefault(alert.budget_id, alert.budget)
+        if len(seen) == limit:
+            break
+    return list(seen.values())

@@ -34,10 +34,15 @@ class RunNowForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        from mappings.selectors import mapping_names_staff
+
         self.fields["pipeline"].choices = [
             (c.key, f"{c.key} — {c.description}" if c.description else c.key)
             for c in pipeline_configs_all()
-            if c.provider != "system"
+            if c.provider not in ("system", "mapping")
+        ] + [
+            (f"{n}/cost/focus", f"{n}/cost/focus — FOCUS mapping {n}")
+            for n in mapping_names_staff()
         ]
 
     def clean_tenant(self) -> str:

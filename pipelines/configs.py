@@ -41,6 +41,11 @@ TOP_LEVEL_FIELDS = frozenset(
 )
 # The platform's own pipelines (the onboarding check): never a tenant's to run or schedule.
 SYSTEM_PROVIDER = "system"
+# The generic pipeline (load, map to FOCUS, check) that runs a FOCUS mapping; a tenant runs it
+# as ``<mapping name>/cost/focus``, never under this name.
+MAPPED_PROVIDER = "mapping"
+# ``configs/mappings/`` holds FOCUS mapping files (the mappings app), not pipeline configs.
+MAPPINGS_DIR = "mappings"
 PARAMETER_TYPES = frozenset({"date", "string", "int", "number", "bool", "file"})
 # Every run may carry ``date`` (the scheduler always sends the slot's date).
 BUILTIN_PARAMETERS = {"date"}
@@ -462,6 +467,8 @@ def _load_all(root: str) -> dict[str, PipelineConfig | PipelineConfigInvalid]:
     loaded: dict[str, PipelineConfig | PipelineConfigInvalid] = {}
     for path in sorted(base.rglob("*.y*ml")):
         relative = path.relative_to(base)
+        if relative.parts[0] == MAPPINGS_DIR:
+            continue
         file = f"{base.name}/{relative.as_posix()}"
         parts = relative.with_suffix("").parts
         if len(parts) != 3 or not all(PATH_PART.match(p) for p in parts):
@@ -506,11 +513,44 @@ def pipeline_config_get(provider: str, domain: str, pipeline: str) -> PipelineCo
     return found
 
 
-def pipeline_config_for_tenant(provider: str, domain: str, pipeline: str) -> PipelineConfig:
-    """A config a tenant may run or schedule: any but the platform's own ``system/*``."""
-    if provider == SYSTEM_PROVIDER:
+def pipeline_config_resolve(
+    provider: str, domain: str, pipeline: str, *, tenant_id: str | None = None
+) -> PipelineConfig:
+    """The config at ``provider/domain/pipeline``, else (for ``<name>/cost/focus``) the
+    generic mapped pipeline running the FOCUS mapping ``name`` the tenant may use."""
+    try:
+        return pipeline_config_get(provider, domain, pipeline)
+    except PipelineConfigNotFound:
+        if tenant_id is None or provider in (SYSTEM_PROVIDER, MAPPED_PROVIDER):
+            raise
+        from mappings.selectors import mapped_pipeline_config
+
+        return mapped_pipeline_config(
+            tenant_id=tenant_id, provider=provider, domain=domain, pipeline=pipeline
+        )
+
+
+def pipeline_config_providers() -> set[str]:
+    """The providers a tenant may run shipped configs of (not ``system`` or ``mapping``)."""
+    return {key.split("/", 1)[0] for key in _configs() if "/" in key} - {
+        SYSTEM_PROVIDER,
+        MAPPED_PROVIDER,
+    }
+
+
+def pipeline_config_is_mapped(provider: str) -> bool:
+    """True if no shipped config names this provider, so its pipelines are FOCUS mappings'."""
+    return not any(key.split("/", 1)[0] == provider for key in _configs())
+
+
+def pipeline_config_for_tenant(
+    provider: str, domain: str, pipeline: str, *, tenant_id: str | None = None
+) -> PipelineConfig:
+    """A config a tenant may run or schedule: any but the platform's own ``system/*`` and the
+    generic ``mapping/*`` (which runs as the mapping's own provider name)."""
+    if provider in (SYSTEM_PROVIDER, MAPPED_PROVIDER):
         raise PipelineConfigNotFound(f"No pipeline config {f'{provider}/{domain}/{pipeline}'!r}.")
-    return pipeline_config_get(provider, domain, pipeline)
+    return pipeline_config_resolve(provider, domain, pipeline, tenant_id=tenant_id)
 
 
 def pipeline_configs_all() -> list[PipelineConfig]:

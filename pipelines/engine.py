@@ -73,13 +73,15 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
 
     Notification steps (``runs_on: failure``) run only after another step failed.
     """
-    from pipelines.configs import pipeline_config_get
+    from pipelines.configs import pipeline_config_resolve
     from pipelines.processors import StepContext, processor_for
     from pipelines.services.identity import tenant_warehouse_factory
     from pipelines.warehouse import tenant_dataset_id
     from tenants.selectors import run_inputs_for_tenant
 
-    config = pipeline_config_get(run.provider, run.domain, run.pipeline)
+    config = pipeline_config_resolve(
+        run.provider, run.domain, run.pipeline, tenant_id=run.tenant_id
+    )
     rows = {s.index: s for s in run.steps.all()}
     inputs = run_inputs_for_tenant(tenant_id=run.tenant_id, provider=run.provider)
     context = StepContext.for_run(

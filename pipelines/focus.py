@@ -74,6 +74,7 @@ FOCUS_COLUMNS: tuple[Column, ...] = (
     Column("BilledCost", "NUMERIC"),
     Column("BillingAccountId", "STRING"),
     Column("BillingAccountName", "STRING"),
+    Column("BillingAccountType", "STRING"),
     Column("BillingCurrency", "STRING"),
     Column("BillingPeriodEnd", "TIMESTAMP"),
     Column("BillingPeriodStart", "TIMESTAMP"),
@@ -124,6 +125,7 @@ FOCUS_COLUMNS: tuple[Column, ...] = (
     Column("SkuPriceId", "STRING"),
     Column("SubAccountId", "STRING"),
     Column("SubAccountName", "STRING"),
+    Column("SubAccountType", "STRING"),
     Column("Tags", "JSON"),
 )
 FOCUS_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in FOCUS_COLUMNS)
@@ -198,6 +200,12 @@ EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "gcp": ("x_ServiceId", "x_CostType", "x_InvoiceMonth", "x_CreditName", "x_CreditType"),
     "focus": ("x_SourceFocusVersion",),
 }
+
+
+# FOCUS tables are partitioned by charge day and clustered by provider and service, so reads
+# of some days (anomaly detection, budgets) scan only those days' partitions.
+FOCUS_PARTITION_DAY = "ChargePeriodStart"
+FOCUS_CLUSTER_BY = ("ProviderName", "ServiceName")
 
 
 def focus_table_columns(provider: str) -> tuple[Column, ...]:
@@ -442,6 +450,7 @@ AWS_COLUMNS = {
     "BilledCost": f"IF({_UNUSED} OR {_T} = 'SavingsPlanCoveredUsage', PARSE_NUMERIC('0'), s.cost)",
     "BillingAccountId": "s.payer_id",
     "BillingAccountName": "COALESCE(s.payer_name, {payer_name}, s.payer_id)",
+    "BillingAccountType": "IF(s.payer_id IS NULL, NULL, 'Payer Account')",
     "BillingCurrency": "s.currency",
     "BillingPeriodEnd": "s.billing_period_end",
     "BillingPeriodStart": "s.billing_period_start",
@@ -528,6 +537,7 @@ AWS_COLUMNS = {
     "SubAccountId": "s.usage_account_id",
     "SubAccountName": "IF(s.usage_account_id IS NULL, NULL, "
     "COALESCE(s.usage_account_name, {usage_account_name}, s.usage_account_id))",
+    "SubAccountType": "IF(s.usage_account_id IS NULL, NULL, 'Usage Account')",
     "Tags": "s.tags",
     "x_LineItemId": "s.line_item_id",
     "x_LineItemType": _T,
@@ -661,7 +671,7 @@ AZURE_INNER = {
     "meter_subcategory": "[[MeterSubCategory]]",
     "meter_name": "[[MeterName]]",
     "meter_id": "[[MeterId]]",
-    "part_number": "[[PartNumber]]",
+    "part_number": "COALESCE([[PartNumber]], [[ProductId]])",
     "location": "LOWER(REPLACE([[ResourceLocation]], ' ', ''))",
     "zone": "[[AvailabilityZone]]",
     "resource_id": "[[ResourceId]]",
@@ -715,6 +725,7 @@ AZURE_COLUMNS = {
     "BilledCost": "s.cost",
     "BillingAccountId": "s.account_id",
     "BillingAccountName": "COALESCE(s.account_name, {payer_name}, s.account_id)",
+    "BillingAccountType": "IF(s.account_id IS NULL, NULL, 'Billing Account')",
     "BillingCurrency": "s.currency",
     "BillingPeriodEnd": "s.period_end",
     "BillingPeriodStart": "s.period_start",
@@ -781,6 +792,7 @@ AZURE_COLUMNS = {
     "SubAccountId": "s.subscription_id",
     "SubAccountName": "IF(s.subscription_id IS NULL, NULL, "
     "COALESCE(s.subscription_name, {usage_account_name}, s.subscription_id))",
+    "SubAccountType": "IF(s.subscription_id IS NULL, NULL, 'Subscription')",
     "Tags": "s.tags",
     "x_ChargeType": _C,
     "x_PricingModel": "s.pricing_model",
@@ -791,7 +803,7 @@ AZURE_COLUMNS = {
 }
 
 
-# -- GCP standard billing export ----------------------------------------------------------
+# -- GCP billing export (standard; the detailed one adds resources) ----------------------
 
 _GCP_PERIOD_START = "PARSE_DATE('%Y%m%d', CONCAT(invoice.month, '01'))"
 _GCP_REGULAR = "cost_type = 'regular'"
@@ -800,6 +812,7 @@ GCP_COLUMNS = {
     "BilledCost": _num("cost"),
     "BillingAccountId": "billing_account_id",
     "BillingAccountName": "COALESCE({payer_name}, billing_account_id)",
+    "BillingAccountType": "IF(billing_account_id IS NULL, NULL, 'Billing Account')",
     "BillingCurrency": "currency",
     "BillingPeriodEnd": f"TIMESTAMP(DATE_ADD({_GCP_PERIOD_START}, INTERVAL 1 MONTH))",
     "BillingPeriodStart": f"TIMESTAMP({_GCP_PERIOD_START})",
@@ -851,6 +864,7 @@ GCP_COLUMNS = {
     "SkuPriceId": "IF(cost_type = 'tax', NULL, sku.id)",
     "SubAccountId": "project.id",
     "SubAccountName": "project.name",
+    "SubAccountType": "IF(project.id IS NULL, NULL, 'Project')",
     # Built as text: the emulator cannot build JSON from arrays (JSON_OBJECT, TO_JSON).
     "Tags": "PARSE_JSON(COALESCE((SELECT CONCAT('{', STRING_AGG(CONCAT(TO_JSON_STRING(l.key), "
     "':', TO_JSON_STRING(l.value)), ','), '}') FROM UNNEST(labels) AS l), '{}'))",
@@ -882,6 +896,20 @@ GCP_CREDIT_OVERRIDES = {
     "SkuPriceId": "CAST(NULL AS STRING)",
     "x_CreditName": "credit.name",
     "x_CreditType": "credit.type",
+}
+
+# The detailed (resource-level) export: the standard export's fields and ``resource`` (name,
+# global_name). GCP gives no resource type; the collection in the resource's full name
+# stands for it, as FOCUS's supporting content takes AWS's from the ARN:
+# ``//compute.googleapis.com/projects/p/zones/z/instances/123`` →
+# ``compute.googleapis.com/instances``.
+GCP_DETAILED_TABLE_PREFIX = "gcp_billing_export_resource_v1"
+GCP_DETAILED_COLUMNS = {
+    "ResourceId": "resource.global_name",
+    "ResourceName": "IF(resource.global_name IS NULL, NULL, resource.name)",
+    "ResourceType": "IF(resource.global_name IS NULL, NULL, CONCAT("
+    "REGEXP_EXTRACT(resource.global_name, r'^//([^/]+)/'), '/', "
+    "REGEXP_EXTRACT(resource.global_name, r'/([^/]+)/[^/]+$')))",
 }
 
 # -- native FOCUS 1.0 / 1.1 / 1.2 ------------------------------------------------------------
@@ -1003,17 +1031,33 @@ _MARKER = re.compile(r"\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]")
 _REFERENCE = re.compile(r"\{(EffectiveCost|payer_name|usage_account_name)\}")
 
 
+# The same field under another name in another export: MCA cost details (camelCase, and
+# these three renamed) against the EA names the mappings use.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "BillingCurrencyCode": ("BillingCurrency",),
+    "PricingCurrencyCode": ("PricingCurrency",),
+    "ResourceGroup": ("ResourceGroupName",),
+}
+
+
+def _source_column(name: str, available: frozenset[str] | None) -> str | None:
+    """The export's column holding ``name``: as written, its CUR 2.0 snake_case name, or an
+    alias; matched without regard to case (BigQuery names are case-insensitive, and MCA
+    exports write ``costInBillingCurrency`` for EA's ``CostInBillingCurrency``)."""
+    if available is None or name in available:
+        return name
+    by_lower = {column.lower(): column for column in available}
+    for candidate in (name, _cur2_name(name), *COLUMN_ALIASES.get(name, ())):
+        if candidate.lower() in by_lower:
+            return by_lower[candidate.lower()]
+    return None
+
+
 def _resolve(expr: str, available: frozenset[str] | None) -> str:
     """Raw-column markers become the column, or a typed NULL when the export lacks it."""
 
     def column(match: re.Match) -> str:
-        name = match.group(1)
-        if available is None or name in available:
-            return name
-        snake = _cur2_name(name)
-        if snake in available:
-            return snake
-        return "CAST(NULL AS STRING)"
+        return _source_column(match.group(1), available) or "CAST(NULL AS STRING)"
 
     return _MARKER.sub(column, expr)
 
@@ -1045,6 +1089,7 @@ def focus_sql(
     destination: str,
     source_columns=None,
     account_names: bool = False,
+    gcp_detailed: bool = False,
 ) -> str:
     """``INSERT INTO destination (<FOCUS columns>) SELECT … FROM source``, one pass.
 
@@ -1054,6 +1099,7 @@ def focus_sql(
     export that lacks optional columns normalize with NULLs; required ones must be there.
     With ``account_names`` the statement reads the query parameters ``@account_ids`` and
     ``@account_names`` (the tenant's names for its accounts, from its provider config).
+    ``gcp_detailed``: the source is GCP's detailed (resource-level) export.
     """
     _provider_check(provider)
     available = frozenset(source_columns) if source_columns is not None else None
@@ -1111,8 +1157,9 @@ def focus_sql(
             f"FROM (\n  SELECT\n    {inner}\n  FROM `{{source}}`{where}\n) AS s{parts}{joins}"
         )
     else:
-        gcp = _outer(GCP_COLUMNS, names)
-        credits = _outer(dict(GCP_COLUMNS, **GCP_CREDIT_OVERRIDES), names)
+        columns = dict(GCP_COLUMNS, **GCP_DETAILED_COLUMNS) if gcp_detailed else GCP_COLUMNS
+        gcp = _outer(columns, names)
+        credits = _outer(dict(columns, **GCP_CREDIT_OVERRIDES), names)
         gcp_joins = joins.replace("s.billing_account_id", "billing_account_id").replace(
             "s.project_id", "project.id"
         )
@@ -1128,7 +1175,7 @@ def focus_sql(
 def _require(provider: str, required: Iterable[str], available: frozenset[str] | None) -> None:
     if available is None:
         return
-    missing = [c for c in required if c not in available and _cur2_name(c) not in available]
+    missing = [c for c in required if _source_column(c, available) is None]
     if missing:
         raise FocusSourceError(f"{provider} source lacks required columns: {', '.join(missing)}")
 
@@ -1142,7 +1189,7 @@ def source_total_sql(provider: str, *, source: str, source_columns=None) -> str:
     if provider == "aws":
         expr = _num(_resolve("[[lineItem_UnblendedCost]]", available))
     elif provider == "azure":
-        expr = _num("CostInBillingCurrency")
+        expr = _num(_resolve("[[CostInBillingCurrency]]", available))
     elif provider == "gcp":
         expr = (
             f"{_num('cost')} + IFNULL((SELECT SUM({_num('c.amount')}) "

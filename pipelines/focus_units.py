@@ -148,6 +148,10 @@ GCP_UNITS: dict[str, str] = {
     "request": "Requests",
     "api calls": "API Calls",
     "vCPU hour": "vCPU-Hours",
+    "vCPU-second": "vCPU-Seconds",
+    "vCPU-seconds": "vCPU-Seconds",
+    "gibibyte second": "GiB-Seconds",
+    "gibibyte-second": "GiB-Seconds",
     "core hour": "Core-Hours",
 }
 

@@ -313,3 +313,7 @@ class GuardedWarehouse:
     def insert_rows(self, dataset_id: str, table_id: str, rows) -> int:
         self.policy.check_write(self._ref(dataset_id, table_id))
         return self._warehouse.insert_rows(dataset_id, table_id, rows)
+
+    def table_delete(self, dataset_id: str, table_id: str) -> None:
+        self.policy.check_write(self._ref(dataset_id, table_id))
+        self._warehouse.table_delete(dataset_id, table_id)

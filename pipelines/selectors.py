@@ -48,3 +48,27 @@ def runs_list(
         "created_at__lt": created_before,
     }
     return runs.filter(**{k: v for k, v in filters.items() if v is not None})
+
+
+def tenants_with_recent_anomalies(*, since: datetime, limit: int) -> list[str]:
+    """Tenants whose anomaly step found anomalies in a run ended since ``since``, most recent
+    first (read from the steps' recorded details; no warehouse query)."""
+    from pipelines.models import StepRun, StepStatus
+
+    latest: list[str] = []
+    steps = (
+        StepRun.objects.filter(
+            ps_type="focus.anomalies",
+            status=StepStatus.COMPLETED,
+            ended_at__gte=since,
+            details__anomalies_in_window__gt=0,
+        )
+        .order_by("-ended_at")
+        .values_list("run__tenant_id", flat=True)
+    )
+    for tenant_id in steps.iterator():
+        if tenant_id not in latest:
+            latest.append(tenant_id)
+            if len(latest) == limit:
+                break
+    return latest

@@ -266,12 +266,23 @@ class Warehouse:
         exists_ok: bool = True,
         replace: bool = False,
         description: str = "",
+        partition_day: str = "",
+        cluster_by: Sequence[str] = (),
     ) -> None:
+        """Create a table; ``partition_day`` partitions it by that TIMESTAMP or DATE column's
+        day, ``cluster_by`` clusters it by up to four columns (as BigQuery's
+        ``PARTITION BY DATE(col) CLUSTER BY a, b``)."""
         table = bigquery.Table(
             self.table_ref(dataset_id, table_id), schema=[c.to_bigquery() for c in columns]
         )
         if description:
             table.description = description
+        if partition_day:
+            table.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=partition_day
+            )
+        if cluster_by:
+            table.clustering_fields = list(cluster_by)
         if replace:
             self.table_delete(dataset_id, table_id)
         try:
@@ -313,6 +324,17 @@ class Warehouse:
         return [
             Column(f.name, _standard_type(f.field_type), f.mode or "NULLABLE") for f in table.schema
         ]
+
+    def table_layout(self, dataset_id: str, table_id: str) -> tuple[str | None, list[str]]:
+        """The column a table is partitioned on by day (None if not) and its clustering."""
+        try:
+            table = self._client.get_table(
+                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+            )
+        except Exception as exc:
+            raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc
+        partitioning = table.time_partitioning
+        return (partitioning.field if partitioning else None), list(table.clustering_fields or [])
 
     def tables_list(self, dataset_id: str) -> list[str]:
         try:

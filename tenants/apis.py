@@ -13,11 +13,11 @@ from convergence.serializers import FutureDateTimeField, StrictInputSerializer
 from tenants.authentication import request_actor
 from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantError, TenantInvalid
 from tenants.models import (
+    PROVIDER_PATTERN,
     TENANT_ID_PATTERN,
     AdminKey,
     ApiKey,
     CloudCredential,
-    Provider,
     ProviderConfig,
     Tenant,
 )
@@ -46,6 +46,20 @@ def raise_for_tenant_error(exc: TenantError):
     if isinstance(exc, TenantInvalid) and exc.field:
         raise ValidationError({exc.field: [str(exc)]}) from exc
     raise ValidationError(str(exc)) from exc
+
+
+class ProviderField(serializers.RegexField):
+    """A built-in provider (gcp, aws, azure) or the name of a FOCUS mapping the tenant can use;
+    which of those it is, the service checks."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            PROVIDER_PATTERN,
+            max_length=32,
+            help_text="gcp, aws, azure, or a FOCUS mapping's name (e.g. oci).",
+            error_messages={"invalid": "A provider is 2-32 characters of a-z, 0-9 and _."},
+            **kwargs,
+        )
 
 
 class TenantIdField(serializers.RegexField):
@@ -250,7 +264,7 @@ class TenantCredentialsApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
     class InputSerializer(StrictInputSerializer):
-        provider = serializers.ChoiceField(choices=Provider.choices)
+        provider = ProviderField()
         kind = serializers.ChoiceField(choices=CloudCredential.Kind.choices)
         name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", max_length=100, default="default")
         secret = serializers.DictField(child=serializers.CharField(max_length=20000))
@@ -297,7 +311,7 @@ class TenantProviderConfigsApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
     class InputSerializer(StrictInputSerializer):
-        provider = serializers.ChoiceField(choices=Provider.choices)
+        provider = ProviderField()
         settings = serializers.DictField(child=serializers.CharField(max_length=500), default=dict)
         notification_emails = serializers.ListField(
             child=serializers.EmailField(), max_length=20, default=list

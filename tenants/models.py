@@ -13,9 +13,17 @@ tenant_id_validator = RegexValidator(
 
 
 class Provider(models.TextChoices):
+    """The built-in providers; any FOCUS mapping's name is a provider too (open list)."""
+
     GCP = "gcp", "Google Cloud"
     AWS = "aws", "Amazon Web Services"
     AZURE = "azure", "Microsoft Azure"
+
+
+PROVIDER_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+provider_validator = RegexValidator(
+    PROVIDER_PATTERN, "A provider is 2-32 characters of a-z, 0-9 and _, starting with a letter."
+)
 
 
 class Plan(models.Model):
@@ -185,9 +193,11 @@ class CloudCredential(models.Model):
         AWS_ACCESS_KEY = "aws_access_key", "AWS access key"
         AWS_ROLE = "aws_role", "AWS role"
         AZURE_SERVICE_PRINCIPAL = "azure_service_principal", "Azure service principal"
+        # Any other provider (a FOCUS mapping's source): named string fields.
+        GENERIC = "generic", "Other provider's secret"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="credentials")
-    provider = models.CharField(max_length=8, choices=Provider.choices)
+    provider = models.CharField(max_length=32, validators=[provider_validator])
     kind = models.CharField(max_length=32, choices=Kind.choices)
     name = models.CharField(max_length=100)
     ciphertext = models.BinaryField(editable=False)
@@ -213,7 +223,7 @@ class ProviderConfig(models.Model):
     """Where a tenant's billing data lives at one provider, and whom to notify."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="provider_configs")
-    provider = models.CharField(max_length=8, choices=Provider.choices)
+    provider = models.CharField(max_length=32, validators=[provider_validator])
     settings = models.JSONField(default=dict, blank=True)
     notification_emails = models.JSONField(default=list, blank=True)
     credential = models.ForeignKey(

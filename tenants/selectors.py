@@ -150,3 +150,17 @@ def provider_account_names(*, tenant_id: str, provider: str) -> dict[str, str]:
         for key, value in sorted(config.settings.items())
         if key.startswith(ACCOUNT_NAME_PREFIX) and key != ACCOUNT_NAME_PREFIX and value
     }
+
+
+ANOMALY_PREFIX = "anomaly_"
+
+
+def provider_anomaly_settings(*, tenant_id: str, provider: str) -> dict[str, str]:
+    """The anomaly detection options a tenant set for one provider's FOCUS pipeline, as stored
+    in its provider config's settings (``"anomaly_<option>": "<value>"``)."""
+    from tenants.models import ProviderConfig
+
+    config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
+    if config is None:
+        return {}
+    return {k: str(v) for k, v in sorted(config.settings.items()) if k.startswith(ANOMALY_PREFIX)}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import secrets
-import urllib.error
-import urllib.request
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from budgets.models import BudgetAlert, WebhookDelivery, WebhookEndpoint
 from budgets.signing import HEADER, signature_header
+from budgets.webhooks import WebhookUrlRefused, destination_check, webhook_post
 from tenants import kms
 from tenants.models import ProviderConfig, Tenant
 from tenants.services.audit import Actor, audit_record
@@ -101,7 +101,10 @@ def webhook_delivery_enqueue(*, delivery_id: int) -> None:
 
 
 def webhook_set(*, tenant: Tenant, url: str, actor: Actor) -> tuple[WebhookEndpoint, str]:
-    """Register (or replace) the tenant's webhook with a fresh secret, returned this once."""
+    """Register (or replace) the tenant's webhook with a fresh secret, returned this once.
+
+    WebhookUrlRefused (nothing stored) if the URL may not be called (``budgets.webhooks``)."""
+    destination_check(url)
     secret = "whsec_" + secrets.token_urlsafe(32)
     encrypted = kms.secret_encrypt(secret.encode(), tenant_id=tenant.pk)
     with transaction.atomic():
@@ -130,29 +133,28 @@ def webhook_secret(endpoint: WebhookEndpoint) -> str:
 
 
 def webhook_deliver(*, delivery: WebhookDelivery, final: bool = False) -> None:
-    """POST the delivery's body, signed; record the attempt. Raises WebhookFailed on non-2xx."""
+    """POST the delivery's body, signed; record the attempt. Raises WebhookFailed on non-2xx.
+
+    The URL is checked again first (its host may resolve elsewhere by now); a refused URL is
+    a failed attempt like an unreachable one."""
     endpoint = delivery.endpoint
     body = delivery.body.encode()
-    request = urllib.request.Request(  # noqa: S310 (the tenant's https or http URL)
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Convergence-Webhooks/1",
-            HEADER: signature_header(secret=webhook_secret(endpoint), body=body),
-            "Convergence-Delivery": str(delivery.pk),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Convergence-Webhooks/1",
+        HEADER: signature_header(secret=webhook_secret(endpoint), body=body),
+        "Convergence-Delivery": str(delivery.pk),
+    }
     delivery.attempts += 1
     code, error = None, ""
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        code, error = exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:500]
+        code = webhook_post(endpoint.url, body=body, headers=headers)
+        if not 200 <= code < 300:
+            error = f"HTTP {code}"
+    except WebhookUrlRefused as exc:
+        error = f"refused: {exc}"[:500]
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
     delivery.last_status_code = code
     delivery.last_error = error
     if code is not None and 200 <= code < 300:

@@ -3,6 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from budgets.models import BudgetAlert
 from budgets.services.budgets import budget_create
 from budgets.tests.conftest import focus_days_write
@@ -19,10 +21,19 @@ def _finish(run, status, django_capture_on_commit_callbacks):
         run_finish(run=run, status=status)
 
 
+@pytest.mark.parametrize(("provider", "pipeline"), [("aws", "focus"), ("focus", "native")])
 def test_a_completed_focus_run_evaluates_budgets_a_failed_one_does_not(
-    onboard, warehouse, monkeypatch, django_capture_on_commit_callbacks, settings, tmp_path
+    onboard,
+    warehouse,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    settings,
+    tmp_path,
+    provider,
+    pipeline,
 ):
-    """Only a completed cost/focus run triggers the evaluation, which records the alert."""
+    """Only a completed run of a FOCUS pipeline (a provider's or the native FOCUS one)
+    triggers the evaluation, which records the alert."""
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     onboarded = onboard(plan="SCALE")
     tenant = onboarded.tenant
@@ -47,9 +58,9 @@ def test_a_completed_focus_run_evaluates_budgets_a_failed_one_does_not(
     def start():
         return pipeline_run_start(
             tenant_id=tenant.pk,
-            provider="aws",
+            provider=provider,
             domain="cost",
-            pipeline="focus",
+            pipeline=pipeline,
             parameters={"source_file": "cur.csv"},
             enqueue=False,
         )

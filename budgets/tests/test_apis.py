@@ -125,8 +125,9 @@ def test_a_second_budget_of_the_same_name_is_409(onboard):
     assert Budget.objects.filter(tenant=onboarded.tenant).count() == 1
 
 
-def test_webhook_secret_is_shown_once(onboard):
+def test_webhook_secret_is_shown_once(onboard, dns):
     """PUT returns the signing secret; GET shows the URL only; the stored secret is encrypted."""
+    dns["hooks.example.com"] = ["93.184.215.14"]
     onboarded = onboard()
     client = key_client(onboarded.api_key)
     url = f"/api/v1/tenants/{onboarded.tenant.pk}/webhook"

@@ -2,10 +2,13 @@
 by a signed webhook to a real local HTTP receiver, delivered (and retried) by a Celery worker."""
 
 import datetime as dt
+import re
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from budgets.models import Budget, BudgetAlert, WebhookDelivery
@@ -28,6 +31,15 @@ def _deliveries_settled(tenant, timeout: float = 30) -> list[WebhookDelivery]:
         if not pending or time.monotonic() > deadline:
             return deliveries
         time.sleep(0.1)
+
+
+def documented_verify():
+    """The ``verify`` function exactly as docs/budgets.md prints it, for receivers to copy."""
+    text = (Path(settings.BASE_DIR) / "docs" / "budgets.md").read_text()
+    section = text.split("### Verifying a webhook", 1)[1]
+    namespace: dict = {}
+    exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)  # noqa: S102
+    return namespace["verify"]
 
 
 def _budget(tenant, **kwargs):
@@ -123,7 +135,10 @@ def test_budget_alerts_once_per_threshold_per_period_by_email_and_webhook(
 
     received = receiver.wait_for(2)
     assert len(received) == 2
+    verify = documented_verify()
     for headers, body in received:
+        assert verify(secret, body, headers[HEADER])
+        assert not verify(secret + "x", body, headers[HEADER])
         assert signature_verify(secret=secret, body=body, header=headers[HEADER])
         assert not signature_verify(secret=secret + "x", body=body, header=headers[HEADER])
         assert not signature_verify(secret=secret, body=body + b" ", header=headers[HEADER])

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.urls import reverse
 
 from budgets.services.budgets import budget_create
-from budgets.tests.conftest import focus_days_write
+from budgets.tests.conftest import focus_days_write, spiked_and_budgeted
 from pipelines.anomalies import ANOMALIES, ANOMALY_COLUMNS
 from tenants.services.audit import Actor
 
@@ -70,3 +70,57 @@ def test_cost_page_draws_burndown_and_lists_anomalies(admin_client, onboard, war
     anomalies = re.search(r'id="tenant-anomalies".*?</table>', content, re.S).group(0)
     assert "2024-07-08" in anomalies
     assert "i-0abc (+200.00)" in anomalies
+    # The anomaly is marked on the cost chart, above its day's column.
+    cost_chart = re.search(r'id="tenant-costs".*?(<svg .*?</svg>)', content, re.S).group(1)
+    markers = re.findall(r'<path class="anomaly-marker"[^>]*>.*?</path>', cost_chart, re.S)
+    assert len(markers) == 1
+    assert 'data-day="2024-07-08"' in markers[0]
+    assert 'data-actual="220.00"' in markers[0]
+    assert 'data-expected="20.00"' in markers[0]
+    assert "top contributor i-0abc (+200.00)" in markers[0]
+    assert "1 cost anomaly in this range" in content
+
+
+def test_staff_dashboard_draws_alerted_budgets_and_anomalies_on_cost_charts(
+    admin_client, onboard, warehouse
+):
+    """A budget that alerted gets its burn-down chart on the dashboard; a tenant whose run
+    found an anomaly gets its cost chart with the anomaly marked on the spiked day."""
+    onboarded = onboard()
+    tenant = onboarded.tenant
+    quiet = onboard()  # no alert, no anomaly: not shown
+    budget, raised = spiked_and_budgeted(
+        warehouse,
+        onboarded,
+        thresholds=[{"kind": "actual", "percent": 80}, {"kind": "forecast", "percent": 100}],
+    )
+    assert [(a.kind, a.percent) for a in raised] == [("forecast", 100)]
+
+    content = admin_client.get(reverse("admin:index")).content.decode()
+
+    budgets = re.search(r'id="dashboard-budgets".*?</div>\s*</div>', content, re.S).group(0)
+    assert f'data-budget="{budget.pk}"' in budgets
+    assert budgets.count('<svg class="chart budget-burndown') == 1
+    chart = re.search(r"<svg class=\"chart budget-burndown.*?</svg>", budgets, re.S).group(0)
+    actual = re.search(r'class="actual" points="([^"]+)"', chart).group(1)
+    assert len(actual.split()) == 10  # July 1 to 10
+    assert chart.count('class="forecast"') == 1
+    assert chart.count('class="threshold"') == 2
+    assert quiet.tenant.pk not in budgets
+
+    section = re.search(r'id="dashboard-anomalies".*?</div>\s*</div>', content, re.S).group(0)
+    assert f'data-tenant="{tenant.pk}"' in section
+    assert quiet.tenant.pk not in section
+    markers = re.findall(r'<path class="anomaly-marker"[^>]*>', section)
+    assert len(markers) == 1
+    assert 'data-day="2024-07-09"' in markers[0]
+    assert 'data-actual="220.00"' in markers[0]
+
+    # Kept for five minutes, as the cost page's costs are: a second visit draws the same
+    # charts without reading the warehouse (the tables are gone meanwhile).
+    warehouse.table_delete(onboarded.dataset_id, ANOMALIES)
+    warehouse.table_delete(onboarded.dataset_id, "aws_cost_focus")
+    again = admin_client.get(reverse("admin:index")).content.decode()
+    assert again.count('<path class="anomaly-marker"') == 1
+    assert again.count('<svg class="chart budget-burndown') == 1
+    assert len(re.search(r'class="actual" points="([^"]+)"', again).group(1).split()) == 10

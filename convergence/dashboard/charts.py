@@ -10,6 +10,7 @@ COMPLETED = "#2e7d32"
 FAILED = "#c62828"
 NEUTRAL = "#417690"
 WARNING = "#ef6c00"
+MARKER_STEP = 11
 PALETTE = ("#417690", "#ef6c00", "#6a1b9a", "#2e7d32", "#c62828", "#00838f", "#8d6e63")
 
 
@@ -31,6 +32,15 @@ class Series:
     name: str
     color: str
     values: Sequence[float]
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A point of note on one column (a cost anomaly, say): a title and data attributes."""
+
+    index: int
+    title: str
+    data: tuple[tuple[str, str], ...] = ()
 
 
 def _svg(
@@ -132,13 +142,21 @@ def column_chart(
     height: int = 240,
     value_format: Callable[[float], str] | None = None,
     empty: str = "Nothing to show yet.",
+    markers: Sequence[Marker] = (),
+    marker_name: str = "anomaly",
 ) -> SafeString:
-    """Stacked columns, one per label (a day, say), with a legend and a labelled y axis."""
+    """Stacked columns, one per label (a day, say), with a legend and a labelled y axis;
+    ``markers`` are drawn as triangles above their columns (stacked when several share one)."""
     fmt = value_format or _number
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     if not labels or not any(totals):
         return _empty(title, width, empty)
-    left, bottom, top_pad, legend = 56, 34, 8, 22
+    markers = [m for m in markers if 0 <= m.index < len(labels)]
+    stacked: dict[int, int] = {}
+    for m in markers:
+        stacked[m.index] = stacked.get(m.index, 0) + 1
+    left, bottom, legend = 56, 34, 22
+    top_pad = 8 + MARKER_STEP * max(stacked.values(), default=0)
     plot_w, plot_h = width - left - 8, height - bottom - top_pad - legend
     top = max(totals)
     step = plot_w / len(labels)
@@ -182,13 +200,35 @@ def column_chart(
                     fmt(value),
                 )
             )
-    # Label the first, middle and last columns; every label would not fit.
-    for i in sorted({0, len(labels) // 2, len(labels) - 1}):
+    drawn: dict[int, int] = {}
+    for m in markers:
+        level = drawn[m.index] = drawn.get(m.index, 0) + 1
+        cx = left + m.index * step + step / 2
+        tip = top_pad + legend + plot_h - totals[m.index] / top * plot_h - 3
+        tip -= (level - 1) * MARKER_STEP
         parts.append(
             format_html(
-                '<text x="{}" y="{}" text-anchor="middle" fill="currentColor">{}</text>',
-                _f(left + i * step + step / 2),
+                '<path class="anomaly-marker" data-day="{}" {} d="M{} {} l-5 -9 h10 z" '
+                'fill="{}" stroke="#fff" stroke-width="0.5"><title>{}</title></path>',
+                labels[m.index],
+                format_html_join(" ", '{}="{}"', ((f"data-{k}", v) for k, v in m.data)),
+                _f(cx),
+                _f(tip),
+                FAILED,
+                m.title,
+            )
+        )
+    # Label the first, middle and last columns; every label would not fit.
+    last = len(labels) - 1
+    for i in sorted({0, len(labels) // 2, last}):
+        # The last label ends at the plot's right edge, so it is not cut off.
+        anchor = "end" if i == last and last else "middle"
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="{}" fill="currentColor">{}</text>',
+                _f(left + (i + 1) * step if anchor == "end" else left + i * step + step / 2),
                 height - 12,
+                anchor,
                 labels[i],
             )
         )
@@ -200,6 +240,18 @@ def column_chart(
             ((left + n * 130, s.color, left + n * 130 + 16, s.name) for n, s in enumerate(series)),
         )
     )
+    if markers:
+        x = left + len(series) * 130
+        parts.append(
+            format_html(
+                '<path d="M{} 16 l-6 -11 h12 z" fill="{}"/>'
+                '<text x="{}" y="15" fill="currentColor">{}</text>',
+                x + 6,
+                FAILED,
+                x + 16,
+                marker_name,
+            )
+        )
     return _svg(title=title, width=width, height=height, body=_join(parts), fluid=True)
 
 

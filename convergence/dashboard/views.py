@@ -1,6 +1,6 @@
 """Template context for the admin dashboard and the per-tenant overview; the charts are SVG."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django import forms
@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from convergence.dashboard.charts import (
     COMPLETED,
@@ -41,6 +42,10 @@ STATUS_COLORS = {
     "CANCELLED": "#757575",
 }
 RECENT_RUNS = 15
+# The staff dashboard's cost intelligence: what alerted or was flagged in the last 35 days.
+INTELLIGENCE_DAYS = 35
+DASHBOARD_BUDGETS = 4
+DASHBOARD_ANOMALY_TENANTS = 3
 COST_PAGE_LINKS = 25
 
 
@@ -129,6 +134,7 @@ def dashboard_context(*, now: datetime | None = None) -> dict:
     return {
         "dashboard": figures,
         "charts": charts,
+        "intelligence": cost_intelligence_context(now=now),
         "cost_pages": _cost_page_links(),
         "links": {
             "stripe_awaiting": _changelist(
@@ -194,19 +200,19 @@ def _cost_page_links() -> list[dict]:
     ]
 
 
-def tenant_overview_context(*, tenant, query: dict | None = None) -> dict:
-    """Costs from the tenant's FOCUS tables over a chosen range (cached), with each provider's
-    coverage, its recent runs and its schedules."""
-    from pipelines.models import PipelineRun
-    from scheduling.models import Schedule
+def tenant_cost_chart(*, tenant, cost_range: CostRange | None) -> dict:
+    """The tenant's billed cost per charge day and provider over the range (default: the last
+    30 days of data), its cost anomalies marked on their days' columns."""
+    from budgets.overview import anomalies_in_range, anomaly_markers
 
-    form = CostRangeForm(query or {"range": "last30"})
-    cost_range = form.cleaned_data["cost_range"] if form.is_valid() else None
     costs = tenant_costs(dataset_id=tenant.dataset_id, cost_range=cost_range)
     shown: CostRange | None = costs["range"]
     days, providers = costs_by_day_and_provider(
         costs["rows"], shown.days if shown is not None else None
     )
+    anomalies, error = [], ""
+    if shown is not None and costs["rows"]:
+        anomalies, error = anomalies_in_range(tenant_id=tenant.pk, start=shown.start, end=shown.end)
     chart = column_chart(
         [f"{d:%Y-%m-%d}" for d in days],
         [
@@ -218,7 +224,63 @@ def tenant_overview_context(*, tenant, query: dict | None = None) -> dict:
         empty="No FOCUS cost data in this range."
         if costs["coverage"]
         else "No FOCUS cost data in this tenant's dataset yet.",
+        markers=anomaly_markers(anomalies, days),
     )
+    return {
+        "costs": costs,
+        "range": shown,
+        "chart": chart,
+        "anomalies": anomalies,
+        "anomalies_error": error,
+    }
+
+
+def cost_intelligence_context(*, now: datetime | None = None) -> dict:
+    """For the staff dashboard: burn-down charts of the budgets that alerted lately, and the
+    cost charts (anomalies marked) of the tenants whose latest runs found anomalies."""
+    from budgets.overview import WAREHOUSE_DOWN, budget_burndowns_cached
+    from budgets.selectors import budgets_recently_alerted
+    from pipelines.selectors import tenants_with_recent_anomalies
+    from pipelines.warehouse import WarehouseError
+    from tenants.models import Tenant
+
+    since = (now or timezone.now()) - timedelta(days=INTELLIGENCE_DAYS)
+    budgets, error = [], ""
+    try:
+        budgets = budget_burndowns_cached(
+            budgets_recently_alerted(since=since, limit=DASHBOARD_BUDGETS)
+        )
+    except WarehouseError:
+        error = WAREHOUSE_DOWN
+    for item in budgets:
+        item["url"] = reverse("admin:tenants_tenant_overview", args=[item["budget"].tenant_id])
+    tenant_ids = tenants_with_recent_anomalies(since=since, limit=DASHBOARD_ANOMALY_TENANTS)
+    tenants = Tenant.objects.in_bulk(tenant_ids)
+    charts = []
+    for tenant_id in tenant_ids:
+        if tenant_id not in tenants:
+            continue
+        drawn = tenant_cost_chart(tenant=tenants[tenant_id], cost_range=None)
+        charts.append(
+            {
+                "tenant": tenants[tenant_id],
+                "url": reverse("admin:tenants_tenant_overview", args=[tenant_id]),
+                **drawn,
+            }
+        )
+    return {"budgets": budgets, "budgets_error": error, "anomaly_charts": charts}
+
+
+def tenant_overview_context(*, tenant, query: dict | None = None) -> dict:
+    """Costs from the tenant's FOCUS tables over a chosen range (cached), with each provider's
+    coverage, its recent runs and its schedules."""
+    from pipelines.models import PipelineRun
+    from scheduling.models import Schedule
+
+    form = CostRangeForm(query or {"range": "last30"})
+    cost_range = form.cleaned_data["cost_range"] if form.is_valid() else None
+    drawn = tenant_cost_chart(tenant=tenant, cost_range=cost_range)
+    costs, shown = drawn["costs"], drawn["range"]
     from budgets.overview import budgets_overview_context
 
     return {
@@ -228,7 +290,9 @@ def tenant_overview_context(*, tenant, query: dict | None = None) -> dict:
         "cost_range": shown,
         "coverage_notes": coverage_notes(costs["coverage"], shown),
         "costs": costs,
-        "cost_chart": chart,
+        "cost_chart": drawn["chart"],
+        "chart_anomalies": drawn["anomalies"],
+        "chart_anomalies_error": drawn["anomalies_error"],
         "cost_by_service": costs_by_service(costs["rows"]),
         "cost_total": sum(r["cost"] for r in costs["rows"]),
         "recent_runs": list(

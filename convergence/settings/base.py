@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "scheduling",
     "billing",
     "budgets",
+    "mappings",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +212,10 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 # The address customers use, for links in emails; empty: a placeholder is shown instead.
 PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+# Alert webhooks (budgets.webhooks): https only, and hosts that resolve to public addresses
+# only; WEBHOOK_ALLOW_PRIVATE_HOSTS lists networks exempted (CIDR, comma-separated).
+WEBHOOK_HTTPS_ONLY = env.bool("WEBHOOK_HTTPS_ONLY", default=True)
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.list("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=[])
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Convergence <no-reply@convergence.local>"
 )

@@ -14,6 +14,10 @@ PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://127.0.0.1:{PORT}")
 # The emulator's port follows PORT (8000 → 9050), so two `make run`s on two ports never meet.
 WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1050}")
 
+# A local receiver may be plain http; hosts must still be public unless
+# WEBHOOK_ALLOW_PRIVATE_HOSTS names them (e.g. 127.0.0.1/32 for a receiver on this machine).
+WEBHOOK_HTTPS_ONLY = env.bool("WEBHOOK_HTTPS_ONLY", default=False)
+
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # Without EMAIL_URL, every email is kept as a file under var/mail/ and printed to the console;

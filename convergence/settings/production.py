@@ -38,3 +38,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Alert webhooks go over https only in production, whatever the environment says.
+WEBHOOK_HTTPS_ONLY = True

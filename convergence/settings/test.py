@@ -21,5 +21,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # The suite sends thousands of requests from one address; the throttling tests set low rates.
 API_THROTTLE_RATES = {"key": None, "address": None, "webhook": None}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The tests' webhook receivers listen on 127.0.0.1 over plain http; only that one address is
+# exempted from the public-address rule (the guard's own tests turn the exemption off).
+WEBHOOK_HTTPS_ONLY = False
+WEBHOOK_ALLOW_PRIVATE_HOSTS = ["127.0.0.1/32"]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -60,8 +60,10 @@ AUTH_HEADERS = ("X-API-Key", "X-Admin-Key")
 
 # Operations whose valid-looking input can still be refused with 400 for reasons a schema
 # cannot state: they depend on server data (plan codes, pipeline configs and their
-# parameters, existing credentials), on semantics (cron expressions, date ranges), on the
-# clock (a key's expiry must be in the future) or on a secret (the webhook's signature).
+# parameters, existing credentials, FOCUS mappings), on semantics (cron expressions, date
+# ranges), on the clock (a key's expiry must be in the future), on a secret (the webhook's
+# signature) or on the network (an alert webhook URL's host must resolve, to public
+# addresses only).
 DATA_DEPENDENT = {
     ("POST", "/api/v1/admin/api-keys"),
     ("POST", "/api/v1/tenants/{tenant_id}/api-keys"),
@@ -76,8 +78,12 @@ DATA_DEPENDENT = {
     ("POST", "/api/v1/tenants/{tenant_id}/provider-configs"),
     # A tag filter needs both its key and its value (OpenAPI 3.0 cannot say so).
     ("POST", "/api/v1/tenants/{tenant_id}/budgets"),
-    # A URL's host must be a valid name or address, beyond what ``format: uri`` states.
+    # An alert webhook URL's host must be valid and resolve, to public addresses only.
     ("PUT", "/api/v1/tenants/{tenant_id}/webhook"),
+    # A mapping's YAML must validate, and a preview's sample must have the mapping's columns.
+    ("POST", "/api/v1/tenants/{tenant_id}/mappings"),
+    ("PUT", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}"),
+    ("POST", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}/preview"),
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]

@@ -226,3 +226,83 @@ def test_staff_onboard_a_tenant_and_watch_a_run_complete(
     assert AuditEvent.objects.filter(tenant_id=tenant_id, action="tenant.onboard").exists()
     for name in ("02-dashboard", "04-onboarded", "07-run-completed"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_cost_page_and_dashboard_draw_anomalies_and_budget_burndowns(
+    chromium, live_server, onboard, warehouse
+):
+    """A detected spike is marked on the cost chart, above its day's column, on the tenant's
+    cost page and on the staff dashboard; the budget's burn-down chart draws the actual line
+    (a point per elapsed day), the forecast to period end and the threshold lines, on both."""
+    from budgets.tests.conftest import JULY_SPIKE, SPIKE_RESOURCE, spiked_and_budgeted
+
+    get_user_model().objects.create_superuser("staff", "staff@example.com", PASSWORD)
+    onboarded = onboard()
+    tenant_id = onboarded.tenant.pk
+    spike_day = JULY_SPIKE
+    _, raised = spiked_and_budgeted(
+        warehouse,
+        onboarded,
+        thresholds=[{"kind": "actual", "percent": 50}, {"kind": "forecast", "percent": 100}],
+    )
+    assert sorted(a.kind for a in raised) == ["actual", "forecast"]
+    base = live_server.url
+    seen: dict[str, dict] = {}
+
+    def charts(page, costs: str, burndown: str) -> dict:
+        marker = page.locator(f"{costs} svg.chart path.anomaly-marker")
+        assert marker.count() == 1
+        marker_box = marker.bounding_box()
+        column = page.locator(f"{costs} svg.chart rect.column", has_text=spike_day.isoformat())
+        column_box = column.bounding_box()
+        chart = page.locator(f"{burndown} svg.budget-burndown")
+        assert chart.count() == 1
+        actual = chart.locator("polyline.actual")
+        return {
+            "day": marker.get_attribute("data-day"),
+            "actual": marker.get_attribute("data-actual"),
+            "title": marker.locator("title").text_content(),
+            # Drawn above its own column: centred on it, its tip at or above the column's top.
+            "above": abs(
+                (marker_box["x"] + marker_box["width"] / 2)
+                - (column_box["x"] + column_box["width"] / 2)
+            )
+            < 2
+            and marker_box["y"] + marker_box["height"] <= column_box["y"] + 1,
+            "points": len((actual.get_attribute("points") or "").split()),
+            "actual_width": actual.bounding_box()["width"],
+            "forecast": chart.locator("line.forecast").count(),
+            "thresholds": chart.locator("line.threshold").count(),
+            "label": chart.get_attribute("aria-label"),
+        }
+
+    with chromium_page() as page:
+        page.goto(f"{base}/admin/login/?next=/admin/")
+        page.fill("#id_username", "staff")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#dashboard")
+        seen["dashboard"] = charts(page, "#dashboard-anomalies", "#dashboard-budgets")
+        shot(page, "09-dashboard-budgets-anomalies")
+        page.locator("#dashboard-budgets").screenshot(path=str(ARTIFACTS / "09-budgets.png"))
+        page.locator("#dashboard-anomalies").screenshot(path=str(ARTIFACTS / "09-anomalies.png"))
+
+        page.goto(f"{base}/admin/tenants/tenant/{tenant_id}/overview/")
+        page.wait_for_selector("#tenant-costs svg.chart")
+        seen["cost page"] = charts(page, "#tenant-costs", "#tenant-budgets")
+        seen["cost page"]["note"] = page.inner_text("#cost-chart-anomalies")
+        shot(page, "10-cost-page-anomalies-budgets")
+        page.locator("#tenant-costs").screenshot(path=str(ARTIFACTS / "10-cost-chart.png"))
+        page.locator("#tenant-budgets").screenshot(path=str(ARTIFACTS / "10-burndown.png"))
+
+    for where, found in seen.items():
+        assert found["day"] == "2024-07-09", where
+        assert found["actual"] == "220.00", where
+        assert SPIKE_RESOURCE in found["title"], where
+        assert found["above"], where
+        assert found["points"] == 10, where  # July 1 to 10
+        assert found["actual_width"] > 50, where
+        assert (found["forecast"], found["thresholds"]) == (1, 2), where
+        assert "actual 400.00, forecast" in found["label"], where
+    assert seen["cost page"]["note"].startswith("1 cost anomaly in this range")
+    assert (ARTIFACTS / "10-cost-page-anomalies-budgets.png").stat().st_size > 10_000

@@ -9,6 +9,7 @@ from pipelines.processors.bq_etl import BqEtl
 from pipelines.processors.dq_check import DqCheck
 from pipelines.processors.file_load import FileLoad
 from pipelines.processors.focus_anomalies import FocusAnomalies
+from pipelines.processors.focus_map import FocusMap
 from pipelines.processors.focus_normalize import FocusNormalize
 from pipelines.processors.notify_email import NotifyEmail
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 PROCESSORS: dict[str, type[Processor]] = {
     cls.ps_type: cls
-    for cls in (BqEtl, FileLoad, FocusNormalize, DqCheck, FocusAnomalies, NotifyEmail)
+    for cls in (BqEtl, FileLoad, FocusNormalize, FocusMap, DqCheck, FocusAnomalies, NotifyEmail)
 }
 
 

@@ -62,6 +62,8 @@ class StepContext:
     sources: frozenset[str] = frozenset()
     buckets: frozenset[str] = frozenset()
     tenant_warehouse: Callable[[], Warehouse] | None = None
+    # The pipeline's provider (its provider config holds the tenant's step settings).
+    provider: str = ""
 
     def __post_init__(self) -> None:
         from pipelines.processors.file_load import tenant_files_root
@@ -115,6 +117,7 @@ class StepContext:
             sources=sources,
             buckets=buckets,
             tenant_warehouse=tenant_warehouse,
+            provider=config.provider,
         )
 
     def for_step(self, step: StepConfig, failed_step: str = "", failure: str = "") -> StepContext:

@@ -218,7 +218,11 @@ def _cost_total_plan(
         source_sql = total_sql(spec["source_provider"], source=source, source_columns=columns)
     else:
         source_column = name_check("column", context.render(spec["source_column"]))
-        source_sql = f"SELECT SUM({source_column}) AS total FROM `{source}`"
+        # Loads keep every column as STRING; cast in SQL so any column sums (a number too).
+        source_sql = (
+            f"SELECT SUM(SAFE_CAST(TRIM(CAST(`{source_column}` AS STRING)) AS NUMERIC)) AS total "
+            f"FROM `{source}`"
+        )
     observed_sql = f"SELECT SUM({column}) AS total FROM `{table}`"
     tolerance = decimal.Decimal(str(spec.get("tolerance", DEFAULT_TOLERANCE)))
     return column, observed_sql, source_sql, tolerance

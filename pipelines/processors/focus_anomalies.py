@@ -21,6 +21,7 @@ from pipelines.focus import CHARGE_CATEGORIES
 from pipelines.processors.base import (
     Processor,
     StepContext,
+    StepFailed,
     StepResult,
     check_choice,
     check_table_template,
@@ -40,6 +41,39 @@ NUMBERS: dict[str, tuple[type, float, float]] = {
 }
 # A tag key travels as a query parameter; this only keeps it a plausible tag key.
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+# What a tenant may set for itself, per provider, in its provider config's settings:
+# "anomaly_<option>": "<value>" (strings, as every setting; a list is comma-separated).
+TENANT_OPTIONS = (*NUMBERS, "cost_column", "tag_key", "charge_categories")
+TENANT_PREFIX = "anomaly_"
+
+
+def tenant_options(settings: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The anomaly options among a provider config's settings, typed, and the problems with
+    them, each naming its setting (``settings.anomaly_z_threshold: ...``)."""
+    options: dict[str, Any] = {}
+    errors: list[str] = []
+    for key, raw in sorted(settings.items()):
+        if not key.startswith(TENANT_PREFIX):
+            continue
+        name = key.removeprefix(TENANT_PREFIX)
+        if name not in TENANT_OPTIONS:
+            known = ", ".join(TENANT_PREFIX + o for o in TENANT_OPTIONS)
+            errors.append(f"settings.{key}: not an anomaly option (one of {known})")
+        elif name in NUMBERS:
+            kind = NUMBERS[name][0]
+            try:
+                options[name] = kind(str(raw).strip())
+            except ValueError:
+                what = "a number" if kind is float else "an integer"
+                errors.append(f"settings.{key}: must be {what}")
+        elif name == "charge_categories":
+            options[name] = [c.strip() for c in str(raw).split(",") if c.strip()]
+        else:
+            options[name] = str(raw).strip()
+    if not errors:
+        checked = FocusAnomalies.validate({"table": "focus", **options})
+        errors = [f"settings.{TENANT_PREFIX}{problem}" for problem in checked]
+    return options, errors
 
 
 class FocusAnomalies(Processor):
@@ -79,8 +113,9 @@ class FocusAnomalies(Processor):
             errors.append("min_baseline_days: cannot exceed history_weeks")
         return errors
 
-    def method(self) -> Method:
-        spec = self.step.options
+    def method(self, overrides: Mapping[str, Any] | None = None) -> Method:
+        """The step's options, with the tenant's ``overrides`` over the config's."""
+        spec = {**self.step.options, **(overrides or {})}
         values = {name: spec[name] for name in NUMBERS if spec.get(name) is not None}
         if spec.get("cost_column"):
             values["cost_column"] = spec["cost_column"]
@@ -90,8 +125,29 @@ class FocusAnomalies(Processor):
             values["charge_categories"] = tuple(spec["charge_categories"])
         return dataclasses.replace(Method(), **values)
 
+    def tenant_overrides(self, context: StepContext) -> dict[str, Any]:
+        """The options the tenant set in this pipeline's provider config (none without one)."""
+        if not context.provider:
+            return {}
+        from tenants.selectors import provider_anomaly_settings
+
+        settings = provider_anomaly_settings(tenant_id=context.tenant_id, provider=context.provider)
+        overrides, errors = tenant_options(settings)
+        # Checked when stored; checked again against this config's own options.
+        errors = errors or [
+            f"settings.{TENANT_PREFIX}{problem}"
+            for problem in self.validate({**self.step.options, **overrides})
+        ]
+        if errors:
+            raise StepFailed(
+                f"The {context.provider} provider config's anomaly settings are invalid: "
+                + "; ".join(errors)
+            )
+        return overrides
+
     def run(self, context: StepContext) -> StepResult:
-        method = self.method()
+        overrides = self.tenant_overrides(context)
+        method = self.method(overrides)
         table_id = context.table_in_dataset(self.step.options["table"])
         source = context.table(table_id)
         target = context.table(ANOMALIES)
@@ -119,5 +175,6 @@ class FocusAnomalies(Processor):
                 "table": table_id,
                 "last_day": last_day.isoformat(),
                 "anomalies_in_window": found,
+                **({"tenant_options": overrides} if overrides else {}),
             },
         )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pipelines.focus import PROVIDERS, FocusSourceError, focus_sql, focus_table_columns
+from pipelines.focus import (
+    FOCUS_CLUSTER_BY,
+    FOCUS_PARTITION_DAY,
+    GCP_DETAILED_TABLE_PREFIX,
+    PROVIDERS,
+    FocusSourceError,
+    focus_sql,
+    focus_table_columns,
+)
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -54,6 +62,9 @@ class FocusNormalize(Processor):
                 destination=destination,
                 source_columns=columns,
                 account_names=bool(names),
+                # GCP names the detailed export's table so; the standard one has no resources.
+                gcp_detailed=provider == "gcp"
+                and source_table.startswith(GCP_DETAILED_TABLE_PREFIX),
             )
         except FocusSourceError as exc:
             raise StepFailed(str(exc)) from exc
@@ -61,7 +72,12 @@ class FocusNormalize(Processor):
         # Created with its schema first: FOCUS names and types exactly (a CTAS would leave
         # them to the engine, and the emulator lower-cases names and types JSON as STRING).
         context.warehouse.table_create(
-            context.dataset_id, table_id, focus_table_columns(provider), replace=True
+            context.dataset_id,
+            table_id,
+            focus_table_columns(provider),
+            replace=True,
+            partition_day=FOCUS_PARTITION_DAY,
+            cluster_by=FOCUS_CLUSTER_BY,
         )
         result = context.warehouse.query(sql, params if names else None)
         quoted = context.warehouse.quoted(context.dataset_id, table_id)

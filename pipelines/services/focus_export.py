@@ -38,10 +38,12 @@ def _value(column: Column, value):
 
 
 def focus_table_export(
-    *, warehouse: Warehouse, tenant_id: str, table: str, path: Path
+    *, warehouse: Warehouse, tenant_id: str, table: str, path: Path, dataset_id: str | None = None
 ) -> tuple[int, list[str]]:
-    """Write ``table`` of the tenant's dataset to ``path`` as Parquet; rows and column names."""
-    columns, rows = warehouse.table_rows(tenant_dataset_id(tenant_id), table)
+    """Write ``table`` of the tenant's dataset (or of ``dataset_id``, a scratch dataset) to
+    ``path`` as Parquet; rows and column names."""
+    dataset_id = dataset_id or tenant_dataset_id(tenant_id)
+    columns, rows = warehouse.table_rows(dataset_id, table)
     schema = pa.schema([pa.field(c.name, ARROW_TYPES.get(c.type, pa.string())) for c in columns])
     arrays = {c.name: [_value(c, row.get(c.name)) for row in rows] for c in columns}
     pq.write_table(pa.table(arrays, schema=schema), path)

@@ -53,9 +53,30 @@ def pipeline_settings_check(*, config: PipelineConfig, tenant_id: str) -> None:
 
 def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
     """Every tenant-facing pipeline with its required parameters and what settings it lacks
-    for this tenant now (empty: it can run as soon as its parameters are given)."""
-    from pipelines.configs import SYSTEM_PROVIDER, pipeline_configs_all
+    for this tenant now (empty: it can run as soon as its parameters are given); the generic
+    mapped pipeline appears once per FOCUS mapping the tenant can run, under its name."""
+    from mappings.selectors import mapped_pipeline_config, mapping_names_for_tenant
+    from pipelines.configs import (
+        MAPPED_PROVIDER,
+        SYSTEM_PROVIDER,
+        PipelineConfigError,
+        pipeline_configs_all,
+    )
 
+    configs = [
+        config
+        for config in pipeline_configs_all()
+        if config.provider not in (SYSTEM_PROVIDER, MAPPED_PROVIDER)
+    ]
+    for name in mapping_names_for_tenant(tenant_id=tenant_id):
+        try:
+            configs.append(
+                mapped_pipeline_config(
+                    tenant_id=tenant_id, provider=name, domain="cost", pipeline="focus"
+                )
+            )
+        except (PipelineConfigError, InvalidRunParameters):
+            continue  # a mapping that no longer validates is not offered
     return [
         {
             "key": config.key,
@@ -63,6 +84,5 @@ def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
             "required": [p.name for p in config.parameters if p.required],
             "missing": pipeline_settings_missing(config=config, tenant_id=tenant_id),
         }
-        for config in pipeline_configs_all()
-        if config.provider != SYSTEM_PROVIDER
+        for config in configs
     ]

@@ -56,6 +56,11 @@ class _NotAdmittedInOneStatement(Exception):
     """The one-statement admission said no: roll back, then ask ``run_admit`` why."""
 
 
+# The pipelines that write a FOCUS table (and detect anomalies): budgets are evaluated after
+# each of their completed runs.
+FOCUS_PIPELINES = {("cost", "focus"), ("cost", "native")}
+
+
 def pipeline_run_start(
     *,
     tenant_id: str,
@@ -95,7 +100,7 @@ def pipeline_run_start(
     )
     from pipelines.configs import pipeline_config_for_tenant
 
-    config = pipeline_config_for_tenant(provider, domain, pipeline)
+    config = pipeline_config_for_tenant(provider, domain, pipeline, tenant_id=tenant_id)
     values = _config_resolve(request, config=config)
     now = now or timezone.now()
 
@@ -148,7 +153,11 @@ def pipeline_runs_start_batch(
     ``pipeline_run_start`` after another would. A few statements for the whole batch,
     and no model instances; the runs are queued in one broker round trip after commit.
     """
-    from pipelines.configs import PipelineConfigError, pipeline_config_for_tenant
+    from pipelines.configs import (
+        PipelineConfigError,
+        pipeline_config_for_tenant,
+        pipeline_config_is_mapped,
+    )
 
     outcomes: list[uuid.UUID | Exception | None] = [None] * len(requests)
     built: dict[int, tuple[dict, list[dict]]] = {}
@@ -160,9 +169,14 @@ def pipeline_runs_start_batch(
     for i, request in enumerate(requests):
         try:
             path = (request.provider, request.domain, request.pipeline)
+            # A mapping's pipeline depends on the tenant (its own mapping of that name wins).
+            if pipeline_config_is_mapped(request.provider):
+                path = (*path, request.tenant_id)
             if path not in configs:
                 try:
-                    configs[path] = pipeline_config_for_tenant(*path)
+                    configs[path] = pipeline_config_for_tenant(
+                        *path[:3], tenant_id=request.tenant_id
+                    )
                 except PipelineConfigError as exc:
                     configs[path] = exc
             config = configs[path]
@@ -355,7 +369,7 @@ def run_finish(*, run: PipelineRun, status: str, error: str = "") -> bool:
     StepRun.objects.filter(run=run, status=RunStatus.PENDING).update(status=RunStatus.CANCELLED)
     run_slot_release(run_id=run.pk)
     transaction.on_commit(lambda: run_log_to_warehouse(run_id=run.pk))
-    if status == RunStatus.COMPLETED and (run.domain, run.pipeline) == ("cost", "focus"):
+    if status == RunStatus.COMPLETED and (run.domain, run.pipeline) in FOCUS_PIPELINES:
         from budgets.services.budgets import budgets_evaluate_enqueue
 
         transaction.on_commit(lambda: budgets_evaluate_enqueue(tenant_id=run.tenant_id))

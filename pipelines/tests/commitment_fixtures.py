@@ -14,6 +14,13 @@ usage (cost 0, amortized price in EffectivePrice), one more savings-plan-covered
 ``UnusedReservation`` and an ``UnusedSavingsPlan`` row and a one-time reservation and a
 recurring savings-plan ``Purchase`` row are added.
 
+Azure MCA (``azure_mca_export``): the Azure fixture's rows under the column names of a
+Microsoft Customer Agreement cost-details export (camelCase; ``billingCurrency``,
+``pricingCurrency``, ``resourceGroupName``, ``ProductId`` for EA's names), EA-only columns
+(``AccountName``, ``AccountOwnerId``, ``OfferId``, ``PartNumber``) dropped, an ``invoiceId``
+on every row (an invoiced month) and ``exchangeRatePricingToBilling`` 1 (an account priced
+and billed in one currency). Its totals are the Azure fixture's.
+
 ``expected_totals`` computes, from the CSV alone, the invoice total (BilledCost) and the
 amortized total (EffectiveCost) by the providers' documented rules.
 """
@@ -33,7 +40,11 @@ AZ_SP = "/providers/Microsoft.BillingBenefits/savingsPlanOrders/fixture/savingsP
 
 
 def _read(name: str) -> tuple[list[str], list[dict]]:
-    with (DATA / name).open(newline="", encoding="utf-8-sig") as handle:
+    return _read_path(DATA / name)
+
+
+def _read_path(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         return list(reader.fieldnames or []), list(reader)
 
@@ -250,6 +261,42 @@ def azure_commitment_export(path: Path) -> Path:
         )
     )
     return _write(path, header, rows)
+
+
+# EA cost-details name → MCA name, where they differ by more than the first letter's case.
+MCA_RENAMES = {
+    "BillingCurrencyCode": "billingCurrency",
+    "ResourceGroup": "resourceGroupName",
+    "PartNumber": "ProductId",
+}
+EA_ONLY = ("AccountName", "AccountOwnerId", "OfferId")
+
+
+def azure_mca_export(path: Path) -> Path:
+    ea = azure_commitment_export(path.with_name(f"ea_{path.name}"))
+    header, rows = _read_path(ea)
+    ea.unlink()
+    names = {
+        name: MCA_RENAMES.get(name, name[:1].lower() + name[1:])
+        for name in header
+        if name not in EA_ONLY
+    }
+    mca_rows = []
+    for row in rows:
+        mca = {names[k]: v for k, v in row.items() if k in names}
+        mca.update(
+            invoiceId="FIXTURE-MCA-INV-2023-09",
+            pricingCurrency=row["BillingCurrencyCode"],
+            exchangeRatePricingToBilling="1",
+        )
+        mca_rows.append(mca)
+    mca_header = [
+        "invoiceId",
+        *names.values(),
+        "pricingCurrency",
+        "exchangeRatePricingToBilling",
+    ]
+    return _write(path, mca_header, mca_rows)
 
 
 def expected_totals(provider: str, path: Path) -> tuple[D, D]:

@@ -1,4 +1,4 @@
-"""Seeded, deterministic rows in the shape of the GCP standard billing export (nested)."""
+"""Seeded, deterministic rows in the shape of the GCP standard or detailed billing export."""
 
 from __future__ import annotations
 
@@ -28,8 +28,18 @@ GCP_EXPORT_DDL = """CREATE OR REPLACE TABLE `{table}` (
   credits ARRAY<STRUCT<name STRING, amount FLOAT64, full_name STRING, id STRING,
                        type STRING>>,
   invoice STRUCT<month STRING>,
-  cost_type STRING
+  cost_type STRING{detailed}
 )"""
+# The detailed (resource-level) export adds the resource a row's cost comes from.
+GCP_DETAILED_FIELDS = ",\n  resource STRUCT<name STRING, global_name STRING>"
+# Services whose rows name a resource in the detailed export: full-name pattern, name prefix.
+RESOURCES = {
+    "Compute Engine": (
+        "//compute.googleapis.com/projects/{p}/zones/us-central1-a/instances/{n}",
+        "vm",
+    ),
+    "Cloud Storage": ("//storage.googleapis.com/projects/_/buckets/{p}-bucket-{n}", "bucket"),
+}
 
 SERVICES = (
     ("6F81-5844-456A", "Compute Engine", "seconds", "hour", 3600.0),
@@ -45,8 +55,12 @@ REGIONS = ("us-central1", "europe-west1", "asia-east1", None)
 LABELS = (("env", ("prod", "dev")), ("team", ("core", "data", "web")), ("cost-center", ("42",)))
 
 
-def gcp_export_rows(*, count: int = 200, seed: int = 7, month: str = "202401") -> list[dict]:
-    """``count`` export rows: mostly usage, some with credits, a few tax and adjustment rows."""
+def gcp_export_rows(
+    *, count: int = 200, seed: int = 7, month: str = "202401", detailed: bool = False
+) -> list[dict]:
+    """``count`` export rows: mostly usage, some with credits, a few tax and adjustment rows.
+    ``detailed``: rows of the detailed export, Compute Engine and Cloud Storage usage naming
+    their resource (one of three per project)."""
     rng = random.Random(seed)
     first = dt.datetime.strptime(month + "01", "%Y%m%d").replace(tzinfo=dt.UTC)
     rows = []
@@ -105,6 +119,17 @@ def gcp_export_rows(*, count: int = 200, seed: int = 7, month: str = "202401") -
                 "cost_type": kind,
             }
         )
+        if detailed:
+            pattern, prefix = RESOURCES.get(service_name, (None, None))
+            number = index % 3
+            rows[-1]["resource"] = (
+                {
+                    "name": f"{prefix}-{number}",
+                    "global_name": pattern.format(p=project_id, n=number),
+                }
+                if pattern and kind == "regular"
+                else {"name": None, "global_name": None}
+            )
     return rows
 
 
@@ -116,7 +141,9 @@ def gcp_export_write(rows: list[dict], path: Path) -> Path:
 
 def gcp_export_load(warehouse, dataset_id: str, table_id: str, rows: list[dict], path: Path):
     """Create the export table by DDL (keeps its STRUCTs), then load the rows into it."""
-    warehouse.query(GCP_EXPORT_DDL.replace("{table}", warehouse.table_ref(dataset_id, table_id)))
+    detailed = GCP_DETAILED_FIELDS if rows and "resource" in rows[0] else ""
+    ddl = GCP_EXPORT_DDL.replace("{detailed}", detailed)
+    warehouse.query(ddl.replace("{table}", warehouse.table_ref(dataset_id, table_id)))
     return warehouse.load_file(
         gcp_export_write(rows, path),
         dataset_id,

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.anomalies import ANOMALIES
+from pipelines.anomalies import ANOMALIES, detection_sql
 from pipelines.configs import pipeline_config_get
 from pipelines.processors import StepContext, processor_for
+from pipelines.processors.base import StepFailed
 from pipelines.processors.focus_anomalies import FocusAnomalies
 
 DATA = Path(__file__).parent / "data"
@@ -248,3 +249,131 @@ def test_bad_options_are_named(options, problem):
     step = {"table": "{focus_table}", **options}
     errors = FocusAnomalies.validate(step)
     assert any(e.startswith(problem) for e in errors), errors
+
+
+def test_the_focus_table_is_partitioned_by_charge_day_and_clustered(warehouse, sample_focus):
+    """The FOCUS table the shipped steps create is partitioned by the day of ChargePeriodStart
+    and clustered by provider and service, so detection's day filter reads only its window."""
+    partition, clustering = warehouse.table_layout(sample_focus, SAMPLE)
+    assert partition == "ChargePeriodStart"
+    assert clustering == ["ProviderName", "ServiceName"]
+    detection = FocusAnomalies(_step()[0]).method()
+    sql = detection_sql(
+        detection, source="project-1.ds.aws_cost_focus", target="project-1.ds.x_anomalies"
+    )
+    # The filter is on the partitioning column itself, as BigQuery needs to prune.
+    assert "WHERE ChargePeriodStart >= TIMESTAMP(@read_start)" in sql
+
+
+def test_a_tenant_sets_its_own_options_in_its_provider_config(warehouse, sample_focus):
+    """``anomaly_<option>`` settings of the tenant's provider config override the shipped
+    step's options for that tenant only: a raised absolute threshold silences the spike,
+    which another tenant (no settings) still gets; the run records what it used."""
+    from tenants.models import ProviderConfig
+    from tenants.services.audit import Actor
+    from tenants.services.credentials import provider_config_set
+    from tenants.tests.factories import TenantFactory
+
+    made = fixture_build(warehouse, sample_focus, spike=0)
+    fixture_build(warehouse, sample_focus, spike=4 * made["daily"][made["spiked"]] + 50)
+    step, config = _step(detect_days=7)
+    processor = processor_for(step)
+    quiet = TenantFactory(id="acme")
+    provider_config_set(
+        tenant=quiet,
+        provider="aws",
+        settings={"anomaly_min_absolute": "1000000", "anomaly_history_weeks": "6"},
+        notification_emails=[],
+        credential=None,
+        actor=Actor.system("test"),
+    )
+    TenantFactory(id="globex")
+
+    def run(tenant_id: str):
+        context = dataclasses.replace(
+            _context(warehouse, sample_focus, config), tenant_id=tenant_id, provider="aws"
+        )
+        return processor.run(context.for_step(step))
+
+    silenced = run("acme")
+    assert silenced.details["anomalies_in_window"] == 0
+    assert silenced.details["tenant_options"] == {"min_absolute": 1000000.0, "history_weeks": 6}
+    assert anomalies(warehouse, sample_focus) == []
+    flagged = run("globex")
+    assert flagged.details["anomalies_in_window"] == 1
+    assert "tenant_options" not in flagged.details
+
+    # A setting stored around the service's check still cannot run: the step names it.
+    ProviderConfig.objects.filter(tenant=quiet).update(settings={"anomaly_z_threshold": "high"})
+    with pytest.raises(StepFailed, match=r"settings\.anomaly_z_threshold: must be a number"):
+        run("acme")
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"anomaly_z_threshold": "high"}, "settings.anomaly_z_threshold: must be a number"),
+        ({"anomaly_detect_days": "2.5"}, "settings.anomaly_detect_days: must be an integer"),
+        ({"anomaly_min_absolute": "-1"}, "settings.anomaly_min_absolute: must be between 0"),
+        ({"anomaly_z_threshold": "nan"}, "settings.anomaly_z_threshold: must be between"),
+        ({"anomaly_cost_column": "ListCost"}, "settings.anomaly_cost_column"),
+        ({"anomaly_charge_categories": "Usage,Bogus"}, "settings.anomaly_charge_categories"),
+        ({"anomaly_tag_key": "a'b"}, "settings.anomaly_tag_key"),
+        (
+            {"anomaly_history_weeks": "3", "anomaly_min_baseline_days": "4"},
+            "settings.anomaly_min_baseline_days: cannot exceed history_weeks",
+        ),
+        ({"anomaly_threshold": "3"}, "settings.anomaly_threshold: not an anomaly option"),
+    ],
+)
+def test_bad_tenant_anomaly_settings_are_refused_by_the_api(onboard, settings, problem):
+    """POST provider-configs answers 400 naming the setting; nothing is stored."""
+    from tenants.models import ProviderConfig
+    from tenants.tests.conftest import key_client
+
+    onboarded = onboard()
+    response = key_client(onboarded.api_key).post(
+        f"/api/v1/tenants/{onboarded.tenant.pk}/provider-configs",
+        {"provider": "aws", "settings": settings},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert problem in str(response.json())
+    assert not ProviderConfig.objects.filter(tenant=onboarded.tenant).exists()
+
+
+def test_good_tenant_anomaly_settings_are_stored(onboard):
+    from tenants.tests.conftest import key_client
+
+    onboarded = onboard()
+    settings = {
+        "anomaly_z_threshold": "5",
+        "anomaly_tag_key": "team",
+        "anomaly_charge_categories": "Usage, Purchase",
+        "anomaly_cost_column": "EffectiveCost",
+    }
+    response = key_client(onboarded.api_key).post(
+        f"/api/v1/tenants/{onboarded.tenant.pk}/provider-configs",
+        {"provider": "aws", "settings": settings},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["settings"] == settings
+
+
+def test_every_shipped_focus_pipeline_detects_anomalies_and_evaluates_budgets():
+    """Each config that writes a FOCUS table scores it for anomalies after its checks, and its
+    completed runs evaluate the tenant's budgets."""
+    from pipelines.configs import pipeline_configs_all
+    from pipelines.services.runs import FOCUS_PIPELINES
+
+    focus = [
+        c for c in pipeline_configs_all() if any(s.ps_type == "focus.normalize" for s in c.steps)
+    ]
+    assert {c.key for c in focus} >= {"aws/cost/focus", "azure/cost/focus", "focus/cost/native"}
+    for config in focus:
+        types = [s.ps_type for s in config.steps if s.runs_on == "success"]
+        assert types[-1] == "focus.anomalies", config.key
+        anomaly = next(s for s in config.steps if s.ps_type == "focus.anomalies")
+        assert anomaly.options["table"] == "{focus_table}", config.key
+        assert tuple(config.key.split("/")[1:]) in FOCUS_PIPELINES, config.key

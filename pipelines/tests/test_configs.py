@@ -23,6 +23,7 @@ SHIPPED = {
     "focus/cost/native",
     "system/onboarding/dryrun",
     "example/demo/hello",
+    "mapping/cost/focus",
 }
 
 VALID = """
@@ -202,6 +203,7 @@ def test_processor_registry_knows_the_spec_types():
     """The registry holds the processor types the configs may name."""
     assert set(PROCESSORS) == {"gcp.bq_etl", "file.load", "focus.normalize", "dq.check"} | {
         "focus.anomalies",
+        "focus.map",
         "notify.email",
     }
 
@@ -234,7 +236,9 @@ def test_date_is_accepted_by_every_pipeline():
 def test_validate_command_passes_on_shipped_configs(capsys):
     """The management command reports every shipped config valid."""
     call_command("validate_pipeline_configs")
-    assert "7 pipeline config(s) valid." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "8 pipeline config(s) valid." in out
+    assert "2 FOCUS mapping(s) valid." in out
 
 
 def test_validate_command_fails_listing_problems(configs_dir, capsys):

@@ -21,6 +21,7 @@ from pipelines.tables import DQ_RESULTS
 from pipelines.tests.commitment_fixtures import (
     aws_commitment_cur,
     azure_commitment_export,
+    azure_mca_export,
     expected_totals,
 )
 from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
@@ -146,6 +147,37 @@ def test_gcp_export_normalizes_to_focus_with_credit_rows(warehouse, scratch_data
     assert credits == sum(len(r["credits"]) for r in export) > 0
 
 
+@pytest.mark.django_db
+def test_gcp_detailed_export_names_each_rows_resource(warehouse, scratch_dataset, tmp_path):
+    """GCP's detailed (resource-level) export, found by the table name GCP gives it: its
+    rows carry ResourceId, ResourceName and the type from the resource's full name; the
+    run's FOCUS rules hold and the totals match as for the standard export."""
+    export = gcp_export_rows(count=150, seed=11, detailed=True)
+    table = "gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9"
+    gcp_export_load(warehouse, scratch_dataset, table, export, tmp_path / "x.json")
+    config = pipeline_config_get("gcp", "cost", "focus")
+    source = warehouse.table_ref(scratch_dataset, table)
+    context = context_for(warehouse, scratch_dataset, config, source_billing_table=source)
+
+    results = run_pipeline(config, context)
+
+    checks = results["check_focus"].details["checks"]
+    assert {name: c["passed"] for name, c in checks.items() if not c["passed"]} == {}
+    named = [r for r in export if r["resource"]["global_name"]]
+    rows = warehouse.query(
+        "SELECT ResourceId AS id, ResourceName AS name, ResourceType AS type, "
+        "ServiceName AS service, COUNT(*) AS n "
+        f"FROM {warehouse.quoted(scratch_dataset, 'gcp_cost_focus')} "
+        "WHERE ChargeCategory = 'Usage' AND ResourceId IS NOT NULL GROUP BY 1, 2, 3, 4"
+    ).rows
+    assert sum(r["n"] for r in rows) == len(named) > 0
+    assert {(r["service"], r["type"]) for r in rows} == {
+        ("Compute Engine", "compute.googleapis.com/instances"),
+        ("Cloud Storage", "storage.googleapis.com/buckets"),
+    }
+    assert all(r["id"].endswith(r["name"].split("-")[-1]) for r in rows)
+
+
 def test_gcp_generator_is_deterministic():
     """The same seed gives the same rows; another seed does not."""
     assert gcp_export_rows(count=20, seed=3) == gcp_export_rows(count=20, seed=3)
@@ -237,7 +269,9 @@ def test_aws_sample_defects_are_fixed_and_account_names_come_from_provider_confi
         "COUNTIF(RegionId IS NOT NULL AND RegionName IS NULL) AS unnamed_regions, "
         "COUNTIF(ResourceId IS NULL AND ResourceType IS NOT NULL) AS typed_without_id, "
         "COUNTIF(BillingAccountName <> 'Acme Payer') AS unnamed_payer, "
-        "COUNTIF(SubAccountName <> 'Acme Payer') AS unnamed_sub FROM T"
+        "COUNTIF(SubAccountName <> 'Acme Payer') AS unnamed_sub, "
+        "COUNTIF(BillingAccountType IS DISTINCT FROM 'Payer Account') AS payer_type, "
+        "COUNTIF(SubAccountType IS DISTINCT FROM 'Usage Account') AS usage_type FROM T"
     )
     assert parties == dict.fromkeys(parties, 0)
     units = warehouse.query(f"SELECT DISTINCT PricingUnit AS u FROM {table}").rows
@@ -372,3 +406,42 @@ def test_cur_2_0_export_with_snake_case_columns_normalizes(warehouse, scratch_da
         f"FROM {warehouse.quoted(scratch_dataset, 'aws_cost_focus')}"
     ).rows[0]
     assert filled == {"regions": 1255, "skus": 1269, "prices": 1269}  # as from CUR 1.0
+
+
+@pytest.mark.django_db
+def test_azure_mca_export_with_camel_case_columns_normalizes(
+    warehouse, scratch_dataset, imports_dir
+):
+    """A Microsoft Customer Agreement export (``costInBillingCurrency``, ``billingCurrency``,
+    ``invoiceId``...) goes through the Azure pipeline: every column is found under its MCA
+    name, InvoiceId is filled, and both totals match the same rows' EA-named fixture."""
+    source = azure_mca_export(imports_dir / "mca.csv")
+    billed, amortized = expected_totals("azure", azure_commitment_export(imports_dir / "ea.csv"))
+    config = pipeline_config_get("azure", "cost", "focus")
+    context = context_for(warehouse, scratch_dataset, config, {"source_file": source.name})
+
+    results = run_pipeline(config, context)
+
+    checks = results["check_focus"].details["checks"]
+    assert checks["cost_total"]["passed"] and checks["amortized_total"]["passed"]
+    table = warehouse.quoted(scratch_dataset, config.variables["focus_table"])
+    found = warehouse.query(
+        "SELECT COUNT(*) AS n, SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective, "
+        "COUNTIF(InvoiceId IS NULL) AS uninvoiced, COUNTIF(BillingCurrency <> 'CAD') AS currency, "
+        "COUNTIF(SkuPriceId IS NULL AND ChargeCategory = 'Usage') AS unpriced, "
+        "COUNTIF(x_ResourceGroup IS NULL) AS no_group, "
+        "COUNTIF(BillingAccountType <> 'Billing Account') AS account_type, "
+        "COUNTIF(SubAccountType <> 'Subscription') AS sub_account_type "
+        f"FROM {table}"
+    ).rows[0]
+    assert found["n"] == 31
+    assert found["billed"].quantize(CENT) == billed.quantize(CENT)
+    assert found["effective"].quantize(CENT) == amortized.quantize(CENT)
+    assert {k: v for k, v in found.items() if k not in ("n", "billed", "effective")} == {
+        "uninvoiced": 0,
+        "currency": 0,
+        "unpriced": 0,
+        "no_group": 0,
+        "account_type": 0,
+        "sub_account_type": 0,
+    }

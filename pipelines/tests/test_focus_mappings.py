@@ -65,6 +65,18 @@ def test_every_unit_in_the_samples_is_mapped(sample, column, table):
     assert units - set(table) == set()
 
 
+def test_every_unit_of_the_gcp_test_export_is_mapped():
+    """No unit of the generated GCP export rows passes through unmapped."""
+    from pipelines.tests.gcp_export import SERVICES
+
+    units = {
+        unit
+        for _, _, usage_unit, pricing_unit, _ in SERVICES
+        for unit in (usage_unit, pricing_unit)
+    }
+    assert units - set(GCP_UNITS) == set()
+
+
 @pytest.mark.parametrize(
     "mapping",
     [{k: v[1] for k, v in AWS_SERVICES.items()}, AZURE_SERVICES, GCP_SERVICES],

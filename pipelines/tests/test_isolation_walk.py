@@ -363,8 +363,11 @@ def test_every_processor_is_walked():
     )
 
 
-def test_every_foreign_reference_is_refused_before_the_warehouse(warehouse, world):
-    """Every probe is refused before a warehouse read or write; victim's data is untouched."""
+def test_every_foreign_reference_is_refused_before_the_warehouse(warehouse, world, db):
+    """Every probe is refused before a warehouse read or write; victim's data is untouched.
+
+    With the database, so steps that read the control plane (a FOCUS mapping, account names)
+    get as far as a run's would."""
     before = _victim_state(warehouse, world)
     jobs_before = _jobs(warehouse)
 
@@ -379,7 +382,7 @@ def test_every_foreign_reference_is_refused_before_the_warehouse(warehouse, worl
     assert _victim_rows_in(warehouse, world.own) == {}
 
 
-def test_the_walk_catches_a_bypassed_check(warehouse, world, monkeypatch):
+def test_the_walk_catches_a_bypassed_check(warehouse, world, monkeypatch, db):
     """With the access policy switched off, the same walk finds escapes (it can fail)."""
     monkeypatch.setattr(AccessPolicy, "check_read", lambda self, ref: ref)
     monkeypatch.setattr(AccessPolicy, "check_write", lambda self, ref: ref)

@@ -51,15 +51,20 @@ def _config_check(*, tenant_id: str, pipeline: _Pipeline, parameters: Mapping[st
         PipelineConfigNotFound,
         pipeline_config_for_tenant,
     )
+    from pipelines.errors import RunRefused
     from tenants.selectors import provider_buckets
 
     path = f"{pipeline.provider}/{pipeline.domain}/{pipeline.pipeline}"
     try:
-        config = pipeline_config_for_tenant(pipeline.provider, pipeline.domain, pipeline.pipeline)
+        config = pipeline_config_for_tenant(
+            pipeline.provider, pipeline.domain, pipeline.pipeline, tenant_id=tenant_id
+        )
     except PipelineConfigNotFound as exc:
         raise ScheduleInvalid("pipeline", f"No pipeline config {path}.") from exc
     except PipelineConfigError as exc:
         raise ScheduleInvalid("pipeline", f"Pipeline config {path} is invalid: {exc}") from exc
+    except RunRefused as exc:  # a FOCUS mapping of that name that no longer validates
+        raise ScheduleInvalid("pipeline", exc.message) from exc
     try:
         config.resolve_parameters(
             slot_parameters(parameters, slot_date=date.today()),

@@ -19,7 +19,8 @@ KIND_PROVIDER = {
     CloudCredential.Kind.AZURE_SERVICE_PRINCIPAL: Provider.AZURE,
 }
 # Fields each kind of secret must carry (values are never echoed back).
-KIND_FIELDS = {
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    CloudCredential.Kind.GENERIC: (),
     CloudCredential.Kind.GCP_SERVICE_ACCOUNT: ("type", "project_id", "private_key", "client_email"),
     CloudCredential.Kind.AWS_ACCESS_KEY: ("access_key_id", "secret_access_key"),
     CloudCredential.Kind.AWS_ROLE: ("role_arn",),
@@ -45,12 +46,42 @@ def _stored_secret(credential: CloudCredential) -> kms.EncryptedSecret:
     )
 
 
+def provider_check(*, tenant: Tenant, provider: str) -> str:
+    """The provider if this tenant can use it: a built-in one, or a FOCUS mapping's name
+    (its own, staff's or a shipped one); TenantInvalid naming what it could be otherwise."""
+    from mappings.selectors import mapping_names_for_tenant
+    from pipelines.configs import pipeline_config_providers
+
+    builtin = sorted({*Provider.values, *pipeline_config_providers()})
+    if provider in builtin:
+        return provider
+    mappings = mapping_names_for_tenant(tenant_id=tenant.id)
+    if provider not in mappings:
+        raise TenantInvalid(
+            f"Unknown provider {provider!r}: the built-in ones are "
+            f"{', '.join(builtin)}; FOCUS mappings this tenant can use are "
+            f"{', '.join(mappings) or 'none'} (create one with POST "
+            f"/api/v1/tenants/{tenant.id}/mappings).",
+            field="provider",
+        )
+    return provider
+
+
 def credential_store(
     *, tenant: Tenant, provider: str, kind: str, name: str, secret: dict, actor: Actor
 ) -> CloudCredential:
     """Encrypt and store (or replace) a credential. Only its metadata is ever read back."""
-    if KIND_PROVIDER.get(kind) != provider:
-        raise TenantInvalid(f"Kind {kind!r} is not a {provider!r} credential.", field="kind")
+    provider_check(tenant=tenant, provider=provider)
+    builtin = KIND_PROVIDER.get(kind)
+    if builtin != provider and (
+        kind != CloudCredential.Kind.GENERIC or provider in Provider.values
+    ):
+        expected = "generic" if provider not in Provider.values else f"a {provider} kind"
+        raise TenantInvalid(
+            f"Kind {kind!r} is not a {provider!r} credential (use {expected}).", field="kind"
+        )
+    if not secret:
+        raise TenantInvalid("Secret must have at least one field.", field="secret")
     missing = [f for f in KIND_FIELDS[kind] if not isinstance(secret.get(f), str) or not secret[f]]
     if missing:
         raise TenantInvalid(
@@ -117,6 +148,7 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
     ``billing_export_table`` must be ``project.dataset.table`` outside the platform's project
     (or in the tenant's own dataset); ``source_buckets`` must be bucket names. The same rule
     is checked again on every statement a run sends (``pipelines.isolation``).
+    ``anomaly_<option>`` settings must be valid options of the FOCUS pipelines' anomaly step.
     """
     from django.conf import settings as django_settings
 
@@ -126,6 +158,7 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
         bucket_names,
         bucket_names_invalid,
     )
+    from pipelines.processors.focus_anomalies import tenant_options
     from pipelines.sql_identifiers import PlaceholderError, identifier_check
     from pipelines.warehouse import tenant_dataset_id
 
@@ -144,6 +177,9 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
             policy.check_read(policy.ref(table))
         except (PlaceholderError, AccessRefused) as exc:
             raise TenantInvalid(f"settings.billing_export_table: {exc}", field="settings") from None
+    _, anomaly_errors = tenant_options(settings)
+    if anomaly_errors:
+        raise TenantInvalid("; ".join(anomaly_errors), field="settings")
     buckets = settings.get("source_buckets")
     if buckets is not None:
         bad = bucket_names_invalid(buckets)
@@ -165,6 +201,7 @@ def provider_config_set(
     credential: CloudCredential | None,
     actor: Actor,
 ) -> ProviderConfig:
+    provider_check(tenant=tenant, provider=provider)
     settings = provider_settings_check(tenant=tenant, settings=settings)
     if credential is not None and (
         credential.tenant_id != tenant.id or credential.provider != provider

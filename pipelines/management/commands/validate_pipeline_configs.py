@@ -1,4 +1,5 @@
-"""``manage.py validate_pipeline_configs``: check every config; exit non-zero listing problems."""
+"""``manage.py validate_pipeline_configs``: check every config and shipped FOCUS mapping; exit
+non-zero listing problems."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -11,11 +12,18 @@ from pipelines.configs import (
 
 
 class Command(BaseCommand):
-    help = "Validate every pipeline config under PIPELINE_CONFIGS_DIR."
+    help = "Validate every pipeline config and FOCUS mapping under PIPELINE_CONFIGS_DIR."
 
     def handle(self, *args, **options) -> None:
+        from mappings.shipped import (
+            shipped_mappings,
+            shipped_mappings_cache_clear,
+            shipped_mappings_validate,
+        )
+
         pipeline_configs_cache_clear()  # read the files as they are now
-        issues = pipeline_configs_validate_all()
+        shipped_mappings_cache_clear()
+        issues = [*pipeline_configs_validate_all(), *shipped_mappings_validate()]
         if issues:
             for issue in issues:
                 self.stderr.write(str(issue))
@@ -26,3 +34,7 @@ class Command(BaseCommand):
         for config in configs:
             self.stdout.write(f"ok  {config.key}")
         self.stdout.write(self.style.SUCCESS(f"{len(configs)} pipeline config(s) valid."))
+        mappings = shipped_mappings()
+        for spec in mappings:
+            self.stdout.write(f"ok  {spec.file}")
+        self.stdout.write(self.style.SUCCESS(f"{len(mappings)} FOCUS mapping(s) valid."))

@@ -3,6 +3,7 @@
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from budgets.models import Budget, WebhookEndpoint
+from mappings.models import FocusMapping
 from tenants.models import ApiKey, AuditEvent, CloudCredential, ProviderConfig, Tenant
 from tenants.permissions import IsStaff
 from tenants.services.audit import Actor
@@ -46,6 +47,7 @@ def _snapshot():
         AuditEvent.objects.count(),
         list(Budget.objects.values_list("pk", "amount")),
         list(WebhookEndpoint.objects.values_list("pk", "url")),
+        list(FocusMapping.objects.values_list("pk", "definition")),
     )
 
 
@@ -80,6 +82,9 @@ def test_every_tenant_route_answers_404_to_another_tenants_key(onboard):
     from budgets.tests.isolation import extra_b_objects as budget_objects
 
     b_objects.update(budget_objects(b.tenant))
+    from mappings.tests.isolation import extra_b_objects as mapping_objects
+
+    b_objects.update(mapping_objects(b.tenant))
     client = key_client(a.api_key)
     before = _snapshot()
     tried = 0

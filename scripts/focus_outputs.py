@@ -1,0 +1,169 @@
+"""Write the FOCUS outputs the validator runs in docs/focus.md use, one Parquet file each.
+
+Usage, from the project root:
+
+    .venv/bin/python scripts/focus_outputs.py OUTPUT_DIR
+
+A fresh ephemeral bqemulator on a free port, a throwaway SQLite control plane; then each
+input through its pipeline's success-path steps (``file.load`` → ``focus.normalize`` →
+``dq.check``, as the tests run them) and its FOCUS table exported with
+``focus_table_export`` (what ``manage.py focus_export`` calls), names as stored:
+
+- ``aws.parquet``: the AWS CUR 1.0 sample; ``aws_cur2.parquet``: the same rows with CUR 2.0
+  (Data Exports) snake_case column names;
+- ``azure.parquet``: the Azure EA sample; ``azure_mca.parquet``: the Azure commitment
+  fixture under a Microsoft Customer Agreement export's column names;
+- ``aws_commitments.parquet``, ``azure_commitments.parquet``: the commitment-discount
+  fixtures (``pipelines/tests/commitment_fixtures.py``);
+- ``focus_1_0.parquet``: the FinOps Foundation's FOCUS 1.0 sample through the native path;
+- ``gcp.parquet``: 150 generated rows of a GCP detailed export (``pipelines/tests/gcp_export.py``).
+
+Then run ``focus-validate OUTPUT_DIR/aws.parquet`` etc. (the FinOps Foundation's validator).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = ROOT / "pipelines" / "tests" / "data"
+PROJECT = "convergence-focus"
+
+
+def django_setup(var_dir: Path, imports: Path, endpoint: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convergence.settings.test")
+    os.environ["CONVERGENCE_VAR_DIR"] = str(var_dir)
+    os.environ["DATABASE_URL"] = f"sqlite:///{var_dir / 'focus.sqlite3'}"
+    os.environ["KMS_BACKEND"] = "local"
+    os.environ["KMS_LOCAL_KEYRING_PATH"] = str(var_dir / "keyring.json")
+    os.environ["PIPELINE_LOCAL_FILES_DIR"] = str(imports.parent)
+    os.environ["WAREHOUSE_ENDPOINT"] = endpoint
+    os.environ["WAREHOUSE_PROJECT"] = PROJECT
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def cur2_copy(target: Path) -> Path:
+    """The CUR 1.0 sample with its columns named as a CUR 2.0 (Data Exports) file names them."""
+    from pipelines.focus import _cur2_name
+    from pipelines.processors.file_load import column_names_from_header
+
+    with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    rows[0] = [_cur2_name(name) for name in column_names_from_header(rows[0])]
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    return target
+
+
+def outputs_write(output_dir: Path, imports: Path) -> None:
+    from pipelines.configs import pipeline_config_get
+    from pipelines.processors import StepContext, processor_for
+    from pipelines.services.focus_export import focus_table_export
+    from pipelines.tests.commitment_fixtures import (
+        aws_commitment_cur,
+        azure_commitment_export,
+        azure_mca_export,
+    )
+    from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
+    from pipelines.warehouse import get_warehouse
+
+    warehouse = get_warehouse()
+    inputs = {
+        "aws": ("aws", "focus", shutil.copy(DATA / "aws_cur_sample.csv", imports / "aws.csv")),
+        "aws_cur2": ("aws", "focus", cur2_copy(imports / "aws_cur2.csv")),
+        "azure": ("azure", "focus", shutil.copy(DATA / "azure_ea_sample.csv", imports / "az.csv")),
+        "azure_mca": ("azure", "focus", azure_mca_export(imports / "az_mca.csv")),
+        "aws_commitments": ("aws", "focus", aws_commitment_cur(imports / "aws_cd.csv")),
+        "azure_commitments": ("azure", "focus", azure_commitment_export(imports / "az_cd.csv")),
+        "focus_1_0": (
+            "focus",
+            "native",
+            shutil.copy(DATA / "focus_1_0_sample.csv", imports / "focus.csv"),
+        ),
+    }
+    gcp_rows = gcp_export_rows(count=150, seed=11, detailed=True)
+    # The GCP export sits in the run's own dataset (a run reads only its tenant's dataset).
+    warehouse.dataset_create("focus_gcp")
+    gcp_table = "gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9"
+    gcp_export_load(warehouse, "focus_gcp", gcp_table, gcp_rows, imports / "gcp.json")
+    inputs["gcp"] = ("gcp", "focus", None)
+    for name, (provider, pipeline, source) in inputs.items():
+        dataset = f"focus_{name}"
+        if provider != "gcp":
+            warehouse.dataset_create(dataset)
+        config = pipeline_config_get(provider, "cost", pipeline)
+        context = StepContext(
+            warehouse=warehouse,
+            tenant_id=imports.name,
+            dataset_id=dataset,
+            params=config.typed_parameters(
+                config.resolve_parameters(
+                    {"source_file": Path(source).name} if source else {}, tenant_id=imports.name
+                )
+            ),
+            variables=dict(
+                config.variables,
+                **(
+                    {"source_billing_table": warehouse.table_ref("focus_gcp", gcp_table)}
+                    if provider == "gcp"
+                    else {}
+                ),
+            ),
+            run_id=f"focus-{name}",
+        )
+        failed = []
+        for step in config.steps:
+            if step.runs_on == "success":
+                result = processor_for(step).run(context.for_step(step))
+                checks = (result.details or {}).get("checks", {})
+                failed += [k for k, v in checks.items() if not v.get("passed", True)]
+        path = output_dir / f"{name}.parquet"
+        rows, columns = focus_table_export(
+            warehouse=warehouse,
+            tenant_id=imports.name,
+            table=config.variables["focus_table"],
+            path=path,
+            dataset_id=dataset,
+        )
+        print(f"{path}: {rows} rows, {len(columns)} columns; failed run checks: {failed or 'none'}")
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    output_dir = Path(sys.argv[1]).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    from pipelines.emulator import emulator_start, emulator_wait, free_port
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "var").mkdir()
+        imports = work / "imports" / "acme"
+        imports.mkdir(parents=True)
+        port = free_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        process = emulator_start(
+            project=PROJECT, rest_port=port, log_path=work / "emulator.log", die_with_parent=True
+        )
+        try:
+            emulator_wait(endpoint, process=process)
+            django_setup(work / "var", imports, endpoint)
+            outputs_write(output_dir, imports)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main()
