@@ -1,12 +1,27 @@
 """Set-based writes the ORM sends as one statement per row or as one giant CASE."""
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import F, Model
+from django.db.models.expressions import RawSQL
+
+
+def values_in(values: Sequence[Any], *, db_type: str) -> Any:
+    """The right-hand side of ``field__in=`` for many values.
+
+    On PostgreSQL ``IN (SELECT unnest(<one array parameter>))``: the driver scans a
+    statement for placeholders in Python, one per value of a plain list, which at a few
+    hundred values costs more than the query. Elsewhere the list itself.
+    """
+    if connection.vendor != "postgresql":
+        return list(values)
+    # db_type is the caller's literal type name; the values go in as a parameter.
+    return RawSQL(f"SELECT unnest(%s::{db_type}[])", (array_literal(list(values)),))  # noqa: S611
 
 
 def rows_update(
@@ -83,6 +98,13 @@ def rows_insert(
     constants = dict(constants or {})
     now = timezone.now()
     varying = list(rows[0]) if rows else []
+    # A column with one value in every row (a batch's trigger, user, creation time) is sent
+    # once rather than as an array; the first column always varies, to give the row count.
+    for name in varying[1:] if len(rows) > 1 else ():
+        first = rows[0][name]
+        if isinstance(first, str | int | datetime) and all(row[name] == first for row in rows):
+            constants[name] = first
+            varying.remove(name)
     fields = [f for f in opts.concrete_fields if not (f.primary_key and f.db_returning)]
     for f in fields:
         if {f.name, f.attname} & {*varying, *constants}:
@@ -101,6 +123,7 @@ def rows_insert(
         array_literal([row[name] for row in rows], json_field=_is_json(by_name[name]))
         for name in varying
     ]
+
     columns = [by_name[name] for name in varying] + [by_name[name] for name in constants]
     unnest = ", ".join(f"%s::{by_name[n].cast_db_type(connection)}[]" for n in varying)
     selects = [f"u.c{i}" for i in range(len(varying))] + [
@@ -120,18 +143,23 @@ def rows_insert(
 
 def rows_create(
     model: type[Model], *, rows: Sequence[Mapping[str, Any]], ignore_conflicts: bool = False
-) -> None:
-    """Insert ``rows`` (field name -> value): ``rows_insert`` on PostgreSQL, else bulk_create."""
+) -> int | None:
+    """Insert ``rows`` (field name -> value): ``rows_insert`` on PostgreSQL, else bulk_create.
+
+    Returns the number of rows inserted on PostgreSQL (fewer than given when conflicts
+    were ignored), None elsewhere (bulk_create cannot tell).
+    """
     if not rows:
-        return
+        return 0
     if connection.vendor != "postgresql":
         model._base_manager.bulk_create(
             [model(**row) for row in rows], ignore_conflicts=ignore_conflicts, batch_size=500
         )
-        return
+        return None
     sql, params = rows_insert(model, rows=rows, ignore_conflicts=ignore_conflicts)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _is_json(field) -> bool:
@@ -147,17 +175,29 @@ def array_literal(values: Sequence[Any], *, json_field: bool = False) -> str:
     columns.
     """
     parts = []
+    dumped: dict[int, str] = {}  # rows often share one parameters object: dump it once
     for value in values:
         if value is None:
             parts.append("NULL")
             continue
         if json_field:
-            value = json.dumps(value)
-        elif isinstance(value, bool):
-            value = "t" if value else "f"
+            quoted = dumped.get(id(value))
+            if quoted is None:
+                quoted = dumped[id(value)] = _quoted(json.dumps(value))
+            parts.append(quoted)
+            continue
+        if isinstance(value, bool):
+            parts.append("t" if value else "f")
+        elif isinstance(value, int | uuid.UUID):  # nothing in their text needs quoting
+            parts.append(str(value))
         elif isinstance(value, date):
-            value = value.isoformat()
+            parts.append(_quoted(value.isoformat()))
         else:
-            value = str(value)
-        parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+            parts.append(_quoted(str(value)))
     return "{" + ",".join(parts) + "}"
+
+
+def _quoted(text: str) -> str:
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.http import Http404
 
-from pipelines.models import PipelineRun
+from pipelines.models import PipelineRun, StepRun
 from tenants.authentication import KeyPrincipal
 from tenants.permissions import is_staff
 
@@ -18,13 +18,64 @@ def runs_active_count(*, tenant_id: str) -> int:
 def run_get_for_user(*, user, run_id) -> PipelineRun:
     """The run if this user may see it; 404 for another tenant's run."""
     runs = PipelineRun.objects.prefetch_related("steps")
-    if isinstance(user, KeyPrincipal) and user.tenant is not None:
-        runs = runs.filter(tenant_id=user.tenant.id)
+    if isinstance(user, KeyPrincipal) and user.tenant_id is not None:
+        runs = runs.filter(tenant_id=user.tenant_id)
     elif not is_staff(user):
         raise Http404("No such run.")
     run = runs.filter(pk=run_id).first()
     if run is None:
         raise Http404("No such run.")
+    return run
+
+
+# The columns the run API shows; read as values, so a page of runs builds no model instances.
+RUN_COLUMNS = (
+    "id",
+    "tenant_id",
+    "pipeline_id",
+    "provider",
+    "domain",
+    "pipeline",
+    "status",
+    "trigger",
+    "parameters",
+    "user_id",
+    "cancel_requested",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "rows_processed",
+    "bytes_processed",
+    "error_message",
+)
+STEP_COLUMNS = (
+    "index",
+    "step_id",
+    "ps_type",
+    "status",
+    "started_at",
+    "ended_at",
+    "rows_processed",
+    "bytes_processed",
+    "error_message",
+    "details",
+)
+
+
+def run_values_get_for_user(*, user, run_id) -> dict:
+    """The run (``RUN_COLUMNS``) with its steps (``STEP_COLUMNS``, in order) if this user may
+    see it; 404 for another tenant's run. Two queries."""
+    runs = PipelineRun.objects.all()
+    if isinstance(user, KeyPrincipal) and user.tenant_id is not None:
+        runs = runs.filter(tenant_id=user.tenant_id)
+    elif not is_staff(user):
+        raise Http404("No such run.")
+    run = runs.filter(pk=run_id).values(*RUN_COLUMNS).first()
+    if run is None:
+        raise Http404("No such run.")
+    run["steps"] = list(
+        StepRun.objects.filter(run_id=run["id"]).order_by("index").values(*STEP_COLUMNS)
+    )
     return run
 
 

@@ -14,7 +14,10 @@ class Schedule(models.Model):
 
     CatchUp = CatchUp
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="schedules")
+    # Indexed by the unique (tenant, provider, domain, pipeline) constraint.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="schedules", db_index=False
+    )
     provider = models.CharField(max_length=32)
     domain = models.CharField(max_length=64)
     pipeline = models.CharField(max_length=64)
@@ -84,7 +87,10 @@ class ScheduledRun(models.Model):
         SCHEDULED = "scheduled"
         BACKFILL = "backfill"
 
-    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="slots")
+    # Indexed by the unique (schedule, slot_at) constraint.
+    schedule = models.ForeignKey(
+        Schedule, on_delete=models.CASCADE, related_name="slots", db_index=False
+    )
     tenant = models.ForeignKey(
         "tenants.Tenant", on_delete=models.CASCADE, related_name="scheduled_runs"
     )

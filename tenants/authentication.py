@@ -11,16 +11,27 @@ from tenants.services.keys import admin_key_authenticate, api_key_authenticate
 
 @dataclass(frozen=True)
 class KeyPrincipal:
-    """The request's user when it came with a key rather than a session."""
+    """The request's user when it came with a key rather than a session.
 
-    tenant: Tenant | None
+    ``tenant_id`` costs nothing; ``tenant`` is loaded on first use (the key may come from
+    the authentication cache, which holds the key's own row only).
+    """
+
     key: ApiKey | AdminKey
     user_id: str = ""
     is_authenticated: bool = True
 
     @property
+    def tenant_id(self) -> str | None:
+        return getattr(self.key, "tenant_id", None)
+
+    @property
+    def tenant(self) -> Tenant | None:
+        return self.key.tenant if self.tenant_id is not None else None
+
+    @property
     def is_staff(self) -> bool:
-        return self.tenant is None
+        return self.tenant_id is None
 
     @property
     def pk(self) -> None:
@@ -41,7 +52,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = api_key_authenticate(raw)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
-        return KeyPrincipal(tenant=key.tenant, key=key, user_id=_user_id(request)), key
+        return KeyPrincipal(key=key, user_id=_user_id(request)), key
 
     def authenticate_header(self, request) -> str:
         return "X-API-Key"
@@ -57,7 +68,7 @@ class AdminKeyAuthentication(authentication.BaseAuthentication):
         key = admin_key_authenticate(raw)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked admin key.")
-        return KeyPrincipal(tenant=None, key=key, user_id=_user_id(request)), key
+        return KeyPrincipal(key=key, user_id=_user_id(request)), key
 
     def authenticate_header(self, request) -> str:
         return "X-Admin-Key"

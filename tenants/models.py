@@ -118,7 +118,10 @@ class UsageWindow(models.Model):
         DAY = "day"
         MONTH = "month"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_windows")
+    # Indexed by the unique (tenant, kind, starts_at) constraint.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="usage_windows", db_index=False
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

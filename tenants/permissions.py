@@ -23,4 +23,4 @@ class IsTenantOrStaff(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return is_staff(user) or (isinstance(user, KeyPrincipal) and user.tenant is not None)
+        return is_staff(user) or (isinstance(user, KeyPrincipal) and user.tenant_id is not None)

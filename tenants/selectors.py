@@ -12,10 +12,19 @@ from tenants.permissions import is_staff
 from tenants.services.usage import day_window_bounds, month_window_current
 
 
+def tenant_id_for_user(*, user, tenant_id: str) -> str:
+    """``tenant_id`` if this user may see that tenant, else 404; no query for a tenant key."""
+    if isinstance(user, KeyPrincipal) and user.tenant_id is not None:
+        if user.tenant_id != tenant_id:
+            raise Http404("No such tenant.")
+        return tenant_id
+    return tenant_get_for_user(user=user, tenant_id=tenant_id).id
+
+
 def tenant_get_for_user(*, user, tenant_id: str) -> Tenant:
     """The tenant if this user may see it; 404 otherwise, so another tenant's id reveals nothing."""
-    if isinstance(user, KeyPrincipal) and user.tenant is not None:
-        if user.tenant.id != tenant_id:
+    if isinstance(user, KeyPrincipal) and user.tenant_id is not None:
+        if user.tenant_id != tenant_id:
             raise Http404("No such tenant.")
         return user.tenant
     if is_staff(user):

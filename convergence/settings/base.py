@@ -124,7 +124,18 @@ API_THROTTLE_RATES = {
     "address": env.str("THROTTLE_RATE_ADDRESS", default="2400/minute"),
     "webhook": env.str("THROTTLE_RATE_WEBHOOK", default="600/minute"),
 }
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+
+def cache_from_env(default: str) -> dict:
+    """``CACHE_URL`` as a CACHES entry; Redis through ``convergence.cache`` (one client per
+    connection pool rather than one per call)."""
+    config = env.cache("CACHE_URL", default=default)
+    if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        config["BACKEND"] = "convergence.cache.RedisCache"
+    return config
+
+
+CACHES = {"default": cache_from_env("locmemcache://")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Convergence API",

@@ -1,7 +1,7 @@
 """Production: everything from the environment, secure defaults."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import cache_from_env, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 
@@ -17,7 +17,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # Rate limits must be counted where every web process sees them: Redis by default.
-CACHES = {"default": env.cache("CACHE_URL", default="rediscache://127.0.0.1:6379/1")}
+CACHES = {"default": cache_from_env("rediscache://127.0.0.1:6379/1")}
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

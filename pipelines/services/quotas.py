@@ -19,7 +19,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Count, F
 
-from convergence.bulk import rows_create, rows_update
+from convergence.bulk import array_literal, rows_create, rows_update
 from pipelines.errors import QuotaExceeded, RunRefused, TenantCannotRun
 from pipelines.models import PipelineRun, SlotCounter
 from tenants.models import Subscription, Tenant, UsageWindow
@@ -52,6 +52,17 @@ SELECT (SELECT count(*) FROM gate), (SELECT count(*) FROM counted)
 """
 
 
+def _tables() -> dict[str, str]:
+    """The table names the admission statements are written with."""
+    return {
+        "counter": SlotCounter._meta.db_table,
+        "tenant": Tenant._meta.db_table,
+        "subscription": Subscription._meta.db_table,
+        "plan": Subscription.plan.field.related_model._meta.db_table,
+        "window": UsageWindow._meta.db_table,
+    }
+
+
 def run_admit_statement_supported() -> bool:
     return connection.vendor == "postgresql"
 
@@ -64,13 +75,7 @@ def run_admit_statement(*, tenant_id: str, now: datetime) -> bool:
     Run it as the transaction's last statement, so the lock is held only until commit.
     """
     day_start, _ = day_window_bounds(now)
-    sql = _ADMIT_SQL.format(
-        counter=SlotCounter._meta.db_table,
-        tenant=Tenant._meta.db_table,
-        subscription=Subscription._meta.db_table,
-        plan=Subscription.plan.field.related_model._meta.db_table,
-        window=UsageWindow._meta.db_table,
-    )
+    sql = _ADMIT_SQL.format(**_tables())
     runnable = sorted(Tenant.RUNNABLE_STATUSES)
     with connection.cursor() as cursor:
         cursor.execute(sql, [tenant_id, runnable, tenant_id, day_start, tenant_id, now, now])
@@ -155,29 +160,15 @@ def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, T
     first runs up to the first limit reached are admitted; after that, a full daily or
     monthly window (checked first) refuses the rest, a full concurrent limit refuses them
     too (the caller may queue them), and a tenant that may not run is refused outright.
-    A few statements whatever the batch's size: lock the counters, read the tenants'
-    status and limits, read (and create missing) windows, add to windows and counters.
+    A few statements whatever the batch's size: on PostgreSQL one locked read of the
+    counters, the tenants' status and limits, and their windows (``_admission_state``;
+    missing rows are created first), then one update of the windows and one of the
+    counters.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("runs_admit_batch must run inside transaction.atomic()")
     tenant_ids = sorted(t for t, n in wanted.items() if n > 0)
-    held = _lock_counters(tenant_ids)
-    quotas = {
-        row[0]: _Quota(*row[1:])
-        for row in Tenant.objects.filter(pk__in=list(held)).values_list(
-            "pk",
-            "status",
-            "status_reason",
-            "subscription__current_period_start",
-            "subscription__plan__runs_per_day",
-            "subscription__plan__runs_per_month",
-            "subscription__plan__concurrent_runs",
-        )
-    }
-    windows = _windows_current(
-        anchors={t: q.period_start for t, q in quotas.items() if q.status in RUNNABLE},
-        now=now,
-    )
+    held, quotas, windows = _admission_state(tenant_ids, now=now)
     result: dict[str, TenantAdmission] = {}
     add: dict[int, tuple[int]] = {}  # window pk -> (runs to add,)
     slots: dict[str, tuple[int]] = {}  # tenant -> (slots to add,)
@@ -214,9 +205,112 @@ def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, T
         if admitted:
             add[day.pk] = add[month.pk] = (admitted,)
             slots[tenant_id] = (admitted,)
-    rows_update(UsageWindow, key="id", fields=["runs_used"], rows=add, add=True)
-    rows_update(SlotCounter, key="tenant", fields=["held"], rows=slots, add=True)
+    _counters_add(windows=add, slots=slots)
     return result
+
+
+def _counters_add(*, windows: dict[int, tuple[int]], slots: dict[str, tuple[int]]) -> None:
+    """Add admitted runs to their windows and slot counters (one statement on PostgreSQL)."""
+    if connection.vendor == "postgresql" and windows and slots:
+        sql = (
+            f"WITH w AS (UPDATE {UsageWindow._meta.db_table} AS t "
+            "SET runs_used = t.runs_used + v.n FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) "
+            "WHERE t.id = v.id RETURNING 1) "
+            f"UPDATE {SlotCounter._meta.db_table} AS c "
+            "SET held = c.held + v.n FROM unnest(%s::text[], %s::int[]) AS v(tenant_id, n) "
+            "WHERE c.tenant_id = v.tenant_id"
+        )
+        params = [
+            array_literal(list(windows)),
+            array_literal([n for (n,) in windows.values()]),
+            array_literal(list(slots)),
+            array_literal([n for (n,) in slots.values()]),
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    rows_update(UsageWindow, key="id", fields=["runs_used"], rows=windows, add=True)
+    rows_update(SlotCounter, key="tenant", fields=["held"], rows=slots, add=True)
+
+
+def _admission_state(
+    tenant_ids: list[str], *, now: datetime
+) -> tuple[dict[str, int], dict[str, _Quota], dict[str, tuple["_Window", "_Window"]]]:
+    """Lock the tenants' slot counters (in id order) and read what admission needs: slots
+    held, status and limits, and the current day and month windows (created if missing).
+
+    On PostgreSQL one statement does it all when every row exists (the usual case); the
+    missing counters and windows are created, as elsewhere, by the general path.
+    """
+    if connection.vendor == "postgresql" and tenant_ids:
+        rows = _admission_read(tenant_ids, now=now)
+        if len(rows) < len(tenant_ids):
+            slot_counters_ensure(tenant_ids=[t for t in tenant_ids if t not in rows])
+            rows = _admission_read(tenant_ids, now=now)
+        held = {t: row[0] for t, row in rows.items()}
+        quotas = {t: _Quota(*row[1:7]) for t, row in rows.items()}
+        windows = {
+            t: (_Window(*row[7:10]), _Window(*row[10:13]))
+            for t, row in rows.items()
+            if row[7] is not None and row[10] is not None
+        }
+        missing = {
+            t: q.period_start
+            for t, q in quotas.items()
+            if q.status in RUNNABLE and t not in windows
+        }
+        if missing:
+            windows.update(_windows_current(anchors=missing, now=now))
+        return held, quotas, windows
+    held = _lock_counters(tenant_ids)
+    quotas = {
+        row[0]: _Quota(*row[1:])
+        for row in Tenant.objects.filter(pk__in=list(held)).values_list(
+            "pk",
+            "status",
+            "status_reason",
+            "subscription__current_period_start",
+            "subscription__plan__runs_per_day",
+            "subscription__plan__runs_per_month",
+            "subscription__plan__concurrent_runs",
+        )
+    }
+    windows = _windows_current(
+        anchors={t: q.period_start for t, q in quotas.items() if q.status in RUNNABLE},
+        now=now,
+    )
+    return held, quotas, windows
+
+
+# The slot counters locked in tenant order (the lock comes above the sort), with each
+# tenant's status, limits, and current day and month windows (the month: the latest that
+# holds now, as ``month_windows_current`` picks it).
+_ADMISSION_READ_SQL = """
+SELECT c.tenant_id, c.held, t.status, t.status_reason, s.current_period_start,
+       p.runs_per_day, p.runs_per_month, p.concurrent_runs,
+       d.id, d.runs_used, d.ends_at, m.id, m.runs_used, m.ends_at
+FROM {counter} AS c
+JOIN {tenant} AS t ON t.id = c.tenant_id
+LEFT JOIN {subscription} AS s ON s.tenant_id = t.id
+LEFT JOIN {plan} AS p ON p.id = s.plan_id
+LEFT JOIN {window} AS d ON d.tenant_id = c.tenant_id AND d.kind = 'day' AND d.starts_at = %s
+LEFT JOIN LATERAL (
+    SELECT id, runs_used, ends_at FROM {window}
+    WHERE tenant_id = c.tenant_id AND kind = 'month' AND starts_at <= %s AND ends_at > %s
+    ORDER BY starts_at DESC LIMIT 1
+) AS m ON true
+WHERE c.tenant_id = ANY(%s::text[])
+ORDER BY c.tenant_id
+FOR UPDATE OF c
+"""
+
+
+def _admission_read(tenant_ids: list[str], *, now: datetime) -> dict[str, tuple]:
+    sql = _ADMISSION_READ_SQL.format(**_tables())
+    day_start, _ = day_window_bounds(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [day_start, now, now, array_literal(tenant_ids)])
+        return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
 @dataclass(frozen=True)

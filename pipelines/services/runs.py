@@ -187,11 +187,7 @@ def pipeline_runs_start_batch(
             tenant_scoped = any(p.type == "file" for p in config.parameters) or any(
                 value is None for value in config.variables.values()
             )
-            key = (
-                path,
-                request.tenant_id if tenant_scoped else None,
-                json.dumps(request.parameters, sort_keys=True, default=str),
-            )
+            key = (path, request.tenant_id if tenant_scoped else None, _params_key(request))
             if key not in resolved:
                 try:
                     resolved[key] = _config_resolve(request, config=config)
@@ -225,6 +221,17 @@ def pipeline_runs_start_batch(
         run_ids = [run["id"] for run in runs]
         transaction.on_commit(lambda: runs_enqueue(run_ids=run_ids))
     return outcomes
+
+
+def _params_key(request: RunRequest) -> Any:
+    """A hashable stand-in for the request's parameters (a scheduled run's are flat); the
+    types are part of it, since ``True == 1`` but a config may take one and not the other."""
+    try:
+        key = frozenset((k, type(v), v) for k, v in request.parameters.items())
+        hash(key)
+    except TypeError:
+        return json.dumps(request.parameters, sort_keys=True, default=str)
+    return key
 
 
 def _config_resolve(request: RunRequest, *, config) -> dict:

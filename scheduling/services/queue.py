@@ -3,6 +3,7 @@
 import functools
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from convergence.bulk import rows_update
+from convergence.bulk import rows_create, rows_update, values_in
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import FINAL_STATUSES, PipelineRun, RunStatus
 from pipelines.services.runs import RunRequest, pipeline_runs_start_batch
@@ -133,7 +134,11 @@ def scheduled_runs_start(
     while limit > 0:
         size = min(batch_size, limit)
         batch, claimed = scheduled_runs_start_batch(
-            slots=slots.exclude(tenant_id__in=full) if full else slots,
+            slots=(
+                slots.exclude(tenant_id__in=values_in(sorted(full), db_type="text"))
+                if full
+                else slots
+            ),
             now=now,
             enqueue=enqueue,
             size=size,
@@ -215,6 +220,68 @@ def scheduled_runs_start_batch(
             elif state == SlotState.SKIPPED:
                 result.skipped += 1
     return result, len(claimed)
+
+
+class SlotsExisted(Exception):
+    """Some new slots were there already (a backfill made them): start them as queued ones."""
+
+
+def scheduled_runs_start_new(
+    *, slots: list[dict], schedules: Mapping[int, tuple], now: datetime, enqueue: bool = True
+) -> DispatchResult:
+    """Start slots that do not exist yet, writing each slot once, in its final state.
+
+    ``slots`` are new slot rows (schedule, tenant, slot time, priority) and ``schedules``
+    maps their schedule to (provider, domain, pipeline, parameters, timezone). Their runs
+    are admitted and written by ``pipeline_runs_start_batch`` (highest priority, then
+    oldest first), and the slots are inserted STARTED with their run, or SKIPPED or QUEUED
+    with the reason, in one statement. Call inside a transaction; if a slot was there
+    already it raises SlotsExisted, and the caller rolls back and queues them instead.
+    """
+    slots = sorted(slots, key=lambda slot: (-slot["priority"], slot["slot_at"]))
+    requests = []
+    for slot in slots:
+        provider, domain, pipeline, parameters, tz = schedules[slot["schedule_id"]]
+        requests.append(
+            RunRequest(
+                tenant_id=slot["tenant_id"],
+                provider=provider,
+                domain=domain,
+                pipeline=pipeline,
+                parameters=slot_parameters(
+                    parameters, slot_date=slot["slot_at"].astimezone(_zone(tz)).date()
+                ),
+                user_id=SCHEDULER_USER_ID,
+                trigger=PipelineRun.Trigger.SCHEDULED,
+            )
+        )
+    outcomes = pipeline_runs_start_batch(requests=requests, now=now, enqueue=enqueue)
+    result = DispatchResult()
+    for slot, outcome in zip(slots, outcomes, strict=True):
+        state, reason, run = _slot_outcome(outcome, result)
+        slot.update(state=state, reason=reason, run_id=run, next_attempt_at=slot["slot_at"])
+    written = rows_create(ScheduledRun, rows=slots, ignore_conflicts=True)
+    if written != len(slots):
+        raise SlotsExisted
+    return result
+
+
+def _slot_outcome(outcome, result: DispatchResult) -> tuple[str, str, uuid.UUID | None]:
+    """A started run's id, or why not, as the slot's (state, reason, run); counted."""
+    from pipelines.configs import PipelineConfigError
+
+    if isinstance(outcome, uuid.UUID):
+        result.started += 1
+        return SlotState.STARTED, "", outcome
+    if isinstance(outcome, QuotaExceeded) and outcome.window == "concurrent":
+        result.queued += 1
+        return SlotState.QUEUED, outcome.message, None
+    if isinstance(outcome, (RunRefused, PipelineConfigError)):
+        # Tenant not runnable, a daily or monthly limit, parameters or config no longer
+        # valid: retrying won't help.
+        result.skipped += 1
+        return SlotState.SKIPPED, str(outcome), None
+    raise TypeError(f"unexpected outcome {outcome!r}")
 
 
 _CLAIM_FIELDS = (

@@ -15,7 +15,7 @@ TASKS = {
 
 
 def test_setup_periodic_tasks_is_idempotent_and_repairs_rows():
-    """Run twice: four rows, dispatch every 5 s; a disabled job is re-enabled."""
+    """Run twice: four rows, dispatch every second; a disabled job is re-enabled."""
     call_command("setup_periodic_tasks", verbosity=0)
     PeriodicTask.objects.filter(task="scheduling.dispatch").update(enabled=False)
     call_command("setup_periodic_tasks", verbosity=0)
@@ -25,8 +25,8 @@ def test_setup_periodic_tasks_is_idempotent_and_repairs_rows():
     assert tasks.count() == len(TASKS)
     dispatch = tasks.get(task="scheduling.dispatch")
     assert dispatch.enabled
-    assert (dispatch.interval.every, dispatch.interval.period) == (5, IntervalSchedule.SECONDS)
-    assert IntervalSchedule.objects.filter(every=5, period=IntervalSchedule.SECONDS).count() == 1
+    assert (dispatch.interval.every, dispatch.interval.period) == (1, IntervalSchedule.SECONDS)
+    assert IntervalSchedule.objects.filter(every=1, period=IntervalSchedule.SECONDS).count() == 1
 
 
 def test_every_system_job_names_a_registered_task():

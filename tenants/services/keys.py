@@ -11,7 +11,8 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
 from tenants.models import AdminKey, ApiKey, KeyBase, Tenant
@@ -122,6 +123,7 @@ def key_revoke(*, key: KeyBase, actor: Actor) -> KeyBase:
             revoked_at=timezone.now()
         )
         key.refresh_from_db()
+        key_forget(key=key)
         legacy_keys_forget()
         audit_record(
             actor=actor,
@@ -135,14 +137,54 @@ def key_revoke(*, key: KeyBase, actor: Actor) -> KeyBase:
 
 def _authenticate(model: type[KeyBase], plaintext: str) -> KeyBase | None:
     now = timezone.now()
-    keys = model.objects.select_related("tenant") if model is ApiKey else model.objects
-    key = keys.filter(key_hash=key_hash(plaintext)).first()
-    if key is None or not key.is_usable(now):
+    digest = key_hash(plaintext)
+    key = _key_cached(model, digest)
+    if key is None:
+        keys = model.objects.select_related("tenant") if model is ApiKey else model.objects
+        key = keys.filter(key_hash=digest).first()
+        if key is None:
+            return None
+        _key_cache(key)
+    if not key.is_usable(now):
         return None
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
         model.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        _key_cache(key)
     return key
+
+
+# A known key's row is kept in the shared cache (Redis in production) for this long, so a
+# request with it costs one cache read instead of a query. Revoking or deleting a key
+# removes its entry at once (``key_revoke``, ``key_forget``), and expiry is checked on every
+# use; anything else that changes a key's row shows within this many seconds.
+KEY_CACHE_SECONDS = 30
+
+
+def _key_cache_name(model: type[KeyBase], digest: str) -> str:
+    return f"auth-key:{model._meta.model_name}:{digest}"
+
+
+def _key_cached(model: type[KeyBase], digest: str) -> KeyBase | None:
+    values = cache.get(_key_cache_name(model, digest))
+    if values is None:
+        return None
+    names = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db(DEFAULT_DB_ALIAS, names, values)
+
+
+def _key_cache(key: KeyBase) -> None:
+    """Keep the key's own row (not its tenant: that is read when a request needs it)."""
+    values = [getattr(key, f.attname) for f in key._meta.concrete_fields]
+    cache.set(_key_cache_name(type(key), key.key_hash), values, KEY_CACHE_SECONDS)
+
+
+def key_forget(*, key: KeyBase) -> None:
+    """Drop the key's cached row, now and again after the transaction commits (so a request
+    that read the old row meanwhile cannot put it back for long)."""
+    name = _key_cache_name(type(key), key.key_hash)
+    cache.delete(name)
+    transaction.on_commit(lambda: cache.delete(name))
 
 
 _legacy_usable: dict[type, tuple[float, bool]] = {}

@@ -245,3 +245,67 @@ def test_an_admitted_run_takes_at_most_four_queries(requires_postgres, onboard):
     assert run.steps.count() == 2 and run.holds_slot
     assert UsageWindow.objects.get(tenant_id="runs_short", kind="day").runs_used == 1
     assert SlotCounter.objects.get(tenant_id="runs_short").held == 1
+
+
+def test_hand_built_run_output_equals_the_documented_serializers(client, tenant):
+    """The read, list and trigger answers are built without DRF serializers for speed; they
+    equal what RunDetailOutputSerializer and RunOutputSerializer (the OpenAPI schema) give,
+    for a finished run with timings and checks and for a pending one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pipelines.apis import RunDetailOutputSerializer, RunOutputSerializer
+    from pipelines.models import StepRun
+
+    started = timezone.now() - timedelta(minutes=3)
+    done = PipelineRun.objects.create(
+        tenant_id="runs_co",
+        provider="example",
+        domain="demo",
+        pipeline="hello",
+        pipeline_id="runs_co_hello",
+        status=RunStatus.FAILED,
+        parameters={"date": "2024-09-01", "n": [1, 2]},
+        user_id="u-1",
+        started_at=started,
+        ended_at=started + timedelta(seconds=2, milliseconds=345),
+        rows_processed=12,
+        bytes_processed=3456,
+        error_message='boom "quoted"',
+    )
+    StepRun.objects.create(
+        run=done,
+        index=0,
+        step_id="s",
+        ps_type="dq.check",
+        status=RunStatus.FAILED,
+        started_at=started,
+        ended_at=started + timedelta(seconds=1),
+        details={"checks": {"c": {"passed": True, "observed": "1"}}},
+    )
+    pending = client.post(HELLO.format(tenant="runs_co"), {"date": "2024-09-02"}, format="json")
+    assert pending.status_code == 202
+    pending_run = PipelineRun.objects.get(pk=pending.json()["run_id"])
+    assert pending.json() == RunOutputSerializer(pending_run).data
+    for run in (done, pending_run):
+        body = client.get(f"/api/v1/pipelines/runs/{run.pk}").json()
+        assert body == RunDetailOutputSerializer(PipelineRun.objects.get(pk=run.pk)).data
+    listed = client.get("/api/v1/tenants/runs_co/runs?limit=10").json()["results"]
+    expected = RunOutputSerializer(PipelineRun.objects.order_by("-created_at"), many=True).data
+    assert listed == expected
+
+
+def test_run_read_and_list_take_three_queries(client, tenant):
+    """Read: key, run, steps. List: key, count, page; neither grows with the rows shown."""
+    for day in (1, 2, 3):
+        body = {"date": f"2024-09-0{day}"}
+        assert client.post(HELLO.format(tenant="runs_co"), body, format="json").status_code == 202
+    run = PipelineRun.objects.filter(tenant_id="runs_co").first()
+    from django.core.cache import cache
+
+    for url in (f"/api/v1/pipelines/runs/{run.pk}", "/api/v1/tenants/runs_co/runs?limit=50"):
+        cache.clear()  # the key's row is read from the database, not the cache
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        assert len(queries) <= 3, "\n".join(q["sql"] for q in queries.captured_queries)

@@ -54,6 +54,32 @@ def test_the_same_slot_dispatched_twice_makes_one_run(roomy_tenant):
     assert PipelineRun.objects.count() == 1
 
 
+def test_a_due_slot_a_backfill_made_already_starts_once_and_counts_once(roomy_tenant):
+    """The set-based start writes new slots already started; when one exists already (a
+    backfill queued it), the batch is rolled back and the slot starts from the queue: one
+    run, one slot, one run counted against the day."""
+    from datetime import date
+
+    from scheduling.services.schedules import schedule_backfill
+    from scheduling.tests.factories import TEST_ACTOR
+
+    schedule = make_schedule(tenant=roomy_tenant, now=T0)
+    at = T0 + timedelta(hours=1)
+    schedule_backfill(
+        schedule=schedule, start=date(2024, 6, 3), end=date(2024, 6, 3), actor=TEST_ACTOR, now=at
+    )
+    assert ScheduledRun.objects.filter(slot_at=at, state=SlotState.QUEUED).count() == 1
+    result = schedule_dispatch_due(now=at + timedelta(seconds=1), enqueue=False)
+    slot = ScheduledRun.objects.get(slot_at=at)
+    assert slot.state == SlotState.STARTED and slot.run is not None
+    assert PipelineRun.objects.filter(parameters__date="2024-06-03").count() == (
+        ScheduledRun.objects.filter(state=SlotState.STARTED).count()
+    )
+    assert result.started >= 1
+    day = roomy_tenant.usage_windows.get(kind="day")
+    assert day.runs_used == PipelineRun.objects.count()
+
+
 @pytest.mark.parametrize(("catch_up", "expected"), [(CatchUp.LATEST, 1), (CatchUp.ALL, 5)])
 def test_catch_up_after_downtime(roomy_tenant, catch_up, expected):
     """After five missed hourly slots: "latest" runs only the last one, "all" runs all five."""

@@ -4,6 +4,7 @@ import random
 import re
 import string
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -65,10 +66,33 @@ def test_expired_key_refused(onboard):
         tenant=onboarded.tenant, actor=ACTOR, expires_at=timezone.now() + timedelta(hours=1)
     )
     assert api_key_authenticate(issued.plaintext) is not None
-    ApiKey.objects.filter(pk=issued.record.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    key = ApiKey.objects.get(pk=issued.record.pk)
+    key.expires_at = timezone.now() - timedelta(seconds=1)
+    key.save()  # a saved key leaves the authentication cache (as the admin saves it)
     assert api_key_authenticate(issued.plaintext) is None
+
+
+def test_a_cached_key_is_refused_once_its_expiry_passes(onboard):
+    """Expiry is checked on every use, also for a key read from the authentication cache."""
+    onboarded = onboard("expire_cached")
+    soon = timezone.now() + timedelta(hours=1)
+    issued = api_key_issue(tenant=onboarded.tenant, actor=ACTOR, expires_at=soon)
+    assert api_key_authenticate(issued.plaintext) is not None  # now cached
+    with mock.patch("tenants.services.keys.timezone.now", return_value=soon + timedelta(1)):
+        assert api_key_authenticate(issued.plaintext) is None
+
+
+def test_revoked_and_deleted_keys_leave_the_cache_at_once(onboard):
+    """A revoked key, and a deleted one, are refused on the next request, cached or not."""
+    onboarded = onboard("revoke_cached")
+    revoked = api_key_issue(tenant=onboarded.tenant, actor=ACTOR)
+    deleted = api_key_issue(tenant=onboarded.tenant, actor=ACTOR)
+    for issued in (revoked, deleted):
+        assert api_key_authenticate(issued.plaintext) is not None  # now cached
+    key_revoke(key=revoked.record, actor=ACTOR)
+    ApiKey.objects.filter(pk=deleted.record.pk).delete()
+    assert api_key_authenticate(revoked.plaintext) is None
+    assert api_key_authenticate(deleted.plaintext) is None
 
 
 @pytest.mark.django_db
@@ -99,13 +123,14 @@ def test_last_used_written_at_most_once_per_interval(onboard):
     with CaptureQueriesContext(connection) as queries:
         api_key_authenticate(onboarded.api_key)
     assert not any(q["sql"].startswith("UPDATE") for q in queries.captured_queries)
-    key = ApiKey.objects.get(tenant_id="lastused_co")
-    ApiKey.objects.filter(pk=key.pk).update(
-        last_used_at=timezone.now() - LAST_USED_RESOLUTION - timedelta(seconds=1)
-    )
-    with CaptureQueriesContext(connection) as queries:
+    later = timezone.now() + LAST_USED_RESOLUTION + timedelta(seconds=1)
+    with (
+        mock.patch("tenants.services.keys.timezone.now", return_value=later),
+        CaptureQueriesContext(connection) as queries,
+    ):
         api_key_authenticate(onboarded.api_key)
     assert any(q["sql"].startswith("UPDATE") for q in queries.captured_queries)
+    assert ApiKey.objects.get(tenant_id="lastused_co").last_used_at == later
 
 
 @pytest.mark.django_db

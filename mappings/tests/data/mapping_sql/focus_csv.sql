@@ -44,12 +44,13 @@
 -- @map_41 = "Web"
 -- @map_42 = "Other (Web)"
 -- @map_43 = "Other (Other)"
-INSERT INTO `convergence-test.tenant_acme.cost_focus` (AvailabilityZone, BilledCost, BillingAccountId, BillingAccountName, BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus, ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency, ChargePeriodEnd, ChargePeriodStart, CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit, ConsumedQuantity, ConsumedUnit, ContractedCost, ContractedUnitPrice, EffectiveCost, InvoiceId, InvoiceIssuerName, ListCost, ListUnitPrice, PricingCategory, PricingCurrency, PricingCurrencyContractedUnitPrice, PricingCurrencyEffectiveCost, PricingCurrencyListUnitPrice, PricingQuantity, PricingUnit, ProviderName, PublisherName, RegionId, RegionName, ResourceId, ResourceName, ResourceType, ServiceCategory, ServiceName, ServiceSubcategory, SkuId, SkuMeter, SkuPriceDetails, SkuPriceId, SubAccountId, SubAccountName, Tags)
+INSERT INTO `convergence-test.tenant_acme.cost_focus` (AvailabilityZone, BilledCost, BillingAccountId, BillingAccountName, BillingAccountType, BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus, ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency, ChargePeriodEnd, ChargePeriodStart, CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit, ConsumedQuantity, ConsumedUnit, ContractedCost, ContractedUnitPrice, EffectiveCost, InvoiceId, InvoiceIssuerName, ListCost, ListUnitPrice, PricingCategory, PricingCurrency, PricingCurrencyContractedUnitPrice, PricingCurrencyEffectiveCost, PricingCurrencyListUnitPrice, PricingQuantity, PricingUnit, ProviderName, PublisherName, RegionId, RegionName, ResourceId, ResourceName, ResourceType, ServiceCategory, ServiceName, ServiceSubcategory, SkuId, SkuMeter, SkuPriceDetails, SkuPriceId, SubAccountId, SubAccountName, SubAccountType, Tags)
 SELECT
   CAST(NULL AS STRING) AS AvailabilityZone,
   SAFE_CAST(TRIM(NULLIF(`BilledCost`, '')) AS NUMERIC) AS BilledCost,
   NULLIF(`BillingAccountId`, '') AS BillingAccountId,
   NULLIF(`BillingAccountName`, '') AS BillingAccountName,
+  CAST(NULL AS STRING) AS BillingAccountType,
   NULLIF(`BillingCurrency`, '') AS BillingCurrency,
   COALESCE(SAFE_CAST(TRIM(NULLIF(`BillingPeriodEnd`, '')) AS TIMESTAMP), SAFE_CAST(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(TRIM(NULLIF(`BillingPeriodEnd`, '')), @map_0, @map_1), @map_2, @map_3), @map_4, @map_5) AS TIMESTAMP)) AS BillingPeriodEnd,
   COALESCE(SAFE_CAST(TRIM(NULLIF(`BillingPeriodStart`, '')) AS TIMESTAMP), SAFE_CAST(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(TRIM(NULLIF(`BillingPeriodStart`, '')), @map_0, @map_1), @map_2, @map_3), @map_4, @map_5) AS TIMESTAMP)) AS BillingPeriodStart,
@@ -100,5 +101,6 @@ SELECT
   NULLIF(`SkuPriceId`, '') AS SkuPriceId,
   NULLIF(`SubAccountId`, '') AS SubAccountId,
   NULLIF(`SubAccountName`, '') AS SubAccountName,
+  CAST(NULL AS STRING) AS SubAccountType,
   SAFE.PARSE_JSON(NULLIF(TRIM(NULLIF(`Tags`, '')), '')) AS Tags
 FROM `convergence-test.tenant_acme.mapped_raw`

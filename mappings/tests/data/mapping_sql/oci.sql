@@ -61,12 +61,13 @@
 -- @map_58 = "Other (Other)"
 -- @map_59 = "Finance_CostCenter"
 -- @map_60 = "Oracle_Tags_CreatedBy"
-INSERT INTO `convergence-test.tenant_acme.cost_focus` (AvailabilityZone, BilledCost, BillingAccountId, BillingAccountName, BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus, ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency, ChargePeriodEnd, ChargePeriodStart, CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit, ConsumedQuantity, ConsumedUnit, ContractedCost, ContractedUnitPrice, EffectiveCost, InvoiceId, InvoiceIssuerName, ListCost, ListUnitPrice, PricingCategory, PricingCurrency, PricingCurrencyContractedUnitPrice, PricingCurrencyEffectiveCost, PricingCurrencyListUnitPrice, PricingQuantity, PricingUnit, ProviderName, PublisherName, RegionId, RegionName, ResourceId, ResourceName, ResourceType, ServiceCategory, ServiceName, ServiceSubcategory, SkuId, SkuMeter, SkuPriceDetails, SkuPriceId, SubAccountId, SubAccountName, Tags, x_BackReferenceNo, x_OverageFlag, x_ReferenceNo)
+INSERT INTO `convergence-test.tenant_acme.cost_focus` (AvailabilityZone, BilledCost, BillingAccountId, BillingAccountName, BillingAccountType, BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus, ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency, ChargePeriodEnd, ChargePeriodStart, CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit, ConsumedQuantity, ConsumedUnit, ContractedCost, ContractedUnitPrice, EffectiveCost, InvoiceId, InvoiceIssuerName, ListCost, ListUnitPrice, PricingCategory, PricingCurrency, PricingCurrencyContractedUnitPrice, PricingCurrencyEffectiveCost, PricingCurrencyListUnitPrice, PricingQuantity, PricingUnit, ProviderName, PublisherName, RegionId, RegionName, ResourceId, ResourceName, ResourceType, ServiceCategory, ServiceName, ServiceSubcategory, SkuId, SkuMeter, SkuPriceDetails, SkuPriceId, SubAccountId, SubAccountName, SubAccountType, Tags, x_BackReferenceNo, x_OverageFlag, x_ReferenceNo)
 SELECT
   NULLIF(`product_availabilityDomain`, '') AS AvailabilityZone,
   SAFE_CAST(TRIM(NULLIF(`cost_myCost`, '')) AS NUMERIC) AS BilledCost,
   COALESCE(NULLIF(`cost_subscriptionId`, ''), NULLIF(`lineItem_tenantId`, '')) AS BillingAccountId,
   CAST(NULL AS STRING) AS BillingAccountName,
+  CAST(NULL AS STRING) AS BillingAccountType,
   NULLIF(`cost_currencyCode`, '') AS BillingCurrency,
   TIMESTAMP(DATE_ADD(DATE_TRUNC(DATE(COALESCE(SAFE_CAST(TRIM(NULLIF(`lineItem_intervalUsageStart`, '')) AS TIMESTAMP), SAFE_CAST(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(TRIM(NULLIF(`lineItem_intervalUsageStart`, '')), @map_0, @map_1), @map_2, @map_3), @map_4, @map_5) AS TIMESTAMP))), MONTH), INTERVAL 1 MONTH)) AS BillingPeriodEnd,
   TIMESTAMP_TRUNC(COALESCE(SAFE_CAST(TRIM(NULLIF(`lineItem_intervalUsageStart`, '')) AS TIMESTAMP), SAFE_CAST(REGEXP_REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(TRIM(NULLIF(`lineItem_intervalUsageStart`, '')), @map_0, @map_1), @map_2, @map_3), @map_4, @map_5) AS TIMESTAMP)), MONTH) AS BillingPeriodStart,
@@ -117,6 +118,7 @@ SELECT
   NULLIF(`cost_productSku`, '') AS SkuPriceId,
   NULLIF(`product_compartmentId`, '') AS SubAccountId,
   NULLIF(`product_compartmentName`, '') AS SubAccountName,
+  CAST(NULL AS STRING) AS SubAccountType,
   PARSE_JSON(CONCAT('{', ARRAY_TO_STRING([IF(NULLIF(`tags_Finance_CostCenter`, '') IS NULL, NULL, CONCAT(TO_JSON_STRING(@map_59), ':', TO_JSON_STRING(`tags_Finance_CostCenter`))), IF(NULLIF(`tags_Oracle_Tags_CreatedBy`, '') IS NULL, NULL, CONCAT(TO_JSON_STRING(@map_60), ':', TO_JSON_STRING(`tags_Oracle_Tags_CreatedBy`)))], ','), '}')) AS Tags,
   NULLIF(`lineItem_backreferenceNo`, '') AS x_BackReferenceNo,
   NULLIF(`cost_overageFlag`, '') AS x_OverageFlag,

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0003_key_checksums'),
+        ('tenants', '0004_fk_indexes_covered_by_composites'),
     ]
 
     operations = [
