@@ -70,7 +70,7 @@ def webhook_event_verify(
         raise EventMalformed(str(exc)) from exc
     except ValueError as exc:
         raise SignatureInvalid("Body is not JSON.") from exc
-    if not isinstance(event, dict) or event.get("object") != "event" or not event.get("id"):
+    if not isinstance(event, dict) or event.get("object") != "event":
         raise SignatureInvalid("Body is not a Stripe event.")
     _event_fields_check(event)
     return event
@@ -78,36 +78,97 @@ def webhook_event_verify(
 
 # Stripe's ids are short ("evt_" + 24 characters); the columns hold 255.
 MAX_ID_LENGTH = 255
+MAX_TYPE_LENGTH = 100
 # Event times the store can hold: from the Unix epoch to before the year 2100.
 CREATED_MIN, CREATED_MAX = 0, 4_102_444_800
+
+# What the webhook takes of an event, as the OpenAPI schema documents it and
+# ``_event_fields_check`` enforces it (Stripe sends more fields; they are kept, not checked).
+_ID = {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": r"^[^\x00]*$"}
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "object", "created", "type"],
+    "properties": {
+        "id": {**_ID, "minLength": 1},
+        "object": {"type": "string", "enum": ["event"]},
+        "created": {"type": "integer", "minimum": CREATED_MIN, "maximum": CREATED_MAX - 1},
+        "type": {**_ID, "minLength": 1, "maxLength": MAX_TYPE_LENGTH},
+        "data": {
+            "type": "object",
+            "properties": {
+                "object": {
+                    "type": "object",
+                    "properties": {
+                        "id": {**_ID, "nullable": True},
+                        "customer": {
+                            "nullable": True,
+                            "anyOf": [
+                                {**_ID, "nullable": True},
+                                {"type": "object", "properties": {"id": {**_ID, "nullable": True}}},
+                            ],
+                        },
+                    },
+                }
+            },
+        },
+    },
+    "description": "A Stripe event. Only these fields are checked; the rest is stored as sent. "
+    "No string anywhere in it may hold a NUL character.",
+}
+
+
+def _id_problem(value: object, name: str, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_ID_LENGTH or (required and not value):
+        return f"{name} must be a string of 1 to {MAX_ID_LENGTH} characters."
+    return None
 
 
 def _event_fields_check(event: dict) -> None:
     """Refuse an event whose fields would not fit the event store (they used to be 500s)."""
-    event_id, created, kind = event.get("id"), event.get("created"), event.get("type", "")
-    if not isinstance(event_id, str) or len(event_id) > MAX_ID_LENGTH:
-        raise EventMalformed(f"id must be a string of at most {MAX_ID_LENGTH} characters.")
+    created, kind, data = event.get("created"), event.get("type"), event.get("data", {})
+    problem = _id_problem(event.get("id"), "id", required=True)
+    if problem:
+        raise EventMalformed(problem)
     if (
         not isinstance(created, int)
         or isinstance(created, bool)
         or not CREATED_MIN <= created < CREATED_MAX
     ):
         raise EventMalformed("created must be a Unix timestamp (an integer) before 2100.")
-    if not isinstance(kind, str) or len(kind) > 100:
-        raise EventMalformed("type must be a string of at most 100 characters.")
-    data = event.get("data")
-    data = {} if data is None else data
-    obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not isinstance(obj or {}, dict):
+    if not isinstance(kind, str) or not 1 <= len(kind) <= MAX_TYPE_LENGTH:
+        raise EventMalformed(f"type must be a string of 1 to {MAX_TYPE_LENGTH} characters.")
+    obj = data.get("object", {}) if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
         raise EventMalformed("data.object must be an object.")
-    obj = obj or {}
-    customer = obj.get("id") if obj.get("object") == "customer" else obj.get("customer")
+    customer = obj.get("customer")
     if isinstance(customer, dict):
         customer = customer.get("id")
-    if customer is not None and (not isinstance(customer, str) or len(customer) > MAX_ID_LENGTH):
-        raise EventMalformed(
-            f"the customer id must be a string of at most {MAX_ID_LENGTH} characters."
-        )
+    problem = _id_problem(obj.get("id"), "data.object.id") or _id_problem(
+        customer, "the customer id"
+    )
+    if problem:
+        raise EventMalformed(problem)
+    if _holds_nul(event):
+        # PostgreSQL cannot store U+0000 in text or jsonb (it used to be a 500).
+        raise EventMalformed("The event holds a NUL character.")
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether any string or key in a decoded JSON value holds U+0000 (iteratively)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _reason(message: str) -> str:

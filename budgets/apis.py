@@ -1,7 +1,5 @@
 """The budgets API: budgets and their status, anomalies, and the alert webhook, per tenant."""
 
-from decimal import Decimal
-
 from django.core.validators import URLValidator
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -13,9 +11,10 @@ from rest_framework.views import APIView
 from budgets.models import Budget, BudgetAlert, WebhookEndpoint
 from budgets.selectors import anomalies_for_tenant, budget_status
 from budgets.services.alerts import webhook_set
-from budgets.services.budgets import BudgetInvalid, budget_create, budget_delete
+from budgets.services.budgets import BudgetExists, BudgetInvalid, budget_create, budget_delete
 from budgets.webhooks import WebhookUrlRefused
-from convergence.serializers import StrictInputSerializer
+from convergence.api import Conflict
+from convergence.serializers import MoneyField, StrictInputSerializer
 from tenants.authentication import request_actor
 from tenants.models import Provider
 from tenants.permissions import IsTenantOrStaff
@@ -71,9 +70,7 @@ class TenantBudgetsApi(APIView):
     class InputSerializer(StrictInputSerializer):
         name = serializers.RegexField(r"^[\w .-]{1,100}$", max_length=100)
         period = serializers.ChoiceField(choices=Budget.Period.choices, default="monthly")
-        amount = serializers.DecimalField(
-            max_digits=14, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(10**11)
-        )
+        amount = MoneyField()
         provider = serializers.ChoiceField(choices=Provider.choices, required=False, default="")
         service = serializers.CharField(max_length=200, required=False, default="")
         sub_account = serializers.CharField(max_length=200, required=False, default="")
@@ -88,7 +85,7 @@ class TenantBudgetsApi(APIView):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         return Response(BudgetOutputSerializer(tenant.budgets.all(), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses=BudgetOutputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: BudgetOutputSerializer})
     def post(self, request, tenant_id: str):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         data = self.InputSerializer(data=request.data)
@@ -97,6 +94,8 @@ class TenantBudgetsApi(APIView):
             budget = budget_create(
                 tenant=tenant, actor=request_actor(request), **data.validated_data
             )
+        except BudgetExists as exc:
+            raise Conflict(str(exc)) from exc
         except BudgetInvalid as exc:
             raise ValidationError(str(exc)) from exc
         return Response(BudgetOutputSerializer(budget).data, status=201)

@@ -9,6 +9,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+class Conflict(exceptions.APIException):
+    """409: the request conflicts with the current state (a name or run state taken)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict."
+
+
 def _flatten(errors: Any, prefix: str = "") -> list[str]:
     if isinstance(errors, dict):
         out: list[str] = []

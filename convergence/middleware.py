@@ -1,6 +1,7 @@
 """Every answer under ``/api/`` is JSON, whatever went wrong and whatever ``DEBUG`` says."""
 
 import logging
+import math
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -63,3 +64,38 @@ def _json_error(request: HttpRequest, status: int, original: HttpResponse) -> Js
         if header in original:
             response[header] = original[header]
     return response
+
+
+class AddressThrottleMiddleware:
+    """The API's per-address limit, checked before the view authenticates anyone.
+
+    Applies to every DRF view that has no address throttle of its own (the webhook has its
+    own budget, ``WebhookAddressRateThrottle``, and no authentication).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        from rest_framework.views import APIView
+
+        from convergence.throttling import AddressRateThrottle
+
+        view = getattr(view_func, "cls", None)
+        if not (isinstance(view, type) and issubclass(view, APIView)):
+            return None
+        if any(issubclass(t, AddressRateThrottle) for t in view.throttle_classes):
+            return None
+        throttle = AddressRateThrottle()
+        if throttle.allow_request(request, None):
+            return None
+        wait = math.ceil(throttle.wait() or 1)
+        response = JsonResponse(
+            {"detail": f"Request was throttled. Expected available in {wait} seconds."},
+            status=429,
+        )
+        response["Retry-After"] = str(wait)
+        return response

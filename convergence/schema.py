@@ -54,6 +54,8 @@ EXTRA_STATUSES = {
     ("/api/v1/tenants/{tenant_id}/provider-configs", "post"): ["503"],
     ("/api/v1/scheduler/tenant/{tenant_id}/pipelines", "post"): ["409"],
     ("/api/v1/pipelines/runs/{run_id}/cancel", "post"): ["409"],
+    ("/api/v1/billing/stripe/webhook", "post"): ["503"],
+    ("/api/v1/tenants/{tenant_id}/budgets", "post"): ["409"],
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -71,6 +73,9 @@ def postprocess_errors(result, generator, request, public):
             if method not in METHODS:
                 continue
             parameters = operation.get("parameters", [])
+            for parameter in parameters:
+                if parameter["in"] == "query":
+                    _close_string(parameter.get("schema", {}))
             statuses = ["429"]
             if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
                 statuses.append("400")
@@ -108,6 +113,11 @@ def _close_request_schema(schema: dict) -> None:
     """Unknown fields are refused; plain strings say what the server refuses of them."""
     schema["additionalProperties"] = False
     for prop in schema.get("properties", {}).values():
-        if prop.get("type") != "string" or {"format", "enum", "pattern"} & set(prop):
-            continue
-        prop["pattern"] = NOT_BLANK if prop.get("minLength", 0) >= 1 else NO_NUL
+        _close_string(prop)
+
+
+def _close_string(prop: dict) -> None:
+    """A plain string (body field or query parameter) says what the server refuses of it."""
+    if prop.get("type") != "string" or {"format", "enum", "pattern"} & set(prop):
+        return
+    prop["pattern"] = NOT_BLANK if prop.get("minLength", 0) >= 1 else NO_NUL

@@ -1,7 +1,9 @@
 """Input serializers that take JSON as the schema says it: no unknown fields, no coercion."""
 
+import re
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -30,9 +32,9 @@ def _type_error(field: serializers.Field, value: Any) -> str | None:
     elif isinstance(field, serializers.DecimalField) and getattr(
         field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING
     ):
-        # Money travels as a decimal string (as the schema says); a plain number is taken too.
-        ok = isinstance(value, (str, *_NUMBER)) and not isinstance(value, bool)
-        expected = "a decimal number or string"
+        # Money travels as a decimal string, as the schema says ("12.50", never 12.5).
+        ok = isinstance(value, str)
+        expected = 'a decimal string such as "12.50"'
     elif isinstance(field, serializers.FloatField | serializers.DecimalField):
         ok = isinstance(value, _NUMBER) and not isinstance(value, bool)
         expected = "a number"
@@ -133,6 +135,31 @@ class BoundedDateField(serializers.DateField):
     default_error_messages = {
         "out_of_range": f"Must be between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}."
     }
+
+
+# A positive amount of money: 0.01 .. 99,999,999,999.99, digits and at most two decimals.
+MONEY_MAX = Decimal("99999999999.99")
+MONEY_PATTERN = r"^(?=[0-9.]*[1-9])[0-9]{1,11}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "maxLength": 14}
+)
+class MoneyField(serializers.DecimalField):
+    """A positive decimal string with at most two decimals, exactly as the schema's pattern."""
+
+    default_error_messages = {
+        "money": "Must be a decimal string of 0.01 to 99999999999.99 with at most two decimals."
+    }
+
+    def __init__(self, **kwargs):
+        limits = {"min_value": Decimal("0.01"), "max_value": MONEY_MAX}
+        super().__init__(max_digits=13, decimal_places=2, **limits, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.match(MONEY_PATTERN, data):
+            self.fail("money")
+        return super().to_internal_value(data)
 
 
 class FutureDateTimeField(serializers.DateTimeField):

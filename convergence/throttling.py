@@ -1,7 +1,9 @@
 """Request rate limits on the shared cache (Redis in production): per key and per address.
 
 DRF's throttle interface, with the rates read from settings at request time (DRF reads them
-once at import). Over a limit the answer is 429 with ``Retry-After``.
+once at import). Over a limit the answer is 429 with ``Retry-After``. The per-address limit
+runs before authentication (``convergence.middleware.AddressThrottleMiddleware``), so requests
+with an invalid key are counted too; DRF checks throttles only after a key was accepted.
 
 Counted per fixed window (the rate's second, minute, hour or day): one atomic increment per
 request and throttle. DRF's ``SimpleRateThrottle`` keeps the time of every request in the

@@ -6,10 +6,11 @@ from zoneinfo import available_timezones
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from convergence.api import Conflict
 from convergence.serializers import BoundedDateField, StrictInputSerializer
 from scheduling.models import CatchUp, Schedule
 from scheduling.selectors import schedule_get, scheduler_status, schedules_list
@@ -37,11 +38,6 @@ from tenants.selectors import tenant_get_for_user
 MAX_STALE_AFTER_MINUTES = 366 * 24 * 60
 # The IANA names this server can load, so the schema lists exactly what is accepted.
 TIMEZONES = sorted(available_timezones())
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict."
 
 
 def raise_for_schedule_error(exc: ScheduleInvalid):

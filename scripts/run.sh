@@ -64,12 +64,33 @@ for log in bqemulator worker beat web; do rotate_log "var/log/$log.log"; done
 declare -A names logs
 pids=()
 stopping=0
+STOP_GRACE=${STOP_GRACE:-10}
+# running PID: alive and not a zombie waiting to be reaped.
+running() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]; }
+any_running() {
+  local pid
+  for pid in "${pids[@]}"; do running "$pid" && return 0; done
+  return 1
+}
 stop_all() {
-  trap - INT TERM HUP EXIT
+  # Further signals (make forwards its SIGTERM; Ctrl-C again) must not kill this script half
+  # way, or the parts it is stopping are left behind as orphans.
+  trap '' INT TERM HUP
+  trap - EXIT
   stopping=1
   echo
   say "Stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # Give each up to STOP_GRACE seconds, then kill it: a Celery worker that got SIGTERM from
+  # both the terminal and this script can hang in its warm shutdown and outlive make run.
+  local waited=0
+  while [ "$waited" -lt $((STOP_GRACE * 2)) ] && any_running; do sleep 0.5; waited=$((waited + 1)); done
+  for pid in "${pids[@]}"; do
+    if running "$pid"; then
+      say "${names[$pid]} (pid $pid) did not stop within ${STOP_GRACE} s; killing it." >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
   wait 2>/dev/null || true
   say "Stopped."
   exit "${1:-0}"

@@ -8,6 +8,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from convergence.api import Conflict
 from convergence.serializers import FutureDateTimeField, StrictInputSerializer
 from tenants.authentication import request_actor
 from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantError, TenantInvalid
@@ -29,11 +30,6 @@ from tenants.services.credentials import (
 )
 from tenants.services.keys import admin_key_issue, api_key_issue, key_revoke
 from tenants.services.onboarding import tenant_dry_run, tenant_onboard
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict."
 
 
 class ServiceUnavailable(APIException):
@@ -406,7 +402,8 @@ class AdminTenantDetailApi(APIView):
     permission_classes = [IsStaff]
 
     class InputSerializer(StrictInputSerializer):
-        status = serializers.ChoiceField(choices=Tenant.Status.choices)
+        # A PATCH without ``status`` changes nothing (the schema marks no field required).
+        status = serializers.ChoiceField(choices=Tenant.Status.choices, required=False)
         reason = serializers.CharField(max_length=200, default="", allow_blank=True)
 
     @extend_schema(responses=TenantOutputSerializer)
@@ -421,6 +418,8 @@ class AdminTenantDetailApi(APIView):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if "status" not in data.validated_data:
+            return Response(TenantOutputSerializer(tenant).data)
         tenant = tenant_status_set(
             tenant=tenant,
             status=data.validated_data["status"],

@@ -20,6 +20,10 @@ class BudgetInvalid(ValueError):
     """A budget that cannot be saved; the message names the problem."""
 
 
+class BudgetExists(BudgetInvalid):
+    """The tenant has a budget of that name already."""
+
+
 def budget_create(
     *,
     tenant: Tenant,
@@ -37,7 +41,7 @@ def budget_create(
     if bool(tag_key) != bool(tag_value):
         raise BudgetInvalid("tag_key and tag_value go together")
     if Budget.objects.filter(tenant=tenant, name=name).exists():
-        raise BudgetInvalid(f"a budget named {name!r} exists")
+        raise BudgetExists(f"a budget named {name!r} exists")
     unique = sorted({(t["kind"], int(t["percent"])) for t in thresholds})
     with transaction.atomic():
         budget = Budget.objects.create(

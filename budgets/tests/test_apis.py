@@ -64,6 +64,23 @@ def test_bad_budgets_are_400_naming_the_field(onboard):
     cases = [
         ({"name": "x", "amount": "0", "thresholds": [{"kind": "actual", "percent": 80}]}, "amount"),
         ({"name": "x", "amount": "10", "thresholds": []}, "thresholds"),
+        # Money is a decimal string as the schema says: no number, no sign, two decimals.
+        ({"name": "x", "amount": 10, "thresholds": [{"kind": "actual", "percent": 8}]}, "amount"),
+        ({"name": "x", "amount": "-5", "thresholds": [{"kind": "actual", "percent": 8}]}, "amount"),
+        (
+            {"name": "x", "amount": "1.005", "thresholds": [{"kind": "actual", "percent": 8}]},
+            "amount",
+        ),
+        ({"name": "x", "amount": " 5", "thresholds": [{"kind": "actual", "percent": 8}]}, "amount"),
+        ({"name": "x", "amount": ".", "thresholds": [{"kind": "actual", "percent": 8}]}, "amount"),
+        (
+            {
+                "name": "x",
+                "amount": "100000000000",
+                "thresholds": [{"kind": "actual", "percent": 8}],
+            },
+            "amount",
+        ),
         ({"name": "x", "amount": "10", "thresholds": [{"kind": "p", "percent": 8}]}, "thresholds"),
         (
             {
@@ -89,6 +106,23 @@ def test_bad_budgets_are_400_naming_the_field(onboard):
         assert response.status_code == 400, body
         assert field in str(response.json()), response.json()
     assert not Budget.objects.filter(tenant=onboarded.tenant).exists()
+
+
+def test_a_second_budget_of_the_same_name_is_409(onboard):
+    """A name the tenant already uses conflicts with the state (409), as the schema says."""
+    onboarded = onboard()
+    client = key_client(onboarded.api_key)
+    base = f"/api/v1/tenants/{onboarded.tenant.pk}/budgets"
+    body = {
+        "name": "ops",
+        "amount": "99999999999.99",
+        "thresholds": [{"kind": "actual", "percent": 8}],
+    }
+    assert client.post(base, body, format="json").status_code == 201
+    again = client.post(base, body, format="json")
+    assert again.status_code == 409
+    assert again.json()["detail"] == "a budget named 'ops' exists"
+    assert Budget.objects.filter(tenant=onboarded.tenant).count() == 1
 
 
 def test_webhook_secret_is_shown_once(onboard, dns):

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "convergence.middleware.ApiJsonErrorsMiddleware",
+    "convergence.middleware.AddressThrottleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -109,10 +110,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "convergence.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "convergence.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "convergence.throttling.KeyRateThrottle",
-        "convergence.throttling.AddressRateThrottle",
-    ],
+    # Per key here; per client address in AddressThrottleMiddleware, before authentication.
+    "DEFAULT_THROTTLE_CLASSES": ["convergence.throttling.KeyRateThrottle"],
     "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
     "UNAUTHENTICATED_USER": None,
 }

@@ -43,6 +43,20 @@ def test_address_over_its_rate_gets_429(settings, onboard):
     assert other.status_code == 401  # a different address is not throttled
 
 
+def test_invalid_keys_are_counted_per_address_before_authentication(settings, onboard):
+    """Guessing keys from one address runs into the address limit: the 401s count, and the
+    third request is a 429 even with a valid key (DRF alone would check after the key)."""
+    settings.API_THROTTLE_RATES = {"key": None, "address": "2/minute", "webhook": None}
+    a = onboard()
+    url = f"/api/v1/tenants/{a.tenant.id}/usage"
+    guesses = [key_client("sk_nope_" + "x" * 40).get(url) for _ in range(2)]
+    assert [r.status_code for r in guesses] == [401, 401]
+    refused = key_client(a.api_key).get(url)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "throttled" in refused.json()["detail"].lower()
+
+
 def test_webhook_is_throttled_per_address(settings):
     settings.STRIPE_WEBHOOK_SECRET = "whsec_test_throttle"
     settings.API_THROTTLE_RATES = {"key": None, "address": None, "webhook": "2/minute"}

@@ -20,9 +20,16 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("billing.tests.urls")]
         ({"created": True}, "created"),
         ({"id": "evt_" + "x" * 400}, "id"),
         ({"id": 12345}, "id"),
+        ({"id": ""}, "id"),
         ({"type": ["checkout.session.completed"]}, "type"),
+        ({"type": ""}, "type"),
+        ({"type": None}, "type"),
         ({"data": []}, "data.object"),
+        ({"data": None}, "data.object"),
+        ({"data": {"object": None}}, "data.object"),
         ({"data": {"object": "customer"}}, "data.object"),
+        ({"data": {"object": {"id": 7}}}, "data.object.id"),
+        ({"livemode": False, "request": {"id": "req_\x00"}}, "The event holds a NUL"),
     ],
 )
 def test_malformed_signed_event_is_400_and_not_stored(change, field):

@@ -191,6 +191,15 @@ def test_suspended_tenant_keeps_data_and_reads(api_onboarded, staff_client):
     assert AuditEvent.objects.filter(tenant_id="api_co", action="tenant.status").exists()
 
 
+def test_a_patch_without_status_changes_nothing(api_onboarded, staff_client):
+    """PATCH is partial, as the schema says: without ``status`` it is a 200 that changes
+    and audits nothing (it used to be a 400 "status: This field is required.")."""
+    response = staff_client.patch("/api/v1/admin/tenants/api_co", {}, format="json")
+    assert response.status_code == 200
+    assert response.json()["status"] == Tenant.objects.get(pk="api_co").status == "TRIAL"
+    assert not AuditEvent.objects.filter(tenant_id="api_co", action="tenant.status").exists()
+
+
 def test_admin_issue_and_revoke_key(api_onboarded, staff_client):
     """Staff issue a tenant key (shown once) and revoke it; the revoked key stops at once."""
     issued = staff_client.post("/api/v1/admin/api-keys", {"tenant_id": "api_co"}, format="json")
