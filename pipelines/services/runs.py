@@ -292,7 +292,10 @@ def runs_insert(*, runs: list[dict], steps: list[dict]) -> None:
     if not runs:
         return
     if connection.vendor != "postgresql":
-        PipelineRun.objects.bulk_create([PipelineRun(**row) for row in runs])
+        created = PipelineRun.objects.bulk_create([PipelineRun(**row) for row in runs])
+        # auto_now_add stamps its own time on save: the rows must say what was stored.
+        for row, run in zip(runs, created, strict=True):
+            row["created_at"] = run.created_at
         StepRun.objects.bulk_create([StepRun(**row) for row in steps])
         return
     run_sql, run_params = rows_insert(PipelineRun, rows=runs)
