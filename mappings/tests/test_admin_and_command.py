@@ -2,6 +2,7 @@
 run; the ``mapping_preview`` command dry-runs a mapping from the shell."""
 
 import io
+import socket
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,15 @@ def test_mapping_preview_command_reports_an_invalid_file(onboard, tmp_path):
     path.write_text(staff_oci("mine").replace("  BilledCost: decimal(cost_myCost)\n", ""))
     with pytest.raises(CommandError, match=r"mine\.yml: BilledCost: missing"):
         call_command("mapping_preview", str(path), str(SAMPLE), "--tenant", "cmd_co")
+
+
+@pytest.mark.django_db
+def test_mapping_preview_command_says_when_the_warehouse_does_not_answer(onboard, settings):
+    onboard("cmd_co")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.WAREHOUSE_ENDPOINT = f"http://127.0.0.1:{port}"
+    settings.WAREHOUSE_RETRY_SECONDS = 1
+    with pytest.raises(CommandError, match=r"did not answer; locally, run this with `make run`"):
+        call_command("mapping_preview", "oci", str(SAMPLE), "--tenant", "cmd_co", "--rows", "3")

@@ -4,6 +4,7 @@ required FOCUS columns it leaves empty and the FOCUS MUST rules those rows break
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from mappings.format import MappingInvalid, mapping_parse
@@ -15,6 +16,7 @@ from mappings.services import (
     mapping_preview,
     sample_file_head,
 )
+from pipelines.warehouse import WarehouseUnavailable
 
 SHOWN = (
     "ChargePeriodStart",
@@ -56,6 +58,12 @@ class Command(BaseCommand):
             raise CommandError("\n".join(str(i) for i in exc.issues)) from None
         except (MappingError, OSError) as exc:
             raise CommandError(str(exc)) from None
+        except WarehouseUnavailable:
+            where = settings.WAREHOUSE_ENDPOINT or "BigQuery"
+            raise CommandError(
+                f"the warehouse at {where} did not answer; locally, run this with `make run` "
+                "going and the same PORT it was started with"
+            ) from None
         if options["json"]:
             self.stdout.write(json.dumps(preview.as_dict(), indent=2, default=str))
             return
