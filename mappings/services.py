@@ -8,6 +8,7 @@ import datetime as dt
 import decimal
 import io
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,16 +120,20 @@ class Preview:
 
 def sample_head(text: str, *, rows: int) -> str:
     """The header and the first ``rows`` records of CSV text (records may span lines)."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     try:
-        for index, record in enumerate(reader):
-            if index > rows:
-                break
-            writer.writerow(record)
+        return _csv_head(io.StringIO(text.lstrip("\ufeff")), rows=rows)
     except csv.Error as exc:
         raise MappingError(f"The sample is not readable CSV: {exc}") from None
+
+
+def _csv_head(lines: Iterable[str], *, rows: int) -> str:
+    """The header and ``rows`` records, read from ``lines`` no further than needed."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for index, record in enumerate(csv.reader(lines)):
+        if index > rows:
+            break
+        writer.writerow(record)
     if not out.getvalue().strip():
         raise MappingError("The sample has no header line.")
     return out.getvalue()
@@ -141,22 +146,18 @@ def sample_file_head(path: Path, *, rows: int, max_bytes: int = 8 * 1024 * 1024)
     if not path.name.endswith((".csv", ".csv.gz")):
         raise MappingError(f"{path.name}: a preview reads CSV samples (.csv, .csv.gz)")
     opener = gzip.open if path.name.endswith(".gz") else open
-    lines: list[str] = []
+
+    def bounded(handle) -> Iterator[str]:
+        size = 0
+        for line in handle:
+            yield line
+            size += len(line)
+            if size > max_bytes:
+                return
+
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            size = 0
-            for line in handle:
-                lines.append(line)
-                size += len(line)
-                # Enough for the header and ``rows`` records, unless a record spans lines.
-                if (
-                    len(lines) > rows + 1
-                    and len(list(csv.reader(io.StringIO("".join(lines))))) > rows
-                ):
-                    break
-                if size > max_bytes:
-                    break
-        return sample_head("".join(lines), rows=rows)
+            return _csv_head(bounded(handle), rows=rows)
     except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
         raise MappingError(f"{path.name}: not a readable UTF-8 CSV ({exc})") from None
 
