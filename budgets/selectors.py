@@ -167,10 +167,6 @@ def budgets_for_tenant(*, tenant_id: str):
     return Budget.objects.filter(tenant_id=tenant_id).order_by("name")
 
 
-def budget_alerts_for_period(*, budget: Budget, period_start: dt.date):
-    return BudgetAlert.objects.filter(budget=budget, period_start=period_start)
-
-
 def anomalies_for_tenant(
     *,
     tenant_id: str,
