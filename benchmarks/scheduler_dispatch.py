@@ -199,7 +199,7 @@ def _dispatch_worker(index: int, workers: int, first_tick: float, interval: floa
     statements = _StatementClock()
     ticks: list[tuple[float, float, int]] = []  # (start - T... as epoch, seconds, runs started)
     profiler = None
-    if PROFILE and index == 0:
+    if PROFILE:
         import cProfile
 
         profiler = cProfile.Profile()
@@ -468,7 +468,9 @@ def main() -> None:
         help="schedules per batch (default: the dispatcher's own, DISPATCH_BATCH_SIZE)",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="profile dispatcher worker 0 (cProfile, top 30)"
+        "--profile",
+        action="store_true",
+        help="profile each dispatcher worker (cProfile, inside ticks)",
     )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
