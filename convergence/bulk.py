@@ -1,5 +1,7 @@
 """Set-based writes the ORM sends as one statement per row or as one giant CASE."""
 
+import functools
+import itertools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -201,3 +203,118 @@ def _quoted(text: str) -> str:
     if '"' in text or "\\" in text:
         text = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
+
+
+def rows_copy(
+    model: type[Model],
+    *,
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    constants: Mapping[str, Any] | None = None,
+) -> int:
+    """Insert ``rows`` with ``COPY ... FROM STDIN`` (PostgreSQL only); returns the rows sent.
+
+    Each row is a tuple of the values of ``fields``; ``constants`` are the same in every
+    row; every other field takes its default, made once (``auto_now``/``auto_now_add``:
+    now), and a primary key the database makes is left to it, as in ``rows_insert``.
+    For thousands of new rows this costs a fraction of an ``INSERT``: no array literals to
+    build and parse, and each value is turned into text once (rows share values: a run id
+    names its run, its steps and its slot). ``rows`` must be a list (the values stay
+    alive while it runs). A unique violation raises IntegrityError, and the statement is
+    seen by ``connection.execute_wrappers`` like any other.
+    """
+    from django.utils import timezone
+
+    if not rows:
+        return 0
+    opts = model._meta
+    constants = dict(constants or {})
+    now = timezone.now()
+    by_name = {f.name: f for f in opts.concrete_fields} | {
+        f.attname: f for f in opts.concrete_fields
+    }
+    for f in opts.concrete_fields:
+        if {f.name, f.attname} & {*fields, *constants} or (f.primary_key and f.db_returning):
+            continue
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            constants[f.name] = now
+        else:
+            constants[f.name] = f.get_default()
+    qn = connection.ops.quote_name
+    # Column by column: a column of plain strings goes in as it is, and values shared by
+    # many rows (a run id, the parameters, a slot time) are turned into text once.
+    texts: list[Any] = [
+        _copy_column(by_name[name], column)
+        for name, column in zip(fields, zip(*rows, strict=True), strict=True)
+    ]
+    if constants:
+        texts.append(
+            itertools.repeat(
+                "\t".join(
+                    _copy_column(by_name[name], (value,))[0] for name, value in constants.items()
+                )
+            )
+        )
+    # Not strict: the constants' column repeats without end.
+    data = "\n".join(map("\t".join, zip(*texts, strict=False))) + "\n"
+    columns = ", ".join(qn(by_name[name].column) for name in (*fields, *constants))
+    sql = f"COPY {qn(opts.db_table)} ({columns}) FROM STDIN"
+
+    def copy(sql, params, many, context):
+        with context["cursor"].cursor.copy(sql) as writer:
+            writer.write(data)
+
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        executor = copy
+        for wrapper in reversed(connection.execute_wrappers):
+            executor = functools.partial(wrapper, executor)
+        executor(sql, None, False, {"connection": connection, "cursor": cursor})
+    return len(rows)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _needs_escape(text: str) -> bool:
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
+
+
+def _copy_text(text: str) -> str:
+    return text.translate(_COPY_ESCAPES) if _needs_escape(text) else text
+
+
+def _copy_column(field, values: Sequence[Any]) -> Sequence[str]:
+    """The values of one column in COPY's text format (``\\N`` for None)."""
+    kind = (field.target_field if field.is_relation else field).get_internal_type()
+    if kind in ("CharField", "TextField", "SlugField", "EmailField", "URLField"):
+        if None not in values and not _needs_escape("".join(values)):
+            return values
+        return ["\\N" if v is None else _copy_text(v) for v in values]
+    if kind == "JSONField":
+
+        def text(value):
+            return _copy_text(json.dumps(value, cls=field.encoder))
+
+    elif kind == "BooleanField":
+
+        def text(value):
+            return "t" if value else "f"
+
+    elif kind in ("DateTimeField", "DateField"):
+
+        def text(value):
+            return value.isoformat()
+
+    else:  # integers, UUIDs, ...: their str() is what PostgreSQL reads
+
+        def text(value):
+            return _copy_text(str(value))
+
+    done: dict[int, str] = {}
+    out = []
+    for value in values:
+        found = done.get(id(value))
+        if found is None:
+            found = done[id(value)] = "\\N" if value is None else text(value)
+        out.append(found)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -62,6 +63,12 @@ def query_parameters(sql: str) -> set[str]:
     return set(QUERY_PARAMETER_PATTERN.findall(sql))
 
 
+@functools.lru_cache(maxsize=4096)
+def _placeholder_names(template: str) -> tuple[str, ...]:
+    """``placeholders`` in order, remembered: run ids are rendered per run, from few templates."""
+    return tuple(sorted(placeholders(template)))
+
+
 def sql_render(template: str, identifiers: Mapping[str, object]) -> str:
     """Fill every placeholder with its checked identifier; raise PlaceholderError otherwise.
 
@@ -69,7 +76,7 @@ def sql_render(template: str, identifiers: Mapping[str, object]) -> str:
     so a value can never introduce a placeholder of its own.
     """
     checked = {}
-    for name in sorted(placeholders(template)):
+    for name in _placeholder_names(template):
         if name not in identifiers or identifiers[name] is None:
             raise PlaceholderError(f"placeholder {{{name}}} has no value")
         checked[name] = identifier_check(name, identifiers[name])

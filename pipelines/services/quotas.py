@@ -160,14 +160,34 @@ def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, T
     first runs up to the first limit reached are admitted; after that, a full daily or
     monthly window (checked first) refuses the rest, a full concurrent limit refuses them
     too (the caller may queue them), and a tenant that may not run is refused outright.
-    A few statements whatever the batch's size: on PostgreSQL one locked read of the
-    counters, the tenants' status and limits, and their windows (``_admission_state``;
-    missing rows are created first), then one update of the windows and one of the
-    counters.
+
+    On PostgreSQL two statements whatever the batch's size: the tenants' slot counters are
+    locked first (``_counters_lock``), and only then read, in a statement of its own, so
+    what it reads includes everything the previous lock holders committed (a statement
+    that locks and reads at once reads the other tables as they were when it began, before
+    it waited); that statement also counts every tenant whose runs all fit
+    (``_ADMIT_FITTING_SQL``). The others (a limit reached, a row missing, a tenant that
+    may not run) are decided one by one in Python (``_runs_admit_each``).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("runs_admit_batch must run inside transaction.atomic()")
     tenant_ids = sorted(t for t, n in wanted.items() if n > 0)
+    if connection.vendor != "postgresql" or not tenant_ids:
+        return _runs_admit_each(tenant_ids, wanted=wanted, now=now)
+    _counters_lock(tenant_ids)
+    rest = _admit_fitting(tenant_ids, wanted=wanted, now=now)
+    result = {t: TenantAdmission(admitted=wanted[t], refusal=None) for t in tenant_ids}
+    for t in rest:
+        del result[t]
+    if rest:
+        result.update(_runs_admit_each(sorted(rest), wanted=wanted, now=now))
+    return result
+
+
+def _runs_admit_each(
+    tenant_ids: list[str], *, wanted: Mapping[str, int], now: datetime
+) -> dict[str, TenantAdmission]:
+    """``runs_admit_batch`` tenant by tenant in Python: the general path, and the reasons."""
     held, quotas, windows = _admission_state(tenant_ids, now=now)
     result: dict[str, TenantAdmission] = {}
     add: dict[int, tuple[int]] = {}  # window pk -> (runs to add,)
@@ -207,6 +227,74 @@ def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, T
             slots[tenant_id] = (admitted,)
     _counters_add(windows=add, slots=slots)
     return result
+
+
+def _counters_lock(tenant_ids: list[str]) -> None:
+    """Lock the tenants' slot counters (PostgreSQL), in id order so two batches never
+    deadlock; missing counters are created first."""
+    sql = (
+        "SELECT count(*) FROM (SELECT 1 FROM {counter} WHERE tenant_id = ANY(%s::text[]) "
+        "ORDER BY tenant_id FOR UPDATE) AS locked"
+    ).format(**_tables())
+    ids = array_literal(tenant_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids])
+        if cursor.fetchone()[0] < len(tenant_ids):
+            slot_counters_ensure(tenant_ids=tenant_ids)
+            cursor.execute(sql, [ids])
+
+
+# Under the tenants' locks (``_counters_lock``): each tenant whose wanted runs all fit (it
+# may run, its counter and both windows exist, and no limit is reached) has them counted
+# in its day and month windows and its slot counter; the others are returned, to be
+# decided one by one. The month window is the latest that holds now, as
+# ``month_windows_current`` picks it.
+_ADMIT_FITTING_SQL = """
+WITH want AS (
+    SELECT * FROM unnest(%s::text[], %s::int[]) AS w(tenant_id, n)
+), state AS MATERIALIZED (
+    SELECT w.tenant_id, w.n, d.id AS day_id, m.id AS month_id,
+           (t.status = ANY(%s) AND c.held + w.n <= p.concurrent_runs
+            AND d.runs_used + w.n <= p.runs_per_day
+            AND m.runs_used + w.n <= p.runs_per_month) AS fits
+    FROM want AS w
+    LEFT JOIN {counter} AS c ON c.tenant_id = w.tenant_id
+    LEFT JOIN {tenant} AS t ON t.id = w.tenant_id
+    LEFT JOIN {subscription} AS s ON s.tenant_id = w.tenant_id
+    LEFT JOIN {plan} AS p ON p.id = s.plan_id
+    LEFT JOIN {window} AS d ON d.tenant_id = w.tenant_id AND d.kind = 'day' AND d.starts_at = %s
+    LEFT JOIN LATERAL (
+        SELECT id, runs_used FROM {window}
+        WHERE tenant_id = w.tenant_id AND kind = 'month' AND starts_at <= %s AND ends_at > %s
+        ORDER BY starts_at DESC LIMIT 1
+    ) AS m ON true
+), windows AS (
+    UPDATE {window} AS u SET runs_used = u.runs_used + s.n
+    FROM state AS s CROSS JOIN LATERAL (VALUES (s.day_id), (s.month_id)) AS v(id)
+    WHERE s.fits AND u.id = v.id
+), counters AS (
+    UPDATE {counter} AS u SET held = u.held + s.n
+    FROM state AS s
+    WHERE s.fits AND u.tenant_id = s.tenant_id
+)
+SELECT tenant_id FROM state WHERE fits IS NOT TRUE
+"""
+
+
+def _admit_fitting(tenant_ids: list[str], *, wanted: Mapping[str, int], now: datetime) -> set[str]:
+    """Count the tenants whose runs all fit (``_ADMIT_FITTING_SQL``); the others' ids."""
+    day_start, _ = day_window_bounds(now)
+    params = [
+        array_literal(tenant_ids),
+        array_literal([wanted[t] for t in tenant_ids]),
+        sorted(RUNNABLE),
+        day_start,
+        now,
+        now,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_ADMIT_FITTING_SQL.format(**_tables()), params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _counters_add(*, windows: dict[int, tuple[int]], slots: dict[str, tuple[int]]) -> None:

@@ -15,7 +15,7 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from convergence.bulk import rows_insert
+from convergence.bulk import rows_copy, rows_insert
 from pipelines.errors import InvalidRunParameters, RunRefused, RunStateConflict, TenantCannotRun
 from pipelines.models import (
     ACTIVE_STATUSES,
@@ -152,6 +152,8 @@ def pipeline_runs_start_batch(
     ``runs_admit_batch``: each tenant's requests are admitted in the order given, as one
     ``pipeline_run_start`` after another would. A few statements for the whole batch,
     and no model instances; the runs are queued in one broker round trip after commit.
+    Configs and parameters are resolved once per distinct (pipeline, parameters), and
+    once per tenant only where the result depends on the tenant.
     """
     from pipelines.configs import (
         PipelineConfigError,
@@ -160,67 +162,131 @@ def pipeline_runs_start_batch(
     )
 
     outcomes: list[uuid.UUID | Exception | None] = [None] * len(requests)
-    built: dict[int, tuple[dict, list[dict]]] = {}
+    accepted: list[tuple[int, RunRequest, Any, dict]] = []
     wanted: Counter[str] = Counter()
     # Slots share configs, and parameters often (all but the date, and that per day).
     configs: dict[tuple, Any] = {}
+    scoped: dict[tuple, bool] = {}
     resolved: dict[tuple, Any] = {}
-    created_at = timezone.now()
+    by_object: dict[tuple, Any] = {}  # the same, by parameters object (requests share them)
+    mapped: dict[str, bool] = {}
     for i, request in enumerate(requests):
-        try:
-            path = (request.provider, request.domain, request.pipeline)
-            # A mapping's pipeline depends on the tenant (its own mapping of that name wins).
-            if pipeline_config_is_mapped(request.provider):
-                path = (*path, request.tenant_id)
-            if path not in configs:
-                try:
-                    configs[path] = pipeline_config_for_tenant(
-                        *path[:3], tenant_id=request.tenant_id
-                    )
-                except PipelineConfigError as exc:
-                    configs[path] = exc
-            config = configs[path]
-            if isinstance(config, Exception):
-                raise config
-            # File parameters resolve inside the tenant's own folder, and variables left to
-            # the provider config are the tenant's; other parameters do not depend on it.
-            tenant_scoped = any(p.type == "file" for p in config.parameters) or any(
-                value is None for value in config.variables.values()
-            )
-            key = (path, request.tenant_id if tenant_scoped else None, _params_key(request))
-            if key not in resolved:
-                try:
-                    resolved[key] = _config_resolve(request, config=config)
-                except RunRefused as exc:
-                    resolved[key] = exc
-            values = resolved[key]
-            if isinstance(values, Exception):
-                raise values
-        except (RunRefused, PipelineConfigError) as exc:
-            outcomes[i] = exc
+        path = (request.provider, request.domain, request.pipeline)
+        # A mapping's pipeline depends on the tenant (its own mapping of that name wins).
+        is_mapped = mapped.get(request.provider)
+        if is_mapped is None:
+            is_mapped = mapped[request.provider] = pipeline_config_is_mapped(request.provider)
+        if is_mapped:
+            path = (*path, request.tenant_id)
+        config = configs.get(path)
+        if config is None:
+            try:
+                config = pipeline_config_for_tenant(*path[:3], tenant_id=request.tenant_id)
+                # File parameters resolve inside the tenant's own folder, and variables left
+                # to the provider config are the tenant's; other parameters do not depend
+                # on it.
+                scoped[path] = any(p.type == "file" for p in config.parameters) or any(
+                    value is None for value in config.variables.values()
+                )
+            except PipelineConfigError as exc:
+                config = exc
+            configs[path] = config
+        if isinstance(config, Exception):
+            outcomes[i] = config
             continue
-        built[i] = _run_rows(request, config=config, values=values, now=created_at)
+        tenant = request.tenant_id if scoped[path] else None
+        quick = (path, tenant, id(request.parameters))
+        values = by_object.get(quick)
+        if values is None:
+            key = (path, tenant, _params_key(request))
+            values = resolved.get(key)
+            if values is None:
+                try:
+                    values = _config_resolve(request, config=config)
+                except (RunRefused, PipelineConfigError) as exc:
+                    values = exc
+                resolved[key] = values
+            by_object[quick] = values
+        if isinstance(values, Exception):
+            outcomes[i] = values
+            continue
+        accepted.append((i, request, config, values))
         wanted[request.tenant_id] += 1
     admissions = runs_admit_batch(wanted=wanted, now=now)
     taken: Counter[str] = Counter()
     runs, steps = [], []
-    for i, (run, run_steps) in built.items():
-        tenant_id = run["tenant_id"]
+    step_specs: dict[int, list[tuple[int, str, str]]] = {}
+    for i, request, config, values in accepted:
+        tenant_id = request.tenant_id
         admission = admissions.get(tenant_id)
         if admission is None:
             outcomes[i] = TenantCannotRun(f"Tenant {tenant_id} does not exist.")
         elif taken[tenant_id] < admission.admitted:
             taken[tenant_id] += 1
-            runs.append(run)
-            steps.extend(run_steps)
-            outcomes[i] = run["id"]
+            run_id = uuid.uuid4()
+            runs.append(
+                (
+                    run_id,
+                    tenant_id,
+                    request.provider,
+                    request.domain,
+                    request.pipeline,
+                    config.pipeline_id_for(tenant_id),
+                    values,
+                    request.user_id,
+                    request.trigger,
+                    request.attempt,
+                )
+            )
+            specs = step_specs.get(id(config))
+            if specs is None:
+                specs = step_specs[id(config)] = [
+                    (index, step.step_id, step.ps_type) for index, step in enumerate(config.steps)
+                ]
+            steps.extend([(run_id, *spec) for spec in specs])
+            outcomes[i] = run_id
         else:
             outcomes[i] = admission.refusal
-    runs_insert(runs=runs, steps=steps)
+    _runs_write(runs=runs, steps=steps)
     if enqueue and runs:
-        run_ids = [run["id"] for run in runs]
+        run_ids = [run[0] for run in runs]
         transaction.on_commit(lambda: runs_enqueue(run_ids=run_ids))
     return outcomes
+
+
+# The columns of the rows ``pipeline_runs_start_batch`` writes; the others take defaults.
+_RUN_FIELDS = (
+    "id",
+    "tenant_id",
+    "provider",
+    "domain",
+    "pipeline",
+    "pipeline_id",
+    "parameters",
+    "user_id",
+    "trigger",
+    "attempt",
+)
+_STEP_FIELDS = ("run_id", "index", "step_id", "ps_type")
+
+
+def _runs_write(*, runs: list[tuple], steps: list[tuple]) -> None:
+    """Insert new runs and their steps from tuples of ``_RUN_FIELDS`` and ``_STEP_FIELDS``:
+    with COPY on PostgreSQL (the run ids are made here, and foreign keys are checked at
+    commit, so the steps may name runs of the same batch), else through ``runs_insert``."""
+    if not runs:
+        return
+    if connection.vendor == "postgresql":
+        rows_copy(PipelineRun, fields=_RUN_FIELDS, rows=runs)
+        rows_copy(StepRun, fields=_STEP_FIELDS, rows=steps)
+        return
+    created_at = timezone.now()
+    runs_insert(
+        runs=[
+            {**dict(zip(_RUN_FIELDS, run, strict=True)), "created_at": created_at} for run in runs
+        ],
+        steps=[dict(zip(_STEP_FIELDS, step, strict=True)) for step in steps],
+    )
 
 
 def _params_key(request: RunRequest) -> Any:

@@ -8,11 +8,11 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from convergence.bulk import rows_create, rows_update, values_in
+from convergence.bulk import rows_copy, rows_update, values_in
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import FINAL_STATUSES, PipelineRun, RunStatus
 from pipelines.services.runs import RunRequest, pipeline_runs_start_batch
@@ -227,43 +227,67 @@ class SlotsExisted(Exception):
 
 
 def scheduled_runs_start_new(
-    *, slots: list[dict], schedules: Mapping[int, tuple], now: datetime, enqueue: bool = True
+    *, slots: list[tuple], schedules: Mapping[int, tuple], now: datetime, enqueue: bool = True
 ) -> DispatchResult:
-    """Start slots that do not exist yet, writing each slot once, in its final state.
+    """Start slots that do not exist yet, writing each slot once, in its final state
+    (PostgreSQL).
 
-    ``slots`` are new slot rows (schedule, tenant, slot time, priority) and ``schedules``
-    maps their schedule to (provider, domain, pipeline, parameters, timezone). Their runs
-    are admitted and written by ``pipeline_runs_start_batch`` (highest priority, then
-    oldest first), and the slots are inserted STARTED with their run, or SKIPPED or QUEUED
-    with the reason, in one statement. Call inside a transaction; if a slot was there
-    already it raises SlotsExisted, and the caller rolls back and queues them instead.
+    ``slots`` are new slots (schedule, tenant, slot time, priority) and ``schedules`` maps
+    their schedule to (provider, domain, pipeline, parameters, timezone). Their runs are
+    admitted and written by ``pipeline_runs_start_batch`` (highest priority, then oldest
+    first), and the slots are inserted STARTED with their run, or SKIPPED or QUEUED with
+    the reason, in one COPY. Call inside a transaction; if a slot was there already it
+    raises SlotsExisted, and the caller rolls back and queues them instead.
     """
-    slots = sorted(slots, key=lambda slot: (-slot["priority"], slot["slot_at"]))
+    slots = sorted(slots, key=lambda slot: (-slot[3], slot[2], slot[0]))
     requests = []
-    for slot in slots:
-        provider, domain, pipeline, parameters, tz = schedules[slot["schedule_id"]]
+    # Slots of one schedule group on one local day share one parameters object.
+    parameters_for: dict[tuple, dict] = {}
+    for schedule_id, tenant_id, slot_at, _ in slots:
+        provider, domain, pipeline, parameters, tz = schedules[schedule_id]
+        key = (id(parameters), tz, slot_at)
+        parameters_at = parameters_for.get(key)
+        if parameters_at is None:
+            parameters_at = parameters_for[key] = slot_parameters(
+                parameters, slot_date=slot_at.astimezone(_zone(tz)).date()
+            )
         requests.append(
             RunRequest(
-                tenant_id=slot["tenant_id"],
+                tenant_id=tenant_id,
                 provider=provider,
                 domain=domain,
                 pipeline=pipeline,
-                parameters=slot_parameters(
-                    parameters, slot_date=slot["slot_at"].astimezone(_zone(tz)).date()
-                ),
+                parameters=parameters_at,
                 user_id=SCHEDULER_USER_ID,
                 trigger=PipelineRun.Trigger.SCHEDULED,
             )
         )
     outcomes = pipeline_runs_start_batch(requests=requests, now=now, enqueue=enqueue)
     result = DispatchResult()
-    for slot, outcome in zip(slots, outcomes, strict=True):
+    rows = []
+    for (schedule_id, tenant_id, slot_at, priority), outcome in zip(slots, outcomes, strict=True):
         state, reason, run = _slot_outcome(outcome, result)
-        slot.update(state=state, reason=reason, run_id=run, next_attempt_at=slot["slot_at"])
-    written = rows_create(ScheduledRun, rows=slots, ignore_conflicts=True)
-    if written != len(slots):
-        raise SlotsExisted
+        rows.append((schedule_id, tenant_id, slot_at, priority, state, reason, run, slot_at))
+    try:
+        rows_copy(ScheduledRun, fields=_NEW_SLOT_FIELDS, rows=rows)
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        if constraint == "scheduled_run_unique_slot":
+            raise SlotsExisted from exc
+        raise
     return result
+
+
+_NEW_SLOT_FIELDS = (
+    "schedule_id",
+    "tenant_id",
+    "slot_at",
+    "priority",
+    "state",
+    "reason",
+    "run_id",
+    "next_attempt_at",
+)
 
 
 def _slot_outcome(outcome, result: DispatchResult) -> tuple[str, str, uuid.UUID | None]:
