@@ -1,5 +1,6 @@
 """Limit/offset pages with bounds: a limit or offset out of range is a 400, never a SQL error."""
 
+import functools
 import json
 from collections.abc import Callable
 
@@ -26,12 +27,9 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def _page_values(self, request) -> dict:
         params = request.query_params
-        raw = {
-            k: params[k] for k in (self.limit_query_param, self.offset_query_param) if k in params
-        }
-        page = PageQuerySerializer(data=raw)
-        page.is_valid(raise_exception=True)
-        return page.validated_data
+        return _page_validated(
+            params.get(self.limit_query_param), params.get(self.offset_query_param)
+        )
 
     def get_limit(self, request) -> int:
         return self._page_values(request).get(self.limit_query_param, self.default_limit)
@@ -53,6 +51,17 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         return json_text_response(
             f'{{"count": {self.count}, {json.dumps(links)[1:-1]}, "results": {results}}}'
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _page_validated(limit: str | None, offset: str | None) -> dict:
+    """``PageQuerySerializer``'s validated limit and offset; a few pairs are asked again and
+    again (``?limit=50``), and a serializer costs more than the page's query. Refusals are
+    raised, never kept."""
+    raw = {k: v for k, v in (("limit", limit), ("offset", offset)) if v is not None}
+    page = PageQuerySerializer(data=raw)
+    page.is_valid(raise_exception=True)
+    return dict(page.validated_data)
 
 
 def paginated(serializer_class: type[serializers.Serializer], name: str) -> type:

@@ -265,16 +265,15 @@ class TenantRunsApi(APIView):
     )
     def get(self, request, tenant_id: str):
         tenant_id = tenant_id_for_user(user=request.user, tenant_id=tenant_id)
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = self.FilterSerializer.validated(request.query_params)
         paginator = BoundedLimitOffsetPagination()
         if run_answers_in_sql():
             return paginator.json_page_response(
                 request,
                 lambda limit, offset: runs_page_json(
-                    tenant_id=tenant_id, limit=limit, offset=offset, **filters.validated_data
+                    tenant_id=tenant_id, limit=limit, offset=offset, **filters
                 ),
             )
-        runs = runs_list(tenant_id=tenant_id, **filters.validated_data).values(*RUN_COLUMNS)
+        runs = runs_list(tenant_id=tenant_id, **filters).values(*RUN_COLUMNS)
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response([run_output(run) for run in page])
