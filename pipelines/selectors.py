@@ -95,9 +95,8 @@ def run_answers_in_sql() -> bool:
 def _sql_when(column: str) -> str:
     """A timestamp as DRF's DateTimeField writes it: UTC, ``Z``, microseconds unless zero."""
     return (
-        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE "
-        f"WHEN {column} = date_trunc('second', {column}) THEN 'Z' "
-        f"ELSE to_char({column} AT TIME ZONE 'UTC', '.US\"Z\"') END"
+        f"replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+        "'.000000Z', 'Z')"
     )
 
 
