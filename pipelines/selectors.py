@@ -84,7 +84,7 @@ def run_values_get_for_user(*, user, run_id) -> dict:
 # The run API's answers written by PostgreSQL itself (``json_build_object``), one statement
 # each, so a request builds no rows in Python and encodes no JSON: the same JSON values as
 # ``RunOutputSerializer`` and ``RunDetailOutputSerializer`` give (a test holds them equal),
-# though not the same bytes (PostgreSQL puts spaces after colons and commas). Elsewhere
+# though not the same bytes (PostgreSQL writes `"key" : value, ...`, with spaces). Elsewhere
 # (SQLite, the local default) the answers are built in Python from ``values()``.
 
 
