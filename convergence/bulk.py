@@ -116,7 +116,6 @@ def rows_insert(
         else:
             constants[f.name] = f.get_default()
     by_name = {f.name: f for f in fields} | {f.attname: f for f in fields}
-    qn = connection.ops.quote_name
 
     def prep(f, value):
         return json.dumps(value, cls=f.encoder) if _is_json(f) else value
@@ -125,7 +124,26 @@ def rows_insert(
         array_literal([row[name] for row in rows], json_field=_is_json(by_name[name]))
         for name in varying
     ]
+    sql = _insert_sql(model, tuple(varying), tuple(constants), ignore_conflicts, connection.vendor)
+    # The constants' placeholders come first in the text (SELECT list), then the arrays'.
+    params = [*(prep(by_name[n], v) for n, v in constants.items()), *arrays]
+    return sql, params
 
+
+@functools.lru_cache(maxsize=256)  # a batch's constant columns vary: a few shapes
+def _insert_sql(
+    model: type[Model],
+    varying: tuple[str, ...],
+    constants: tuple[str, ...],
+    ignore_conflicts: bool,
+    vendor: str,
+) -> str:
+    """``rows_insert``'s statement for these columns; its text depends on nothing else, and
+    building it (each column's cast type) cost more than a one-row insert's other work."""
+    opts = model._meta
+    fields = [f for f in opts.concrete_fields if not (f.primary_key and f.db_returning)]
+    by_name = {f.name: f for f in fields} | {f.attname: f for f in fields}
+    qn = connection.ops.quote_name
     columns = [by_name[name] for name in varying] + [by_name[name] for name in constants]
     unnest = ", ".join(f"%s::{by_name[n].cast_db_type(connection)}[]" for n in varying)
     selects = [f"u.c{i}" for i in range(len(varying))] + [
@@ -138,9 +156,7 @@ def rows_insert(
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
-    # The constants' placeholders come first in the text (SELECT list), then the arrays'.
-    params = [*(prep(by_name[n], v) for n, v in constants.items()), *arrays]
-    return sql, params
+    return sql
 
 
 def rows_create(

@@ -82,15 +82,23 @@ class AddressThrottleMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         from rest_framework.views import APIView
 
-        from convergence.throttling import AddressRateThrottle
+        from convergence.throttling import AddressRateThrottle, KeyRateThrottle, address_check
 
         view = getattr(view_func, "cls", None)
         if not (isinstance(view, type) and issubclass(view, APIView)):
             return None
         if any(issubclass(t, AddressRateThrottle) for t in view.throttle_classes):
             return None
-        throttle = AddressRateThrottle()
-        if throttle.allow_request(request, None):
+        # The key the view will authenticate (the first of its classes whose header came),
+        # so the same round trip reads its cached row and counts it.
+        key = None
+        for auth in view.authentication_classes:
+            if getattr(auth, "header", None) in request.META:
+                key = auth.lookahead(request) if hasattr(auth, "lookahead") else None
+                break
+        counted = any(issubclass(t, KeyRateThrottle) for t in view.throttle_classes)
+        throttle = address_check(request, key=key, key_counted=counted)
+        if throttle is None:
             return None
         wait = math.ceil(throttle.wait() or 1)
         response = JsonResponse(

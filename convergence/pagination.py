@@ -1,7 +1,14 @@
 """Limit/offset pages with bounds: a limit or offset out of range is a 400, never a SQL error."""
 
+import functools
+import json
+from collections.abc import Callable
+
+from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
+
+from convergence.responses import json_text_response
 
 MAX_LIMIT = 500
 MAX_OFFSET = 2**31 - 1
@@ -20,18 +27,41 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def _page_values(self, request) -> dict:
         params = request.query_params
-        raw = {
-            k: params[k] for k in (self.limit_query_param, self.offset_query_param) if k in params
-        }
-        page = PageQuerySerializer(data=raw)
-        page.is_valid(raise_exception=True)
-        return page.validated_data
+        return _page_validated(
+            params.get(self.limit_query_param), params.get(self.offset_query_param)
+        )
 
     def get_limit(self, request) -> int:
         return self._page_values(request).get(self.limit_query_param, self.default_limit)
 
     def get_offset(self, request) -> int:
         return self._page_values(request).get(self.offset_query_param, 0)
+
+    def json_page_response(
+        self, request, page: Callable[[int, int], tuple[int, str]]
+    ) -> HttpResponse:
+        """The page envelope around results the database wrote as JSON text:
+        ``page(limit, offset)`` gives the count of all rows and the page's JSON array."""
+        values = self._page_values(request)
+        self.request = request
+        self.limit = values.get(self.limit_query_param, self.default_limit)
+        self.offset = values.get(self.offset_query_param, 0)
+        self.count, results = page(self.limit, self.offset)
+        links = {"next": self.get_next_link(), "previous": self.get_previous_link()}
+        return json_text_response(
+            f'{{"count": {self.count}, {json.dumps(links)[1:-1]}, "results": {results}}}'
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _page_validated(limit: str | None, offset: str | None) -> dict:
+    """``PageQuerySerializer``'s validated limit and offset; a few pairs are asked again and
+    again (``?limit=50``), and a serializer costs more than the page's query. Refusals are
+    raised, never kept."""
+    raw = {k: v for k, v in (("limit", limit), ("offset", offset)) if v is not None}
+    page = PageQuerySerializer(data=raw)
+    page.is_valid(raise_exception=True)
+    return dict(page.validated_data)
 
 
 def paginated(serializer_class: type[serializers.Serializer], name: str) -> type:

@@ -107,6 +107,16 @@ class QuerySerializer(serializers.Serializer):
             data = data.dict()  # a blank ``?trigger=`` is then a value to check, not "absent"
         super().__init__(*args, data=data, **kwargs)
 
+    @classmethod
+    def validated(cls, query_params) -> dict:
+        """The validated filters of ``query_params`` (400 on a bad one); with none but the
+        ``extra_params`` given, no serializer is built (its fields are copied per instance)."""
+        if set(query_params) <= set(getattr(cls, "extra_params", ())):
+            return {}
+        filters = cls(data=query_params)
+        filters.is_valid(raise_exception=True)
+        return filters.validated_data
+
     def to_internal_value(self, data):
         unknown = sorted(set(data) - set(self.fields) - set(getattr(self, "extra_params", ())))
         if unknown:

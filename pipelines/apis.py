@@ -8,10 +8,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from convergence.pagination import BoundedLimitOffsetPagination, PageQuerySerializer, paginated
+from convergence.responses import json_text_response
 from convergence.serializers import QuerySerializer
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import PipelineRun, RunStatus, StepRun
-from pipelines.selectors import RUN_COLUMNS, run_get_for_user, run_values_get_for_user, runs_list
+from pipelines.selectors import (
+    RUN_COLUMNS,
+    run_answers_in_sql,
+    run_detail_json_for_user,
+    run_get_for_user,
+    run_values_get_for_user,
+    runs_list,
+    runs_page_json,
+)
 from pipelines.services.runs import pipeline_run_cancel, pipeline_run_start
 from tenants.authentication import KeyPrincipal, request_actor
 from tenants.permissions import IsTenantOrStaff
@@ -211,6 +220,8 @@ class PipelineRunDetailApi(APIView):
 
     @extend_schema(responses=RunDetailOutputSerializer)
     def get(self, request, run_id):
+        if run_answers_in_sql():
+            return json_text_response(run_detail_json_for_user(user=request.user, run_id=run_id))
         run = run_values_get_for_user(user=request.user, run_id=run_id)
         return Response(run_detail_output(run))
 
@@ -254,9 +265,15 @@ class TenantRunsApi(APIView):
     )
     def get(self, request, tenant_id: str):
         tenant_id = tenant_id_for_user(user=request.user, tenant_id=tenant_id)
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = self.FilterSerializer.validated(request.query_params)
         paginator = BoundedLimitOffsetPagination()
-        runs = runs_list(tenant_id=tenant_id, **filters.validated_data).values(*RUN_COLUMNS)
+        if run_answers_in_sql():
+            return paginator.json_page_response(
+                request,
+                lambda limit, offset: runs_page_json(
+                    tenant_id=tenant_id, limit=limit, offset=offset, **filters
+                ),
+            )
+        runs = runs_list(tenant_id=tenant_id, **filters).values(*RUN_COLUMNS)
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response([run_output(run) for run in page])

@@ -4,9 +4,10 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
 
+from convergence.throttling import KeyAhead
 from tenants.models import AdminKey, ApiKey, Tenant
 from tenants.services.audit import Actor
-from tenants.services.keys import admin_key_authenticate, api_key_authenticate
+from tenants.services.keys import admin_key_authenticate, api_key_authenticate, key_ahead
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,27 @@ def _user_id(request) -> str:
     return request.META.get("HTTP_X_USER_ID", "")[:150]
 
 
-class ApiKeyAuthentication(authentication.BaseAuthentication):
+class _KeyAuthentication(authentication.BaseAuthentication):
+    header: str
+    model: type[ApiKey | AdminKey]
+
+    @classmethod
+    def lookahead(cls, request) -> KeyAhead | None:
+        """The request's key, for the per-address check to read its cached row in the same
+        round trip (``convergence.middleware.AddressThrottleMiddleware``)."""
+        raw = request.META.get(cls.header)
+        return None if raw is None else key_ahead(cls.model, raw)
+
+
+class ApiKeyAuthentication(_KeyAuthentication):
     header = "HTTP_X_API_KEY"
+    model = ApiKey
 
     def authenticate(self, request):
         raw = request.META.get(self.header)
         if raw is None:
             return None
-        key = api_key_authenticate(raw)
+        key = api_key_authenticate(raw, cache_reads=getattr(request, "cache_reads", None))
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
         return KeyPrincipal(key=key, user_id=_user_id(request)), key
@@ -58,14 +72,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return "X-API-Key"
 
 
-class AdminKeyAuthentication(authentication.BaseAuthentication):
+class AdminKeyAuthentication(_KeyAuthentication):
     header = "HTTP_X_ADMIN_KEY"
+    model = AdminKey
 
     def authenticate(self, request):
         raw = request.META.get(self.header)
         if raw is None:
             return None
-        key = admin_key_authenticate(raw)
+        key = admin_key_authenticate(raw, cache_reads=getattr(request, "cache_reads", None))
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked admin key.")
         return KeyPrincipal(key=key, user_id=_user_id(request)), key

@@ -1,12 +1,14 @@
 """The default SQLite broker on a fresh file: processes starting together never fail."""
 
 import multiprocessing
+import os
+import uuid
 
 import pytest
 from kombu import Connection
 
 import convergence.celery  # noqa: F401  (registers the broker transport, as every process does)
-from convergence.broker import Transport
+from convergence.broker import RedisTransport, Transport
 
 PROCESSES = 8
 
@@ -47,3 +49,27 @@ def test_concurrent_first_publishes_on_a_fresh_broker_all_succeed(tmp_path, atte
     assert _race(url) == ["ok"] * PROCESSES
     with Connection(url) as conn:
         assert conn.SimpleQueue("celery").qsize() == PROCESSES
+
+
+def test_redis_broker_publishes_through_one_client_per_pool():
+    """On Redis, messages go through kombu's transport with one client per connection pool
+    (not one per message); after a fork's pool reset the channel makes a new one."""
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://"):
+        pytest.skip("needs Redis: set CELERY_BROKER_URL=redis://... (the CI run does)")
+    queue_name = f"test-broker-{uuid.uuid4().hex[:8]}"
+    with Connection(url) as conn:
+        assert isinstance(conn.transport, RedisTransport)
+        channel = conn.default_channel
+        assert channel._create_client() is channel._create_client()
+        queue = conn.SimpleQueue(queue_name)
+        for n in range(3):
+            queue.put({"n": n})
+        assert [queue.get(timeout=5).payload["n"] for _ in range(3)] == [0, 1, 2]
+        before = channel._create_client()
+        channel._disconnect_pools()
+        assert channel._create_client() is not before
+        queue.put({"n": 3})
+        assert queue.get(timeout=5).payload == {"n": 3}
+        queue.queue.delete()
+        queue.close()

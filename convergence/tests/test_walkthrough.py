@@ -214,7 +214,7 @@ def test_the_readme_walkthrough_runs_as_written_and_shows_in_the_admin(
         steps_status = dict(run.steps.values_list("step_id", "status"))
         assert steps_status["notify_failure"] == StepStatus.SKIPPED
         assert RunStatus.CANCELLED not in steps_status.values()
-        detail = next(json.loads(b) for _, b in shell.responses if '"steps":' in b)
+        detail = next(json.loads(b) for _, b in shell.responses if '"steps"' in b)
         assert detail["run_id"] == detail["pipeline_logging_id"] == run_id
         # The refused GCP run used no quota: one run counted today.
         assert UsageWindow.objects.get(tenant_id=TENANT, kind="day").runs_used == 1

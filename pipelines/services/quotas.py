@@ -12,7 +12,7 @@ admissions of one tenant are decided one after another on current counts. Three 
 - ``runs_admit_batch``: many runs of many tenants at once, for the dispatcher.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +31,7 @@ from tenants.services.usage import day_window_bounds, month_windows_current
 # Two window rows and one counter row updated means admitted; anything less means the
 # caller must roll back (a window was full, or a row is missing: ``run_admit`` decides).
 _ADMIT_SQL = """
-WITH gate AS (
+gate AS (
     UPDATE {counter} AS c SET held = c.held + 1
     FROM {tenant} AS t, {subscription} AS s, {plan} AS p
     WHERE c.tenant_id = %s AND t.id = c.tenant_id AND s.tenant_id = t.id AND p.id = s.plan_id
@@ -67,18 +67,26 @@ def run_admit_statement_supported() -> bool:
     return connection.vendor == "postgresql"
 
 
-def run_admit_statement(*, tenant_id: str, now: datetime) -> bool:
+def run_admit_statement(
+    *, tenant_id: str, now: datetime, writes: Sequence[tuple[str, list]] = ()
+) -> bool:
     """Count one run against the tenant's quotas in one statement; True if admitted.
 
-    False leaves counters half-counted: the caller must roll back its transaction and
-    call ``run_admit`` for the reason (or for the admission, if a row was only missing).
-    Run it as the transaction's last statement, so the lock is held only until commit.
+    ``writes`` (statements with their parameters: the run's inserts) go into the same
+    statement, as data-modifying ``WITH`` queries, so recording and admitting a run is one
+    round trip. False leaves counters half-counted and the writes done: the caller must
+    roll back its transaction and call ``run_admit`` for the reason (or for the admission,
+    if a row was only missing). Run it as the transaction's last statement, so the lock is
+    held only until commit.
     """
     day_start, _ = day_window_bounds(now)
-    sql = _ADMIT_SQL.format(**_tables())
+    ctes = [f"write_{i} AS ({sql})" for i, (sql, _) in enumerate(writes)]
+    sql = "WITH " + "".join(f"{cte}, " for cte in ctes) + _ADMIT_SQL.format(**_tables())
     runnable = sorted(Tenant.RUNNABLE_STATUSES)
+    params = [p for _, write_params in writes for p in write_params]
+    params += [tenant_id, runnable, tenant_id, day_start, tenant_id, now, now]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [tenant_id, runnable, tenant_id, day_start, tenant_id, now, now])
+        cursor.execute(sql, params)
         gates, windows = cursor.fetchone()
     return gates == 1 and windows == 2
 

@@ -33,7 +33,8 @@ from pipelines.services.quotas import (
     run_slot_release,
     runs_admit_batch,
 )
-from tenants.services.audit import Actor, audit_record
+from tenants.models import AuditEvent
+from tenants.services.audit import Actor, audit_record, audit_row
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +83,11 @@ def pipeline_run_start(
     TenantCannotRun or QuotaExceeded;
     a refused run leaves no row and uses no quota.
 
-    On PostgreSQL the run, its steps and its audit event are written first and admission
-    is the transaction's last statement (``run_admit_statement``), so the tenant's counters
-    are locked only from that statement to the commit: four statements in all. When that
-    statement says no, everything is rolled back and ``run_admit`` decides again under the
-    lock, raising the reason (or admitting, if a counter row was only missing).
+    On PostgreSQL the run, its steps, its audit event and the admission are one statement
+    (``run_admit_statement`` with the inserts as its first parts), so the tenant's counters
+    are locked only from that statement to the commit. When it says no, everything is
+    rolled back and ``run_admit`` decides again under the lock, raising the reason (or
+    admitting, if a counter row was only missing).
     """
     request = RunRequest(
         tenant_id=tenant_id,
@@ -104,40 +105,55 @@ def pipeline_run_start(
     values = _config_resolve(request, config=config)
     now = now or timezone.now()
 
-    def record() -> PipelineRun:
+    def rows() -> tuple[dict, list[dict], dict | None]:
+        """The run's row, its steps' rows and its audit event (None without an actor)."""
         run_row, step_rows = _run_rows(request, config=config, values=values, now=timezone.now())
-        runs_insert(runs=[run_row], steps=step_rows)
-        run = PipelineRun(**run_row)
-        run._state.adding, run._state.db = False, connection.alias
+        event = None
         if actor is not None:
-            audit_record(
+            event = audit_row(
                 actor=actor,
                 action="run.retry" if trigger == PipelineRun.Trigger.RETRY else "run.start",
                 tenant_id=tenant_id,
-                target=str(run.pk),
+                target=str(run_row["id"]),
                 details={
-                    "config_path": run.config_path,
+                    "config_path": config_path,
                     "trigger": trigger,
                     **({"retry_of": str(retry_of.pk)} if retry_of is not None else {}),
                 },
             )
+        return run_row, step_rows, event
+
+    def recorded(run_row: dict) -> PipelineRun:
+        """The written run; queued once the transaction commits."""
+        run = PipelineRun(**run_row)
+        run._state.adding, run._state.db = False, connection.alias
         if enqueue:
             transaction.on_commit(lambda: runs_enqueue(run_ids=[run.pk]))
         return run
 
+    config_path = PipelineRun(provider=provider, domain=domain, pipeline=pipeline).config_path
+
     run = None
     if run_admit_statement_supported():
+        run_row, step_rows, event = rows()
+        writes = [rows_insert(PipelineRun, rows=[run_row])]
+        writes += [rows_insert(StepRun, rows=step_rows)] if step_rows else []
+        writes += [rows_insert(AuditEvent, rows=[event])] if event is not None else []
         try:
             with transaction.atomic():
-                run = record()
-                if not run_admit_statement(tenant_id=tenant_id, now=now):
+                if not run_admit_statement(tenant_id=tenant_id, now=now, writes=writes):
                     raise _NotAdmittedInOneStatement
+                run = recorded(run_row)
         except _NotAdmittedInOneStatement:
             run = None
     if run is None:
         with transaction.atomic():
             run_admit(tenant_id=tenant_id, now=now)
-            run = record()
+            run_row, step_rows, event = rows()
+            runs_insert(runs=[run_row], steps=step_rows)
+            if event is not None:
+                AuditEvent.objects.create(**event)
+            run = recorded(run_row)
     logger.info("run %s admitted: %s for %s", run.pk, run.config_path, tenant_id)
     return run
 

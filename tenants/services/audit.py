@@ -27,13 +27,27 @@ def audit_record(
     target: str = "",
     details: dict | None = None,
 ) -> AuditEvent:
-    user = actor.user if getattr(actor.user, "pk", None) else None
     return AuditEvent.objects.create(
-        tenant_id=tenant_id,
-        actor=user,
-        actor_label=actor.label[:150],
-        user_id=actor.user_id[:150],
-        action=action,
-        target=target[:200],
-        details=details or {},
+        **audit_row(actor=actor, action=action, tenant_id=tenant_id, target=target, details=details)
     )
+
+
+def audit_row(
+    *,
+    actor: Actor,
+    action: str,
+    tenant_id: str = "",
+    target: str = "",
+    details: dict | None = None,
+) -> dict[str, Any]:
+    """The event ``audit_record`` would write, as a row (field name -> value), for a caller
+    that writes it in a statement of its own (``pipeline_run_start``)."""
+    return {
+        "tenant_id": tenant_id,
+        "actor_id": getattr(actor.user, "pk", None),
+        "actor_label": actor.label[:150],
+        "user_id": actor.user_id[:150],
+        "action": action,
+        "target": target[:200],
+        "details": details or {},
+    }

@@ -8,13 +8,16 @@ import secrets
 import string
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
+from convergence.throttling import KeyAhead
 from tenants.models import AdminKey, ApiKey, KeyBase, Tenant
 from tenants.services.audit import Actor, audit_record
 
@@ -135,10 +138,12 @@ def key_revoke(*, key: KeyBase, actor: Actor) -> KeyBase:
     return key
 
 
-def _authenticate(model: type[KeyBase], plaintext: str) -> KeyBase | None:
+def _authenticate(
+    model: type[KeyBase], plaintext: str, cache_reads: Mapping[str, Any] | None
+) -> KeyBase | None:
     now = timezone.now()
     digest = key_hash(plaintext)
-    key = _key_cached(model, digest)
+    key = _key_cached(model, digest, cache_reads or {})
     if key is None:
         keys = model.objects.select_related("tenant") if model is ApiKey else model.objects
         key = keys.filter(key_hash=digest).first()
@@ -165,8 +170,12 @@ def _key_cache_name(model: type[KeyBase], digest: str) -> str:
     return f"auth-key:{model._meta.model_name}:{digest}"
 
 
-def _key_cached(model: type[KeyBase], digest: str) -> KeyBase | None:
-    values = cache.get(_key_cache_name(model, digest))
+def _key_cached(
+    model: type[KeyBase], digest: str, cache_reads: Mapping[str, Any]
+) -> KeyBase | None:
+    name = _key_cache_name(model, digest)
+    # Read already, with the request's rate limits, in one round trip (``key_ahead``)?
+    values = cache_reads[name] if name in cache_reads else cache.get(name)
     if values is None:
         return None
     names = [f.attname for f in model._meta.concrete_fields]
@@ -220,17 +229,35 @@ def _well_formed(model: type[KeyBase], plaintext: str, pattern, legacy_pattern) 
     return bool(legacy_pattern.fullmatch(plaintext)) and legacy_keys_usable(model)
 
 
-def api_key_authenticate(plaintext: str) -> ApiKey | None:
+def api_key_authenticate(
+    plaintext: str, *, cache_reads: Mapping[str, Any] | None = None
+) -> ApiKey | None:
     """The usable key for this plaintext, or None.
 
     A malformed key, or one whose checksum does not match, never reaches the database.
+    ``cache_reads``: cache entries already read for this request (name -> value or None).
     """
     if not _well_formed(ApiKey, plaintext or "", API_KEY_PATTERN, LEGACY_API_KEY_PATTERN):
         return None
-    return _authenticate(ApiKey, plaintext)
+    return _authenticate(ApiKey, plaintext, cache_reads)
 
 
-def admin_key_authenticate(plaintext: str) -> AdminKey | None:
+def admin_key_authenticate(
+    plaintext: str, *, cache_reads: Mapping[str, Any] | None = None
+) -> AdminKey | None:
     if not _well_formed(AdminKey, plaintext or "", ADMIN_KEY_PATTERN, LEGACY_ADMIN_KEY_PATTERN):
         return None
-    return _authenticate(AdminKey, plaintext)
+    return _authenticate(AdminKey, plaintext, cache_reads)
+
+
+_PATTERNS = {ApiKey: API_KEY_PATTERN, AdminKey: ADMIN_KEY_PATTERN}
+
+
+def key_ahead(model: type[KeyBase], plaintext: str) -> KeyAhead | None:
+    """Where a checksummed key's cached row would be, for the request's rate-limit round trip
+    to read it too (``convergence.throttling.address_check``); None for any other text (a
+    key of the legacy shape is read as before). No query, no cache call."""
+    if not (_PATTERNS[model].fullmatch(plaintext) and key_checksum_valid(plaintext)):
+        return None
+    digest = key_hash(plaintext)
+    return KeyAhead(_key_cache_name(model, digest), model.__name__, digest)

@@ -8,8 +8,8 @@ from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from pipelines.models import PipelineRun
-from tenants.models import Plan, Subscription, UsageWindow
+from pipelines.models import PipelineRun, StepRun
+from tenants.models import AuditEvent, Plan, Subscription, UsageWindow
 
 REQUESTS = 200
 RUN_URL = "/api/v1/pipelines/run/{tenant}/example/demo/hello"
@@ -85,6 +85,13 @@ def test_daily_limit_admits_exactly_the_limit(requires_postgres, onboard):
     assert PipelineRun.objects.filter(tenant_id="race_daily").count() == 25
     day = UsageWindow.objects.get(tenant_id="race_daily", kind="day")
     assert day.runs_used == 25
+    # A refused run leaves nothing: no steps and no audit event of its own either.
+    assert StepRun.objects.filter(run__tenant_id="race_daily").count() == 25 * 2
+    started = AuditEvent.objects.filter(tenant_id="race_daily", action="run.start")
+    assert sorted(started.values_list("target", flat=True)) == sorted(
+        str(pk)
+        for pk in PipelineRun.objects.filter(tenant_id="race_daily").values_list("pk", flat=True)
+    )
 
 
 def test_concurrent_limit_admits_exactly_the_limit(requires_postgres, onboard):
