@@ -296,6 +296,26 @@ def duckdb_memory_bounded() -> None:
     engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
 
 
+@fix
+def in_lists_compared_in_place() -> None:
+    """DuckDB's optimizer turns each ``x IN (<six or more constants>)`` into a hash join
+    against a table of the constants. A FOCUS statement holds some thirty such lists (its
+    CASE chains over line types and services), so it ran thirty joins, each with its own
+    hash table: about 60 MB more under the emulator's memory cap (a 200,000-row AWS
+    normalization then ran out of memory) and a quarter more CPU than comparing in place.
+    BigQuery plans its own way; locally the lists are compared in place (same results).
+    """
+    from bqemulator.storage import engine
+
+    original = engine.DuckDBEngine._apply_session_pragmas
+
+    def apply_session_pragmas(self):
+        original(self)
+        self._connection.execute("SET disabled_optimizers = 'in_clause'")
+
+    engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
+
+
 def main() -> None:
     for apply in FIXES:
         apply()

@@ -1126,6 +1126,7 @@ def focus_sql(
     if provider in ("aws", "azure", "focus"):
         required = {"aws": AWS_REQUIRED, "azure": AZURE_REQUIRED, "focus": FOCUS_NATIVE_REQUIRED}
         _require(provider, required[provider], available)
+        keep = ""  # the outer WHERE
         if provider == "focus":
             inner_columns = _native_inner()
             outer = _native_outer(available or frozenset(FOCUS_COLUMN_NAMES))
@@ -1144,7 +1145,10 @@ def focus_sql(
             # FOCUS bills as 0 on the usage row itself: the pair nets to the same total.
             line_type = _resolve("[[lineItem_LineItemType]]", available)
             where = f"\nWHERE {line_type} <> 'SavingsPlanNegation'"
-            parts = "\nCROSS JOIN UNNEST(IF(s.unused_cost > 0, [0, 1], [0])) AS part"
+            # Each row twice (a constant array, not one per row: an engine need not join
+            # the array back to its row), the second kept only for an unused commitment.
+            parts = "\nCROSS JOIN UNNEST([0, 1]) AS part"
+            keep = "\nWHERE part = 0 OR s.unused_cost > 0"
         else:
             inner_columns = AZURE_INNER
             outer = _outer(AZURE_COLUMNS, names)
@@ -1154,7 +1158,7 @@ def focus_sql(
         )
         body = (
             f"SELECT\n  {_select_list(outer, order)}\n"
-            f"FROM (\n  SELECT\n    {inner}\n  FROM `{{source}}`{where}\n) AS s{parts}{joins}"
+            f"FROM (\n  SELECT\n    {inner}\n  FROM `{{source}}`{where}\n) AS s{parts}{joins}{keep}"
         )
     else:
         columns = dict(GCP_COLUMNS, **GCP_DETAILED_COLUMNS) if gcp_detailed else GCP_COLUMNS
