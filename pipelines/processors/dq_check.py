@@ -99,20 +99,16 @@ class DqCheck(Processor):
             if name in checks
         ]
         conformance = checks.get("focus_conformance")
-        # Every check on the FOCUS table is an aggregate of one query: one scan of the table
-        # (the conformance rules that group by a column read it once more each).
-        aggregates = {"row_count": "COUNT(*)"}
-        aggregates.update(
-            (f"null_{i}", f"COUNTIF({column} IS NULL)") for i, column in enumerate(not_null)
-        )
         allowed = allowed_values_counts() if checks.get("focus_allowed_values") else {}
-        aggregates.update((f"allowed_{column}", expr) for column, expr in allowed.items())
-        aggregates.update((f"observed_{t.name}", f"SUM({t.column})") for t in totals)
-        if conformance:
-            aggregates.update((f"focus_{n}", expr) for n, expr in conformance_counts().items())
-        select = ",\n  ".join(f"{expr} AS {name}" for name, expr in aggregates.items())
+        sql = table_checks_sql(
+            table,
+            not_null=not_null,
+            allowed_values=bool(allowed),
+            totals={t.name: t.column for t in totals},
+            conformance=bool(conformance),
+        )
         wh = context.warehouse
-        row = wh.query(sql_render(f"SELECT\n  {select}\nFROM `{{table}}`", {"table": table}))
+        row = wh.query(sql)
         # Column names are case-insensitive (the emulator answers them lower-cased).
         found = {name.lower(): value for name, value in row.rows[0].items()}
         # The source side: every total taken from one raw table in one scan of it.
@@ -200,6 +196,31 @@ class DqCheck(Processor):
                 for name, passed, observed, expected, message in outcomes
             ],
         )
+
+
+def table_checks_sql(
+    table: str,
+    *,
+    not_null=(),
+    allowed_values: bool = False,
+    totals: Mapping[str, str] | None = None,
+    conformance: bool = False,
+) -> str:
+    """Every check on the table as an aggregate of one query, so one scan of it (the FOCUS
+    rules that group by a column read it once more each): ``row_count``, ``null_<i>`` per
+    ``not_null`` column, ``allowed_<Column>``, ``observed_<name>`` = SUM of each of
+    ``totals`` (name -> column), and the FOCUS rules' ``focus_r<i>``."""
+    aggregates = {"row_count": "COUNT(*)"}
+    aggregates.update(
+        (f"null_{i}", f"COUNTIF({column} IS NULL)") for i, column in enumerate(not_null)
+    )
+    if allowed_values:
+        aggregates.update((f"allowed_{c}", expr) for c, expr in allowed_values_counts().items())
+    aggregates.update((f"observed_{name}", f"SUM({c})") for name, c in (totals or {}).items())
+    if conformance:
+        aggregates.update((f"focus_{n}", expr) for n, expr in conformance_counts().items())
+    select = ",\n  ".join(f"{expr} AS {name}" for name, expr in aggregates.items())
+    return sql_render(f"SELECT\n  {select}\nFROM `{{table}}`", {"table": table})
 
 
 def _cost_total_errors(spec: Any) -> list[str]:
