@@ -301,8 +301,9 @@ def in_lists_compared_in_place() -> None:
     """DuckDB's optimizer turns each ``x IN (<six or more constants>)`` into a hash join
     against a table of the constants. A FOCUS statement holds some thirty such lists (its
     CASE chains over line types and services), so it ran thirty joins, each with its own
-    hash table: about 60 MB more under the emulator's memory cap (a 200,000-row AWS
-    normalization then ran out of memory) and a quarter more CPU than comparing in place.
+    hash table: about 60 MB more under the emulator's memory cap (with the per-row UNNEST
+    the AWS statement had, a 200,000-row normalization ran out of memory) and about a third
+    more CPU than comparing in place.
     BigQuery plans its own way; locally the lists are compared in place (same results).
     """
     from bqemulator.storage import engine
