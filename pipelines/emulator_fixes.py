@@ -56,6 +56,78 @@ def numeric_keeps_nine_decimals() -> None:
     }
 
 
+def _text_typed(node) -> bool:
+    """Whether a DuckDB expression is text by its shape alone (no schema at hand): a string
+    literal, a cast to text, a trim, or a NULLIF/COALESCE over one of those."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Paren):
+        return _text_typed(node.this)
+    if isinstance(node, exp.Literal):
+        return node.is_string
+    if isinstance(node, exp.Cast):  # TryCast too
+        return node.to.is_type(exp.DType.TEXT, exp.DType.VARCHAR)
+    if isinstance(node, exp.Trim):
+        return True
+    if isinstance(node, exp.Nullif | exp.Coalesce):
+        return _text_typed(node.this)
+    return False
+
+
+@fix
+def numeric_parses_fast_where_it_fits() -> None:
+    """DuckDB parses text into a 128-bit ``DECIMAL(38, 9)`` (what ``NUMERIC`` is, see
+    ``numeric_keeps_nine_decimals``) some 50 to 80 times more slowly than into a 64-bit
+    ``DECIMAL(18, 9)``: that parse was most of a 1 M-row FOCUS normalization. A
+    ``PARSE_NUMERIC(s)``, or a ``CAST``/``SAFE_CAST`` of text to ``NUMERIC``, becomes
+    ``COALESCE(TRY_CAST(s AS DECIMAL(18, 9)), CAST(s AS DECIMAL(38, 9)))``: the same parser
+    at the same scale, so the same value and rounding wherever the narrow type holds it
+    (|value| < 10^9); anything else (wider values, bad strings, NULL) takes the 128-bit cast
+    as before, errors and all. The result is ``DECIMAL(38, 9)`` either way.
+
+    The rule is tried before the emulator's own (whose ``PARSE_NUMERIC`` rule it replaces)
+    and added to the translators already built at import (the job executor's).
+    """
+    from bqemulator.jobs import executor
+    from bqemulator.sql import rules
+    from bqemulator.sql.rules import TranslationRule
+    from sqlglot import exp
+
+    wide = "DECIMAL(38, 9)"
+    narrow = exp.DataType.build("DECIMAL(18, 9)")
+
+    def numeric(node) -> bool:
+        return isinstance(node, exp.Cast) and node.to.sql(dialect="duckdb") == wide
+
+    class NumericParsesFast(TranslationRule):
+        name = "NUMERIC_PARSES_FAST"
+
+        def applies_to(self, node) -> bool:
+            if type(node).__name__ == "ParseNumeric":
+                return node.this is not None
+            if not numeric(node) or not _text_typed(node.this):
+                return False
+            # The fallback of an already rewritten parse: left as it is.
+            parent = node.parent
+            return not (isinstance(parent, exp.Coalesce) and node is not parent.this)
+
+        def rewrite(self, node):
+            text = node.this
+            fallback = (
+                exp.Cast(this=text.copy(), to=exp.DataType.build(wide))
+                if type(node).__name__ == "ParseNumeric"
+                else node.copy()
+            )
+            return exp.Coalesce(
+                this=exp.TryCast(this=text.copy(), to=narrow.copy()), expressions=[fallback]
+            )
+
+    if any(rule.name == NumericParsesFast.name for rule in executor._translator._rules):
+        return  # applied already (a test process may apply it twice)
+    rules._REGISTRY.insert(0, NumericParsesFast)
+    executor._translator._rules.insert(0, NumericParsesFast())
+
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -220,6 +292,27 @@ def duckdb_memory_bounded() -> None:
         atexit.register(shutil.rmtree, spill, ignore_errors=True)
         self._connection.execute("SET memory_limit = ?", [limit])
         self._connection.execute("SET temp_directory = ?", [spill])
+
+    engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
+
+
+@fix
+def in_lists_compared_in_place() -> None:
+    """DuckDB's optimizer turns each ``x IN (<six or more constants>)`` into a hash join
+    against a table of the constants. A FOCUS statement holds some thirty such lists (its
+    CASE chains over line types and services), so it ran thirty joins, each with its own
+    hash table: about 60 MB more under the emulator's memory cap (with the per-row UNNEST
+    the AWS statement had, a 200,000-row normalization ran out of memory) and about a third
+    more CPU than comparing in place.
+    BigQuery plans its own way; locally the lists are compared in place (same results).
+    """
+    from bqemulator.storage import engine
+
+    original = engine.DuckDBEngine._apply_session_pragmas
+
+    def apply_session_pragmas(self):
+        original(self)
+        self._connection.execute("SET disabled_optimizers = 'in_clause'")
 
     engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
 

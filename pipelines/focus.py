@@ -1126,6 +1126,7 @@ def focus_sql(
     if provider in ("aws", "azure", "focus"):
         required = {"aws": AWS_REQUIRED, "azure": AZURE_REQUIRED, "focus": FOCUS_NATIVE_REQUIRED}
         _require(provider, required[provider], available)
+        keep = ""  # the outer WHERE
         if provider == "focus":
             inner_columns = _native_inner()
             outer = _native_outer(available or frozenset(FOCUS_COLUMN_NAMES))
@@ -1144,7 +1145,10 @@ def focus_sql(
             # FOCUS bills as 0 on the usage row itself: the pair nets to the same total.
             line_type = _resolve("[[lineItem_LineItemType]]", available)
             where = f"\nWHERE {line_type} <> 'SavingsPlanNegation'"
-            parts = "\nCROSS JOIN UNNEST(IF(s.unused_cost > 0, [0, 1], [0])) AS part"
+            # Each row twice (a constant array, not one per row: an engine need not join
+            # the array back to its row), the second kept only for an unused commitment.
+            parts = "\nCROSS JOIN UNNEST([0, 1]) AS part"
+            keep = "\nWHERE part = 0 OR s.unused_cost > 0"
         else:
             inner_columns = AZURE_INNER
             outer = _outer(AZURE_COLUMNS, names)
@@ -1154,7 +1158,7 @@ def focus_sql(
         )
         body = (
             f"SELECT\n  {_select_list(outer, order)}\n"
-            f"FROM (\n  SELECT\n    {inner}\n  FROM `{{source}}`{where}\n) AS s{parts}{joins}"
+            f"FROM (\n  SELECT\n    {inner}\n  FROM `{{source}}`{where}\n) AS s{parts}{joins}{keep}"
         )
     else:
         columns = dict(GCP_COLUMNS, **GCP_DETAILED_COLUMNS) if gcp_detailed else GCP_COLUMNS
@@ -1180,33 +1184,27 @@ def _require(provider: str, required: Iterable[str], available: frozenset[str] |
         raise FocusSourceError(f"{provider} source lacks required columns: {', '.join(missing)}")
 
 
-def source_total_sql(provider: str, *, source: str, source_columns=None) -> str:
-    """A query returning ``total``: the source's billed cost, computed from the raw export.
-
-    ``source_columns`` lets a CUR 2.0 export (snake_case names) be read as well.
-    """
+def source_total_expr(provider: str, *, source_columns=None) -> str:
+    """A row expression over the raw export: the row's billed cost (``SUM`` it for the
+    source's total). ``source_columns`` lets a CUR 2.0 export (snake_case names) be read."""
     available = frozenset(source_columns) if source_columns is not None else None
     if provider == "aws":
-        expr = _num(_resolve("[[lineItem_UnblendedCost]]", available))
-    elif provider == "azure":
-        expr = _num(_resolve("[[CostInBillingCurrency]]", available))
-    elif provider == "gcp":
-        expr = (
+        return _num(_resolve("[[lineItem_UnblendedCost]]", available))
+    if provider == "azure":
+        return _num(_resolve("[[CostInBillingCurrency]]", available))
+    if provider == "gcp":
+        return (
             f"{_num('cost')} + IFNULL((SELECT SUM({_num('c.amount')}) "
             "FROM UNNEST(credits) AS c), 0)"
         )
-    elif provider == "focus":
-        expr = "PARSE_NUMERIC(NULLIF(NULLIF(TRIM(BilledCost), 'NULL'), ''))"
-    else:
-        raise ValueError(f"unknown FOCUS provider {provider!r} (expected {', '.join(PROVIDERS)})")
-    return sql_render(
-        f"SELECT SUM(row_total) AS total FROM (SELECT {expr} AS row_total FROM `{{source}}`)",
-        {"source": source},
-    )
+    if provider == "focus":
+        return "PARSE_NUMERIC(NULLIF(NULLIF(TRIM(BilledCost), 'NULL'), ''))"
+    raise ValueError(f"unknown FOCUS provider {provider!r} (expected {', '.join(PROVIDERS)})")
 
 
-def source_amortized_total_sql(provider: str, *, source: str, source_columns=None) -> str:
-    """A query returning ``total``: the source's amortized cost, by the provider's own rule.
+def source_amortized_total_expr(provider: str, *, source_columns=None) -> str:
+    """A row expression over the raw export: the row's amortized cost, by the provider's
+    own rule.
 
     AWS: usage at its cost, reservation- and savings-plan-covered usage at their effective
     cost, plus the unused part of each RIFee and SavingsPlanRecurringFee; commitment
@@ -1224,7 +1222,7 @@ def source_amortized_total_sql(provider: str, *, source: str, source_columns=Non
 
     if provider == "aws":
         kind = col("lineItem_LineItemType")
-        expr = (
+        return (
             f"CASE {kind} WHEN 'DiscountedUsage' THEN {amount('reservation_EffectiveCost')} "
             f"WHEN 'SavingsPlanCoveredUsage' THEN {amount('savingsPlan_SavingsPlanEffectiveCost')} "
             f"WHEN 'RIFee' THEN {amount('reservation_UnusedAmortizedUpfrontFeeForBillingPeriod')}"
@@ -1236,26 +1234,42 @@ def source_amortized_total_sql(provider: str, *, source: str, source_columns=Non
             f"{amount('lineItem_UnblendedCost')}, 0) "
             f"ELSE {amount('lineItem_UnblendedCost')} END"
         )
-    elif provider == "azure":
+    if provider == "azure":
         commitment = f"COALESCE({col('benefitId')}, {col('ReservationId')})"
-        expr = (
+        return (
             f"IF({commitment} IS NULL, {amount('CostInBillingCurrency')}, "
             f"IF({col('ChargeType')} = 'Purchase', 0, "
             f"ROUND({amount('EffectivePrice')} * {amount('Quantity')}, 9)))"
         )
-    elif provider == "focus":
-        expr = "IFNULL(PARSE_NUMERIC(NULLIF(NULLIF(TRIM(EffectiveCost), 'NULL'), '')), 0)"
-    else:
-        return source_total_sql(provider, source=source, source_columns=source_columns)
-    return sql_render(
-        f"SELECT SUM(row_total) AS total FROM (SELECT {expr} AS row_total FROM `{{source}}`)",
-        {"source": source},
-    )
+    if provider == "focus":
+        return "IFNULL(PARSE_NUMERIC(NULLIF(NULLIF(TRIM(EffectiveCost), 'NULL'), '')), 0)"
+    return source_total_expr(provider, source_columns=source_columns)
 
 
-def allowed_values_sql(table: str) -> str:
-    """A query counting, per closed-set column, the rows whose value lies outside its set."""
-    counts = []
+def source_totals_sql(source: str, exprs: Mapping[str, str]) -> str:
+    """One query over the raw export summing each named row expression, one column per name
+    (every total a ``dq.check`` step takes from one source, in one scan of it)."""
+    inner = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
+    sums = ", ".join(f"SUM({name}) AS {name}" for name in exprs)
+    return sql_render(f"SELECT {sums} FROM (SELECT {inner} FROM `{{source}}`)", {"source": source})
+
+
+def source_total_sql(provider: str, *, source: str, source_columns=None) -> str:
+    """A query returning ``total``: the source's billed cost, computed from the raw export."""
+    expr = source_total_expr(provider, source_columns=source_columns)
+    return source_totals_sql(source, {"total": expr})
+
+
+def source_amortized_total_sql(provider: str, *, source: str, source_columns=None) -> str:
+    """A query returning ``total``: the source's amortized cost (see
+    ``source_amortized_total_expr``)."""
+    expr = source_amortized_total_expr(provider, source_columns=source_columns)
+    return source_totals_sql(source, {"total": expr})
+
+
+def allowed_values_counts() -> dict[str, str]:
+    """Per closed-set column, an aggregate counting the rows whose value lies outside its set."""
+    counts = {}
     for column, values in sorted(ALLOWED_VALUES.items()):
         listed = _in(sorted(values))
         null_ok = column in NULLABLE_ALLOWED_VALUES
@@ -1264,8 +1278,14 @@ def allowed_values_sql(table: str) -> str:
             if null_ok
             else (f"{column} IS NULL OR {column} NOT IN ({listed})")
         )
-        counts.append(f"COUNTIF({condition}) AS {column}")
-    return sql_render(f"SELECT {', '.join(counts)} FROM `{{table}}`", {"table": table})
+        counts[column] = f"COUNTIF({condition})"
+    return counts
+
+
+def allowed_values_sql(table: str) -> str:
+    """A query counting, per closed-set column, the rows whose value lies outside its set."""
+    counts = ", ".join(f"{expr} AS {column}" for column, expr in allowed_values_counts().items())
+    return sql_render(f"SELECT {counts} FROM `{{table}}`", {"table": table})
 
 
 __all__ = [

@@ -176,9 +176,15 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def conformance_counts() -> dict[str, str]:
+    """The violation count of each rule, as an aggregate over the FOCUS table (``{table}``
+    where a rule reads it again), named ``r0``, ``r1``… as ``conformance_results`` reads them."""
+    return {f"r{i}": rule.violations for i, rule in enumerate(RULES)}
+
+
 def conformance_sql(table: str) -> str:
     """One query over the FOCUS table: a violation count per rule, columns ``r0``, ``r1``…"""
-    counts = ",\n  ".join(f"{rule.violations} AS r{i}" for i, rule in enumerate(RULES))
+    counts = ",\n  ".join(f"{expr} AS {name}" for name, expr in conformance_counts().items())
     return sql_render(f"SELECT\n  {counts}\nFROM `{{table}}`", {"table": table})
 
 

@@ -7,15 +7,17 @@ import datetime as dt
 import decimal
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pipelines.focus import (
     PROVIDERS,
-    allowed_values_sql,
-    source_amortized_total_sql,
-    source_total_sql,
+    allowed_values_counts,
+    source_amortized_total_expr,
+    source_total_expr,
+    source_totals_sql,
 )
-from pipelines.focus_conformance import conformance_results, conformance_sql
+from pipelines.focus_conformance import conformance_counts, conformance_results
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -26,7 +28,7 @@ from pipelines.processors.base import (
     get_path,
     require_str,
 )
-from pipelines.sql_identifiers import name_check
+from pipelines.sql_identifiers import name_check, sql_render
 from pipelines.tables import DQ_RESULTS, META_TABLES
 
 CHECKS = frozenset(
@@ -90,46 +92,67 @@ class DqCheck(Processor):
         # Every identifier is rendered and checked before the first warehouse call.
         table = context.table(self.step.options["table"])
         not_null = [name_check("column", context.render(c)) for c in checks.get("not_null", ())]
-        cost_total = (
-            _cost_total_plan(context, checks["cost_total"], table)
-            if ("cost_total" in checks)
-            else None
+        source_columns: dict[str, list[str]] = {}
+        totals = [
+            _cost_total_plan(context, checks[name], name=name, columns=source_columns)
+            for name in ("cost_total", "amortized_total")
+            if name in checks
+        ]
+        conformance = checks.get("focus_conformance")
+        allowed = allowed_values_counts() if checks.get("focus_allowed_values") else {}
+        sql = table_checks_sql(
+            table,
+            not_null=not_null,
+            allowed_values=bool(allowed),
+            totals={t.name: t.column for t in totals},
+            conformance=bool(conformance),
         )
-        amortized_total = (
-            _cost_total_plan(context, checks["amortized_total"], table, amortized=True)
-            if ("amortized_total" in checks)
-            else None
-        )
-        quoted = f"`{table}`"
         wh = context.warehouse
+        row = wh.query(sql)
+        # Column names are case-insensitive (the emulator answers them lower-cased).
+        found = {name.lower(): value for name, value in row.rows[0].items()}
+        # The source side: every total taken from one raw table in one scan of it.
+        expected: dict[str, decimal.Decimal] = {}
+        for source in dict.fromkeys(t.source for t in totals):
+            exprs = {t.name: t.source_expr for t in totals if t.source == source}
+            row = wh.query(source_totals_sql(source, exprs)).rows[0]
+            expected.update((name, decimal.Decimal(str(row[name] or 0))) for name in exprs)
+
         outcomes: list[tuple[str, bool, str, str, str]] = []
-        count = wh.query(f"SELECT COUNT(*) AS n FROM {quoted}").rows[0]["n"]
+        count = found["row_count"]
         if "min_rows" in checks:
-            expected = checks["min_rows"]
+            minimum = checks["min_rows"]
             outcomes.append(
-                ("min_rows", count >= expected, str(count), f">= {expected}", "row count")
+                ("min_rows", count >= minimum, str(count), f">= {minimum}", "row count")
             )
-        for column in not_null:
-            nulls = wh.query(f"SELECT COUNTIF({column} IS NULL) AS n FROM {quoted}").rows[0]["n"]
+        for i, column in enumerate(not_null):
+            nulls = found[f"null_{i}"]
             outcomes.append(
                 (f"not_null:{column}", nulls == 0, str(nulls), "0", f"NULLs in {column}")
             )
-        if checks.get("focus_allowed_values"):
-            bad = wh.query(allowed_values_sql(table)).rows[0]
-            for column, n in sorted(bad.items()):
-                outcomes.append(
-                    (f"allowed_values:{column}", n == 0, str(n), "0", "values outside FOCUS set")
+        for column in sorted(allowed):
+            n = found[f"allowed_{column}".lower()]
+            outcomes.append(
+                (f"allowed_values:{column}", n == 0, str(n), "0", "values outside FOCUS set")
+            )
+        for t in totals:
+            observed = decimal.Decimal(str(found[f"observed_{t.name}".lower()] or 0))
+            passed = abs(observed - expected[t.name]) <= t.tolerance
+            outcomes.append(
+                (
+                    t.name,
+                    passed,
+                    str(observed),
+                    f"{expected[t.name]} ± {t.tolerance}",
+                    f"SUM({t.column})",
                 )
-        if cost_total is not None:
-            outcomes.append(_cost_total(wh, *cost_total))
-        if amortized_total is not None:
-            outcomes.append(_cost_total(wh, *amortized_total, name="amortized_total"))
+            )
         # FOCUS rules are recorded per run; they fail the step only when ``strict``: a
         # provider's own data may break one, and the tenant should still get its table.
         advisory: set[str] = set()
-        conformance = checks.get("focus_conformance")
         if conformance:
-            for rule, violations in conformance_results(wh.query(conformance_sql(table)).rows[0]):
+            counts = {n: found[f"focus_{n}"] for n in conformance_counts()}
+            for rule, violations in conformance_results(counts):
                 name = f"focus:{rule.rule_id}"
                 outcomes.append((name, violations == 0, str(violations), "0", rule.text))
                 if conformance != "strict":
@@ -175,6 +198,31 @@ class DqCheck(Processor):
         )
 
 
+def table_checks_sql(
+    table: str,
+    *,
+    not_null=(),
+    allowed_values: bool = False,
+    totals: Mapping[str, str] | None = None,
+    conformance: bool = False,
+) -> str:
+    """Every check on the table as an aggregate of one query, so one scan of it (the FOCUS
+    rules that group by a column read it once more each): ``row_count``, ``null_<i>`` per
+    ``not_null`` column, ``allowed_<Column>``, ``observed_<name>`` = SUM of each of
+    ``totals`` (name -> column), and the FOCUS rules' ``focus_r<i>``."""
+    aggregates = {"row_count": "COUNT(*)"}
+    aggregates.update(
+        (f"null_{i}", f"COUNTIF({column} IS NULL)") for i, column in enumerate(not_null)
+    )
+    if allowed_values:
+        aggregates.update((f"allowed_{c}", expr) for c, expr in allowed_values_counts().items())
+    aggregates.update((f"observed_{name}", f"SUM({c})") for name, c in (totals or {}).items())
+    if conformance:
+        aggregates.update((f"focus_{n}", expr) for n, expr in conformance_counts().items())
+    select = ",\n  ".join(f"{expr} AS {name}" for name, expr in aggregates.items())
+    return sql_render(f"SELECT\n  {select}\nFROM `{{table}}`", {"table": table})
+
+
 def _cost_total_errors(spec: Any) -> list[str]:
     errors: list[str] = []
     if not isinstance(spec, Mapping):
@@ -200,39 +248,41 @@ def _cost_total_errors(spec: Any) -> list[str]:
     return [e if e.startswith("checks.") else f"checks.cost_total.{e}" for e in errors]
 
 
+@dataclass(frozen=True)
+class _TotalPlan:
+    """A cost total check: ``SUM(column)`` of the table against ``source_expr`` summed over
+    the raw ``source`` table, within ``tolerance``."""
+
+    name: str
+    column: str
+    source: str
+    source_expr: str
+    tolerance: decimal.Decimal
+
+
 def _cost_total_plan(
-    context: StepContext, spec: Mapping[str, Any], table: str, *, amortized: bool = False
-) -> tuple:
-    """The two totals' queries, with every identifier checked, and the tolerance; with
-    ``amortized`` the source's total is its amortized cost (for EffectiveCost)."""
+    context: StepContext, spec: Mapping[str, Any], *, name: str, columns: dict
+) -> _TotalPlan:
+    """The check's column and source expression, every identifier checked, and its tolerance;
+    for ``amortized_total`` the source's total is its amortized cost (for EffectiveCost).
+    ``columns`` caches each raw table's column names across the step's checks."""
     column = name_check("column", context.render(spec["column"]))
     source = context.table(spec["source_table"])
     if spec.get("source_provider"):
-        columns = None
+        source_columns = None
         project, dataset, table_id = source.split(".")
         if spec["source_provider"] in ("aws", "azure") and project == context.project:
             # A CUR 1.0 or 2.0 export: the cost column's name depends on which; optional
             # commitment columns may be absent.
-            columns = [c.name for c in context.warehouse.table_columns(dataset, table_id)]
-        total_sql = source_amortized_total_sql if amortized else source_total_sql
-        source_sql = total_sql(spec["source_provider"], source=source, source_columns=columns)
+            if source not in columns:
+                found = context.warehouse.table_columns(dataset, table_id)
+                columns[source] = [c.name for c in found]
+            source_columns = columns[source]
+        total_expr = source_amortized_total_expr if name == "amortized_total" else source_total_expr
+        source_expr = total_expr(spec["source_provider"], source_columns=source_columns)
     else:
         source_column = name_check("column", context.render(spec["source_column"]))
         # Loads keep every column as STRING; cast in SQL so any column sums (a number too).
-        source_sql = (
-            f"SELECT SUM(SAFE_CAST(TRIM(CAST(`{source_column}` AS STRING)) AS NUMERIC)) AS total "
-            f"FROM `{source}`"
-        )
-    observed_sql = f"SELECT SUM({column}) AS total FROM `{table}`"
+        source_expr = f"SAFE_CAST(TRIM(CAST(`{source_column}` AS STRING)) AS NUMERIC)"
     tolerance = decimal.Decimal(str(spec.get("tolerance", DEFAULT_TOLERANCE)))
-    return column, observed_sql, source_sql, tolerance
-
-
-def _cost_total(
-    wh, column: str, observed_sql: str, source_sql: str, tolerance, name: str = "cost_total"
-) -> tuple:
-    """The table's cost total against the raw source's, within the tolerance (a cent)."""
-    observed = decimal.Decimal(str(wh.query(observed_sql).rows[0]["total"] or 0))
-    expected = decimal.Decimal(str(wh.query(source_sql).rows[0]["total"] or 0))
-    passed = abs(observed - expected) <= tolerance
-    return (name, passed, str(observed), f"{expected} ± {tolerance}", f"SUM({column})")
+    return _TotalPlan(name, column, source, source_expr, tolerance)

@@ -2,7 +2,9 @@
 
 from decimal import Decimal
 
-from pipelines.warehouse import Column
+import pytest
+
+from pipelines.warehouse import Column, WarehouseError
 
 NINE = "1234.123456789"
 
@@ -41,6 +43,87 @@ def test_numeric_columns_keep_nine_decimals(warehouse, scratch_dataset):
     warehouse.query(f"CREATE TABLE {ddl} (cost NUMERIC)")
     warehouse.query(f"INSERT INTO {ddl} (cost) VALUES (CAST(@v AS NUMERIC))", {"v": NINE})
     assert warehouse.query(f"SELECT cost FROM {ddl}").rows == [{"cost": Decimal(NINE)}]
+
+
+# Text the fast NUMERIC parse must read exactly as the 128-bit one: rounding at the tenth
+# decimal, the narrow type's edges, values beyond it (> 1e9) and NUMERIC's widest.
+PARSED = {
+    "0.123456789": "0.123456789",
+    "-0.1234567895": "-0.123456790",
+    "0.0000000005": "1E-9",
+    " 12 ": "12",
+    "1e-3": "0.001",
+    "999999999.999999999": "999999999.999999999",
+    "999999999.9999999995": "1000000000",
+    "1000000000": "1000000000",
+    "1234567890.123456789": "1234567890.123456789",
+    "-98765432109876543210.5": "-98765432109876543210.5",
+    "99999999999999999999999999999.999999999": "99999999999999999999999999999.999999999",
+}
+
+
+def test_numeric_parse_keeps_nine_decimals_and_wide_values(warehouse):
+    """PARSE_NUMERIC and text cast to NUMERIC (fast where DECIMAL(18, 9) holds the value)
+    give the exact value with nine decimals, large values included; NULL stays NULL."""
+    rows = warehouse.query(
+        "SELECT v, PARSE_NUMERIC(v) AS parsed, CAST(CAST(v AS STRING) AS NUMERIC) AS cast, "
+        "SAFE_CAST(TRIM(v) AS NUMERIC) AS safe FROM UNNEST(@values) AS v WITH OFFSET AS i "
+        "ORDER BY i",
+        {"values": list(PARSED)},
+    ).rows
+    assert [(r["v"], r["parsed"], r["cast"], r["safe"]) for r in rows] == [
+        (text, Decimal(value), Decimal(value), Decimal(value)) for text, value in PARSED.items()
+    ]
+    nulls = warehouse.query(
+        "SELECT PARSE_NUMERIC(CAST(NULL AS STRING)) AS parsed, "
+        "CAST(CAST(NULL AS STRING) AS NUMERIC) AS cast, SAFE_CAST(TRIM('x') AS NUMERIC) AS bad"
+    ).rows
+    assert nulls == [{"parsed": None, "cast": None, "bad": None}]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT PARSE_NUMERIC('abc') AS n",
+        "SELECT PARSE_NUMERIC(CAST('' AS STRING)) AS n",
+        "SELECT CAST(TRIM('1,5') AS NUMERIC) AS n",
+        "SELECT PARSE_NUMERIC('1e40') AS n",
+    ],
+)
+def test_numeric_parse_of_bad_text_is_an_error(warehouse, sql):
+    """Text that is no NUMERIC (or too wide for one) is an error, as in BigQuery."""
+    with pytest.raises(WarehouseError):
+        warehouse.query(sql)
+
+
+def test_numeric_parse_translation_is_narrow_first():
+    """The emulator's translation parses text as DECIMAL(18, 9) first, the 128-bit cast only
+    where that fails; run in DuckDB it gives the 128-bit cast's value (or error) for each."""
+    import duckdb
+    from bqemulator.sql.translator import SQLTranslator
+
+    from pipelines.emulator_fixes import (
+        numeric_keeps_nine_decimals,
+        numeric_parses_fast_where_it_fits,
+    )
+
+    numeric_keeps_nine_decimals()
+    numeric_parses_fast_where_it_fits()
+    translated = SQLTranslator().translate("SELECT PARSE_NUMERIC(CAST(v AS STRING)) AS n FROM t")
+    sql = translated.unwrap()
+    assert "TRY_CAST(CAST(v AS TEXT) AS DECIMAL(18, 9))" in sql
+    assert "CAST(CAST(v AS TEXT) AS DECIMAL(38, 9))" in sql
+    connection = duckdb.connect()
+    for text in [*PARSED, "abc", "", "1e40", "--1", None]:
+        connection.execute("CREATE OR REPLACE TABLE t AS SELECT CAST(? AS VARCHAR) AS v", [text])
+        try:
+            expected = connection.execute("SELECT CAST(v AS DECIMAL(38, 9)) FROM t").fetchall()
+        except duckdb.ConversionException:
+            with pytest.raises(duckdb.ConversionException):
+                connection.execute(sql)
+            continue
+        assert connection.execute(sql).fetchall() == expected, text
+    assert connection.execute(f"SELECT typeof(n) FROM ({sql})").fetchall() == [("DECIMAL(38,9)",)]
 
 
 def test_explicit_numeric_precision_is_kept(warehouse):

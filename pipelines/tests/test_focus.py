@@ -445,3 +445,39 @@ def test_azure_mca_export_with_camel_case_columns_normalizes(
         "account_type": 0,
         "sub_account_type": 0,
     }
+
+
+def test_dq_checks_read_the_focus_table_in_one_query_and_the_source_in_one():
+    """dq.check's table checks are aggregates of one SELECT over the table, its totals one
+    SELECT over the raw source; both valid BigQuery."""
+    import sqlglot
+    from sqlglot import exp
+
+    from pipelines.focus import source_amortized_total_expr, source_total_expr, source_totals_sql
+    from pipelines.processors.dq_check import table_checks_sql
+
+    sql = table_checks_sql(
+        "convergence-test.d.focus",
+        not_null=["BilledCost", "ServiceCategory"],
+        allowed_values=True,
+        totals={"cost_total": "BilledCost", "amortized_total": "EffectiveCost"},
+        conformance=True,
+    )
+    tree = sqlglot.parse_one(sql, read="bigquery")
+    assert isinstance(tree, exp.Select)
+    assert tree.args["from_"].this.sql(dialect="bigquery") == "`convergence-test.d.focus`"
+    assert {"row_count", "null_0", "null_1", "allowed_ChargeCategory", "observed_cost_total"} <= {
+        e.alias for e in tree.expressions
+    }
+    source = source_totals_sql(
+        "convergence-test.d.raw",
+        {
+            "cost_total": source_total_expr("aws"),
+            "amortized_total": source_amortized_total_expr("aws"),
+        },
+    )
+    tables = {
+        t.sql(dialect="bigquery")
+        for t in sqlglot.parse_one(source, read="bigquery").find_all(exp.Table)
+    }
+    assert tables == {"`convergence-test.d.raw`"}
