@@ -169,62 +169,6 @@ def uploads_as_large_as_bigquery_takes() -> None:
 
 
 @fix
-def writes_make_no_time_travel_copies() -> None:
-    """After every write (a load, a CTAS, a MERGE, streamed rows) the emulator copied the
-    whole table into a time-travel snapshot: a second copy of a 1 M-row CUR load, in time
-    and in memory, that BigQuery does not pay at write time. Nothing here reads the past
-    (no ``FOR SYSTEM_TIME AS OF``), so writes only announce the change; a time-travel query
-    then reads the table as it is (the emulator's rule for a table without snapshots).
-    ``EMULATOR_TIME_TRAVEL=copies`` keeps the emulator's copies.
-    """
-    import os
-
-    if os.environ.get("EMULATOR_TIME_TRAVEL", "").strip().lower() == "copies":
-        return
-    from bqemulator.domain.events import TableDataChanged
-    from bqemulator.versioning import snapshots
-
-    def record_change(self, project_id, dataset_id, table_id):
-        self._events.publish(TableDataChanged(project_id, dataset_id, table_id))
-
-    snapshots.SnapshotManager.record_change = record_change
-
-
-#: DuckDB's memory cap in the emulator unless ``EMULATOR_MEMORY_LIMIT`` says otherwise
-#: (a DuckDB size such as ``2GB``; ``none`` keeps DuckDB's default, 80 % of the RAM).
-EMULATOR_MEMORY_LIMIT = "384MB"
-
-
-@fix
-def duckdb_memory_bounded() -> None:
-    """The emulator's DuckDB takes up to 80 % of the machine's RAM and keeps every table in
-    it (an ephemeral emulator held ~3.5 GB for a 1 M-row CUR load). BigQuery's memory is
-    not the machine's, so locally DuckDB gets a cap and a spill directory of its own: tables
-    and intermediate results beyond it go to temporary files, removed when it stops.
-    """
-    import atexit
-    import os
-    import shutil
-    import tempfile
-
-    from bqemulator.storage import engine
-
-    limit = os.environ.get("EMULATOR_MEMORY_LIMIT", EMULATOR_MEMORY_LIMIT).strip()
-    if not limit or limit.lower() == "none":
-        return
-    original = engine.DuckDBEngine._apply_session_pragmas
-
-    def apply_session_pragmas(self):
-        original(self)
-        spill = tempfile.mkdtemp(prefix="bqemulator-spill-")
-        atexit.register(shutil.rmtree, spill, ignore_errors=True)
-        self._connection.execute("SET memory_limit = ?", [limit])
-        self._connection.execute("SET temp_directory = ?", [spill])
-
-    engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
-
-
-@fix
 def ephemeral_tables_kept_on_disk() -> None:
     """BigQuery keeps a table's data in storage, not in the memory of whoever queries it.
     The ephemeral emulator kept every table in an in-memory DuckDB, uncompressed: under the
@@ -278,6 +222,62 @@ def loads_keep_no_row_order() -> None:
             ctx.engine.execute("RESET preserve_insertion_order")
 
     executor._load_path_into_target = load_path_into_target
+
+
+@fix
+def writes_make_no_time_travel_copies() -> None:
+    """After every write (a load, a CTAS, a MERGE, streamed rows) the emulator copied the
+    whole table into a time-travel snapshot: a second copy of a 1 M-row CUR load, in time
+    and in memory, that BigQuery does not pay at write time. Nothing here reads the past
+    (no ``FOR SYSTEM_TIME AS OF``), so writes only announce the change; a time-travel query
+    then reads the table as it is (the emulator's rule for a table without snapshots).
+    ``EMULATOR_TIME_TRAVEL=copies`` keeps the emulator's copies.
+    """
+    import os
+
+    if os.environ.get("EMULATOR_TIME_TRAVEL", "").strip().lower() == "copies":
+        return
+    from bqemulator.domain.events import TableDataChanged
+    from bqemulator.versioning import snapshots
+
+    def record_change(self, project_id, dataset_id, table_id):
+        self._events.publish(TableDataChanged(project_id, dataset_id, table_id))
+
+    snapshots.SnapshotManager.record_change = record_change
+
+
+#: DuckDB's memory cap in the emulator unless ``EMULATOR_MEMORY_LIMIT`` says otherwise
+#: (a DuckDB size such as ``2GB``; ``none`` keeps DuckDB's default, 80 % of the RAM).
+EMULATOR_MEMORY_LIMIT = "384MB"
+
+
+@fix
+def duckdb_memory_bounded() -> None:
+    """The emulator's DuckDB takes up to 80 % of the machine's RAM and keeps every table in
+    it (an ephemeral emulator held ~3.5 GB for a 1 M-row CUR load). BigQuery's memory is
+    not the machine's, so locally DuckDB gets a cap and a spill directory of its own: tables
+    and intermediate results beyond it go to temporary files, removed when it stops.
+    """
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from bqemulator.storage import engine
+
+    limit = os.environ.get("EMULATOR_MEMORY_LIMIT", EMULATOR_MEMORY_LIMIT).strip()
+    if not limit or limit.lower() == "none":
+        return
+    original = engine.DuckDBEngine._apply_session_pragmas
+
+    def apply_session_pragmas(self):
+        original(self)
+        spill = tempfile.mkdtemp(prefix="bqemulator-spill-")
+        atexit.register(shutil.rmtree, spill, ignore_errors=True)
+        self._connection.execute("SET memory_limit = ?", [limit])
+        self._connection.execute("SET temp_directory = ?", [spill])
+
+    engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
 
 
 def main() -> None:
