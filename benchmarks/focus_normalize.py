@@ -2,7 +2,10 @@
 
 Usage, from the project root:
 
-    .venv/bin/python benchmarks/focus_normalize.py [--rows 1000000] [--skip-converter]
+    .venv/bin/python benchmarks/focus_normalize.py [--rows 1000000] [--runs 3] [--skip-converter]
+
+``--runs N`` repeats everything below N times on the same file (a fresh emulator and tenant
+each time) and then prints the best and worst of every figure and ratio.
 
 The AWS CUR sample (``pipelines/tests/data/aws_cur_sample.csv``, 1,281 rows) is repeated
 to ``--rows`` rows into a gzip CSV in a temp dir, each copy's ``identity/LineItemId``
