@@ -2,7 +2,10 @@
 
 Usage, from the project root:
 
-    .venv/bin/python benchmarks/focus_normalize.py [--rows 1000000] [--skip-converter]
+    .venv/bin/python benchmarks/focus_normalize.py [--rows 1000000] [--runs 3] [--skip-converter]
+
+``--runs N`` repeats everything below N times on the same file (a fresh emulator and tenant
+each time) and then prints the best and worst of every figure and ratio.
 
 The AWS CUR sample (``pipelines/tests/data/aws_cur_sample.csv``, 1,281 rows) is repeated
 to ``--rows`` rows into a gzip CSV in a temp dir, each copy's ``identity/LineItemId``
@@ -404,10 +407,11 @@ def converter_venv(path: Path) -> Path:
 def converter_bench(binary: Path, source: Path, workdir: Path, rows: int) -> Timing:
     """focus-converter on the same rows, as CSV (it does not read gzip)."""
     plain = workdir / "converter" / "aws_cur.csv"
-    plain.parent.mkdir()
+    plain.parent.mkdir(exist_ok=True)
     with gzip.open(source, "rb") as packed, plain.open("wb") as out:
         shutil.copyfileobj(packed, out, 1024 * 1024)
     export = workdir / "converter" / "out"
+    shutil.rmtree(export, ignore_errors=True)  # the last run's output
     seconds, peak_mb, result = child_run(
         [
             str(binary),
@@ -454,79 +458,60 @@ def table_print(timings: list[Timing]) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--skip-converter", action="store_true")
-    parser.add_argument(
-        "--converter-venv",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "convergence-focus-converter-1.0.0",
+@dataclass
+class RunResult:
+    """One run's figures: every timing, the totals to compare, the sampled RSS peak."""
+
+    timings: list[Timing]
+    ratios: dict[str, float]
+    sampled_mb: float
+    failures: list[str]
+
+
+def run_once(
+    *, rows: int, source: Path, expected: Decimal, port: int, workdir: Path, converter
+) -> RunResult:
+    """One run: the pipeline on a fresh emulator, then DuckDB, then focus-converter."""
+    import pipelines.warehouse
+    from pipelines.emulator import emulator_start, emulator_wait
+
+    # A fresh tenant per run, its own copy of the file in its own imports folder.
+    tenant_id = f"bench_{uuid.uuid4().hex[:8]}"
+    folder = workdir / "imports" / tenant_id
+    folder.mkdir(parents=True)
+    tenant_source = folder / source.name
+    os.link(source, tenant_source)
+    # Each run starts its own emulator on the same port: no client of the last one is reused.
+    pipelines.warehouse._instances.clear()
+    process = emulator_start(
+        project=PROJECT, rest_port=port, log_path=workdir / f"emulator-{tenant_id}.log"
     )
-    parser.add_argument("--duckdb-child", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.rows < 1:
-        parser.error("--rows must be positive")
-    if args.duckdb_child:
-        print(json.dumps(duckdb_bench(args.duckdb_child, args.rows)))
-        return
-
-    from pipelines.emulator import emulator_start, emulator_wait, free_port
-
-    workdir = Path(tempfile.mkdtemp(prefix="focus-bench-"))
-    process = None
     try:
-        converter = None if args.skip_converter else converter_venv(args.converter_venv)
-        tenant_id = f"bench_{uuid.uuid4().hex[:8]}"
-        imports = workdir / "imports"
-        # A tenant's runs load local files only from its own folder under the imports dir.
-        (imports / tenant_id).mkdir(parents=True)
-        source = imports / tenant_id / "aws_cur_scaled.csv.gz"
-        started = time.perf_counter()
-        expected = cur_scale(source, args.rows)
-        print(
-            f"scaled sample to {args.rows:,} rows in {time.perf_counter() - started:.1f} s "
-            f"({source.stat().st_size / 1e6:.0f} MB gzip); cost total {expected}",
-            flush=True,
-        )
-
-        port = free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        os.environ["BQEMU_UPLOAD_STAGING_DIR"] = str(workdir / "uploads")
-        process = emulator_start(project=PROJECT, rest_port=port, log_path=workdir / "emulator.log")
-        emulator_wait(endpoint, process=process)
-        django_setup(workdir, imports, endpoint)
-
+        emulator_wait(f"http://127.0.0.1:{port}", process=process)
         pipeline, p_count, p_total, p_cast_total, sampled_mb = pipeline_bench(
-            tenant_id, source, args.rows, process.pid
+            tenant_id, tenant_source, rows, process.pid
         )
+    finally:
         # Stopped before DuckDB runs so the two sides do not share the CPUs or memory.
         process.terminate()
-        process.wait(timeout=30)
-        process = None
+        process.wait(timeout=60)
 
-        _, duck_peak, result = child_run(
-            [sys.executable, __file__, "--rows", str(args.rows), "--duckdb-child", str(source)],
-            cwd=ROOT,
-        )
-        if result.returncode != 0:
-            sys.exit(f"DuckDB child failed: {result.stderr.decode()[-3000:]}")
-        duck = json.loads(result.stdout.decode().strip().splitlines()[-1])
-        converted = [converter_bench(converter, source, workdir, args.rows)] if converter else []
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
+    _, duck_peak, result = child_run(
+        [sys.executable, __file__, "--rows", str(rows), "--duckdb-child", str(source)],
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        sys.exit(f"DuckDB child failed: {result.stderr.decode()[-3000:]}")
+    duck = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    converted = [converter_bench(converter, source, workdir, rows)] if converter else []
 
-    rows = args.rows
     duck_timings = [
         Timing("duckdb: load CSV.gz", rows, duck["load"]),
         Timing("duckdb: normalize (same SQL)", rows, duck["normalize"]),
         Timing("duckdb: load + normalize", rows, duck["load"] + duck["normalize"], duck_peak),
         Timing("  duckdb: CAST AS NUMERIC (diagnostic)", rows, duck["cast"]),
         Timing("  duckdb: DECIMAL(18, 9) (diagnostic)", rows, duck["narrow"]),
-        Timing("  duckdb: raw table copy (cf. load snapshot)", rows, duck["copy"]),
+        Timing("  duckdb: raw table copy (diagnostic)", rows, duck["copy"]),
     ]
     d_count, d_total = duck["count"], Decimal(duck["total"])
     print(f"FOCUS rows: pipeline {p_count:,}, duckdb {d_count:,} (expected {rows:,})")
@@ -536,34 +521,17 @@ def main() -> None:
         f"{p_cast_total.quantize(CENT)}, duckdb {Decimal(duck['cast_total']).quantize(CENT)}"
     )
     print(f"translation (focus_sql -> DuckDB SQL): {duck['translate'] * 1000:.0f} ms")
-    print()
-    table_print(pipeline + duck_timings + converted)
     whole, load, normalize = pipeline[0], pipeline[1], pipeline[2]
-    print()
-    print(
-        f"file.load / duckdb load:                {load.seconds / duck['load']:.2f}x "
-        "(target <= 1.5x)"
-    )
-    print(
-        f"focus.normalize / duckdb normalize:     {normalize.seconds / duck['normalize']:.2f}x "
-        "(target <= 2x)"
-    )
-    print(
-        "whole run / duckdb load + normalize:    "
-        f"{whole.seconds / (duck['load'] + duck['normalize']):.2f}x"
-    )
+    ratios = {
+        "file.load / duckdb load (target <= 1.5x)": load.seconds / duck["load"],
+        "focus.normalize / duckdb normalize (target <= 2x)": normalize.seconds / duck["normalize"],
+        "whole run / duckdb load + normalize": whole.seconds / (duck["load"] + duck["normalize"]),
+    }
     if converted:
-        print(
-            f"focus-converter / whole run:            {converted[0].seconds / whole.seconds:.2f}x "
-            "faster (target >= 5x)"
+        ratios["focus-converter / whole run, x faster (target >= 5x)"] = (
+            converted[0].seconds / whole.seconds
         )
-        print(
-            f"peak RSS, focus-converter / pipeline:   {converted[0].peak_mb / whole.peak_mb:.2f}x"
-        )
-    print(
-        f"pipeline peak RSS (emulator + Django):  {whole.peak_mb:,.0f} MB as the sum of each "
-        f"one's peak, {sampled_mb:,.0f} MB sampled together (target <= 1,000 MB)"
-    )
+        ratios["peak RSS, focus-converter / pipeline"] = converted[0].peak_mb / whole.peak_mb
 
     failures = []
     if not p_count == d_count == duck["cast_count"] == rows:
@@ -571,8 +539,108 @@ def main() -> None:
     totals = {p_total, d_total, p_cast_total, Decimal(duck["cast_total"]), expected}
     if len({t.quantize(CENT) for t in totals}) != 1:
         failures.append("cost totals differ")
+    return RunResult(pipeline + duck_timings + converted, ratios, sampled_mb, failures)
+
+
+def run_print(result: RunResult) -> None:
+    print()
+    table_print(result.timings)
+    print()
+    width = max(len(k) for k in result.ratios) + 1
+    for name, value in result.ratios.items():
+        print(f"{name + ':':<{width}} {value:.2f}x")
+    whole = result.timings[0]
+    print(
+        f"pipeline peak RSS (emulator + Django): {whole.peak_mb:,.0f} MB as the sum of each "
+        f"one's peak, {result.sampled_mb:,.0f} MB sampled together (target <= 1,000 MB)"
+    )
+
+
+def runs_summary(results: list[RunResult]) -> None:
+    """Best and worst of the runs, per timing and per ratio."""
+    print()
+    print(f"best and worst of {len(results)} runs (seconds; peak RSS MB in brackets)")
+    width = max(len(t.label) for t in results[0].timings)
+    print(f"| {'':<{width}} | {'best':>18} | {'worst':>18} |")
+    print(f"|{'-' * (width + 2)}|{'-' * 19}:|{'-' * 19}:|")
+    for index, first in enumerate(results[0].timings):
+        runs = [r.timings[index] for r in results]
+        cells = []
+        for t in (min(runs, key=lambda t: t.seconds), max(runs, key=lambda t: t.seconds)):
+            peak = f" ({t.peak_mb:,.0f})" if t.peak_mb is not None else ""
+            cells.append(f"{t.seconds:.2f}{peak}")
+        print(f"| {first.label:<{width}} | {cells[0]:>18} | {cells[1]:>18} |")
+    print()
+    for name in results[0].ratios:
+        values = [r.ratios[name] for r in results]
+        print(f"{name}: {min(values):.2f}x to {max(values):.2f}x")
+    peaks = [r.timings[0].peak_mb for r in results]
+    print(
+        f"pipeline peak RSS (emulator + Django, sum of peaks): {min(peaks):,.0f} to "
+        f"{max(peaks):,.0f} MB (target <= 1,000 MB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=1, help="runs on the same file; best/worst")
+    parser.add_argument("--skip-converter", action="store_true")
+    parser.add_argument(
+        "--converter-venv",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "convergence-focus-converter-1.0.0",
+    )
+    parser.add_argument("--duckdb-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rows < 1 or args.runs < 1:
+        parser.error("--rows and --runs must be positive")
+    if args.duckdb_child:
+        print(json.dumps(duckdb_bench(args.duckdb_child, args.rows)))
+        return
+
+    from pipelines.emulator import free_port
+
+    workdir = Path(tempfile.mkdtemp(prefix="focus-bench-"))
+    results: list[RunResult] = []
+    try:
+        converter = None if args.skip_converter else converter_venv(args.converter_venv)
+        source = workdir / "aws_cur_scaled.csv.gz"
+        started = time.perf_counter()
+        expected = cur_scale(source, args.rows)
+        print(
+            f"scaled sample to {args.rows:,} rows in {time.perf_counter() - started:.1f} s "
+            f"({source.stat().st_size / 1e6:.0f} MB gzip); cost total {expected}",
+            flush=True,
+        )
+        port = free_port()
+        os.environ["BQEMU_UPLOAD_STAGING_DIR"] = str(workdir / "uploads")
+        django_setup(workdir, workdir / "imports", f"http://127.0.0.1:{port}")
+        for number in range(1, args.runs + 1):
+            print(f"\n== run {number} of {args.runs} (load average {load_average()})", flush=True)
+            result = run_once(
+                rows=args.rows,
+                source=source,
+                expected=expected,
+                port=port,
+                workdir=workdir,
+                converter=converter,
+            )
+            run_print(result)
+            results.append(result)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    if len(results) > 1:
+        runs_summary(results)
+    print(f"load average at the end: {load_average()}")
+    failures = sorted({f for r in results for f in r.failures})
     if failures:
         sys.exit("FAILED: " + ", ".join(failures))
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

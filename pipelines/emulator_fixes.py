@@ -241,6 +241,62 @@ def uploads_as_large_as_bigquery_takes() -> None:
 
 
 @fix
+def ephemeral_tables_kept_on_disk() -> None:
+    """BigQuery keeps a table's data in storage, not in the memory of whoever queries it.
+    The ephemeral emulator kept every table in an in-memory DuckDB, uncompressed: under the
+    memory cap a 1 M-row CUR load (~1.3 GB as text) spilled to temporary files, and each
+    later scan read it back. Its tables now live in a DuckDB file in a temporary directory
+    (removed when it stops), so DuckDB compresses them as it writes (the same load is
+    ~60 MB) and evicts them from memory without a spill. The emulator still starts empty
+    and forgets everything when it stops; persistent mode is unchanged.
+    ``EMULATOR_EPHEMERAL_STORE=memory`` keeps the in-memory database.
+    """
+    import atexit
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if os.environ.get("EMULATOR_EPHEMERAL_STORE", "").strip().lower() == "memory":
+        return
+    from bqemulator.config import PersistenceMode
+    from bqemulator.storage import engine
+
+    original = engine.DuckDBEngine._resolve_path
+
+    def resolve_path(self):
+        if self._settings.persistence_mode is not PersistenceMode.EPHEMERAL:
+            return original(self)
+        directory = tempfile.mkdtemp(prefix="bqemulator-ephemeral-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        return str(Path(directory) / "ephemeral.duckdb")
+
+    engine.DuckDBEngine._resolve_path = resolve_path
+
+
+@fix
+def loads_keep_no_row_order() -> None:
+    """A BigQuery load job promises no order of the rows it writes (a table has none; only
+    ``ORDER BY`` orders a result). DuckDB by default keeps a parallel CSV read in file order,
+    which costs a reordering pass when the rows go to storage. Load jobs now run with
+    ``preserve_insertion_order`` off, so each reader thread writes its rows as it parses
+    them; queries keep the setting as it was.
+    """
+    from bqemulator.jobs import executor
+
+    original = executor._load_path_into_target
+
+    def load_path_into_target(path, job, ctx):
+        ctx.engine.execute("SET preserve_insertion_order = false")
+        try:
+            original(path, job, ctx)
+        finally:
+            ctx.engine.execute("RESET preserve_insertion_order")
+
+    executor._load_path_into_target = load_path_into_target
+
+
+@fix
 def writes_make_no_time_travel_copies() -> None:
     """After every write (a load, a CTAS, a MERGE, streamed rows) the emulator copied the
     whole table into a time-travel snapshot: a second copy of a 1 M-row CUR load, in time

@@ -27,6 +27,9 @@ from pipelines.sql_identifiers import PlaceholderError, name_check
 from pipelines.warehouse import Column
 
 FORMATS = {"csv": "CSV", "parquet": "PARQUET"}
+#: ``format: auto`` picks the format from the file's name: CUR 2.0 and Azure exports come as
+#: CSV or Parquet, and each loads as what it is (Parquet keeps its own column types).
+AUTO = "auto"
 LOCAL_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 GCS_URI = re.compile(r"\Ags://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/[A-Za-z0-9._/=-]{1,1024}\Z")
 
@@ -130,6 +133,13 @@ def csv_header_columns(
     return [Column(name, "STRING") for name in column_names_from_header(header)]
 
 
+def file_format(uri: str, declared: str) -> str:
+    """The load job's ``sourceFormat``: as declared, or (``auto``) from the file's name."""
+    if declared == AUTO:
+        return "PARQUET" if uri.lower().endswith(".parquet") else "CSV"
+    return FORMATS[declared]
+
+
 class FileLoad(Processor):
     ps_type: ClassVar[str] = "file.load"
     fields: ClassVar[frozenset[str]] = frozenset({"source", "destination"})
@@ -142,7 +152,8 @@ class FileLoad(Processor):
         if isinstance(source, Mapping):
             unknown = sorted(set(source) - {"uri_param", "format"})
             errors.extend(f"source.{name}: unknown field" for name in unknown)
-            check_choice(source.get("format", "csv"), "source.format", tuple(FORMATS), errors)
+            choices = (*FORMATS, AUTO)
+            check_choice(source.get("format", "csv"), "source.format", choices, errors)
         check_destination(step, errors, modes=("append", "overwrite"))
         return errors
 
@@ -159,7 +170,7 @@ class FileLoad(Processor):
             uri = file_source_check(context.params[param], tenant_id=context.tenant_id)
         except FileSourceError as exc:
             raise StepFailed(str(exc)) from exc
-        source_format = FORMATS[spec["source"].get("format", "csv")]
+        source_format = file_format(uri, spec["source"].get("format", "csv"))
         columns = None
         if source_format == "CSV":
             columns = csv_header_columns(uri, read_head=context.warehouse.file_head)

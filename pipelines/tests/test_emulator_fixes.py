@@ -155,3 +155,77 @@ def test_time_travel_reads_the_table_after_writes(warehouse, scratch_dataset):
         f"SELECT SUM(n) AS total FROM {table} FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()"
     ).rows
     assert rows == [{"total": 3}]
+
+
+def test_ephemeral_tables_are_kept_in_a_temporary_file(warehouse, scratch_dataset):
+    """The ephemeral emulator keeps its tables in a DuckDB file in a temporary directory
+    (compressed, evictable from memory), not in an in-memory database.
+
+    DuckDB's own ``duckdb_databases()``, not BigQuery SQL: this reads the emulator's engine.
+    """
+    import tempfile
+    from pathlib import Path
+
+    table = warehouse.quoted(scratch_dataset, "stored")
+    warehouse.query(f"CREATE TABLE {table} AS SELECT x FROM UNNEST(GENERATE_ARRAY(1, 1000)) AS x")
+    paths = [
+        r["path"]
+        for r in warehouse.query("SELECT path FROM duckdb_databases() WHERE NOT internal").rows
+    ]
+    assert len(paths) == 1 and paths[0] is not None
+    path = Path(paths[0])
+    assert path.is_file() and path.stat().st_size > 0
+    assert path.is_relative_to(Path(tempfile.gettempdir()))
+    assert warehouse.query(f"SELECT SUM(x) AS total FROM {table}").rows == [{"total": 500500}]
+
+
+def test_a_load_leaves_the_row_order_setting_as_it_was(warehouse, scratch_dataset, tmp_path):
+    """A load job runs without insertion order (BigQuery promises none); queries after it
+    keep DuckDB's default."""
+    path = tmp_path / "rows.csv"
+    path.write_text("id,cost\n" + "".join(f"r{i},{i}\n" for i in range(5000)))
+    columns = [Column("id", "STRING"), Column("cost", "NUMERIC")]
+    assert warehouse.load_file(path, scratch_dataset, "rows", columns=columns).rows_loaded == 5000
+    table = warehouse.quoted(scratch_dataset, "rows")
+    assert warehouse.query(
+        f"SELECT COUNT(DISTINCT id) AS n, SUM(cost) AS total FROM {table}"
+    ).rows == [{"n": 5000, "total": Decimal(sum(range(5000)))}]
+    setting = "SELECT current_setting('preserve_insertion_order') AS kept"
+    assert warehouse.query(setting).rows == [{"kept": True}]
+
+
+def test_a_gzip_upload_above_the_emulators_own_limit_loads(tmp_path, monkeypatch):
+    """An upload larger than ``BQEMU_UPLOAD_MAX_BYTES`` loads: the cap is BigQuery's 5 TiB.
+
+    A second emulator with its limit set to 1 MiB, and a 2 MiB gzip CSV (hashes do not
+    compress), sent in 256 KiB chunks.
+    """
+    import gzip
+    import hashlib
+
+    from google.cloud.bigquery import client as bigquery_client
+
+    from pipelines.emulator import emulator_start, emulator_wait, free_port
+    from pipelines.warehouse import Warehouse
+
+    monkeypatch.setenv("BQEMU_UPLOAD_MAX_BYTES", str(1024 * 1024))
+    monkeypatch.setattr(bigquery_client, "_DEFAULT_CHUNKSIZE", 256 * 1024)
+    rows = [hashlib.sha256(b"%d" % i).hexdigest() for i in range(70_000)]
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(("id\n" + "\n".join(rows) + "\n").encode(), compresslevel=1))
+    assert path.stat().st_size > 2 * 1024 * 1024
+    port = free_port()
+    process = emulator_start(project="upload-cap", rest_port=port, log_path=tmp_path / "emu.log")
+    try:
+        emulator_wait(f"http://127.0.0.1:{port}", process=process)
+        warehouse = Warehouse(project="upload-cap", endpoint=f"http://127.0.0.1:{port}")
+        warehouse.dataset_create("big")
+        loaded = warehouse.load_file(path, "big", "ids", columns=[Column("id", "STRING")])
+        assert loaded.rows_loaded == 70_000
+        table = warehouse.quoted("big", "ids")
+        assert warehouse.query(f"SELECT COUNT(DISTINCT id) AS n FROM {table}").rows == [
+            {"n": 70_000}
+        ]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

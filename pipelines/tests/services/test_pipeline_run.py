@@ -120,6 +120,49 @@ def test_sample_file_to_focus_through_the_pipeline(
     assert not run.holds_slot
 
 
+def test_a_cur_2_parquet_export_loads_as_parquet(onboard, warehouse, imports_dir, execute):
+    """A CUR 2.0 export as Parquet (snake_case names, typed columns) loads as Parquet, keeps
+    its column types, and becomes FOCUS rows whose cost total is the file's, to the cent."""
+    import duckdb
+
+    from pipelines.focus import _cur2_name
+    from pipelines.processors.file_load import column_names_from_header
+
+    onboarded = onboard(plan="SCALE")
+    tenant_id, dataset = onboarded.tenant.id, onboarded.dataset_id
+    (imports_dir / tenant_id).mkdir()
+    sample = DATA / "aws_cur_sample.csv"
+    with sample.open(newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle))
+    names = [_cur2_name(n) for n in column_names_from_header(header)]
+    target = imports_dir / tenant_id / "cur2.parquet"
+    conn = duckdb.connect()
+    conn.execute(
+        "COPY (SELECT * FROM read_csv(?, header = true, names = ?, types = "
+        "{'line_item_unblended_cost': 'DOUBLE'})) TO '" + str(target) + "' (FORMAT PARQUET)",
+        [str(sample), names],
+    )
+    conn.close()
+    run = pipeline_run_start(
+        tenant_id=tenant_id,
+        provider="aws",
+        domain="cost",
+        pipeline="focus",
+        parameters={"date": "2023-09-02", "source_file": "cur2.parquet"},
+        enqueue=False,
+    )
+    run = execute(run)
+    assert run.status == RunStatus.COMPLETED, (run.error_message, list(run.steps.values()))
+    raw = {c.name: c.type for c in warehouse.table_columns(dataset, "aws_cur_raw")}
+    assert raw["line_item_unblended_cost"] == "FLOAT64"  # Parquet's own type, not CSV text
+    total = warehouse.query(
+        f"SELECT SUM(BilledCost) AS total FROM {warehouse.quoted(dataset, 'aws_cost_focus')}"
+    ).rows[0]["total"]
+    expected = _source_total(sample, "lineItem/UnblendedCost")
+    cent = decimal.Decimal("0.01")
+    assert decimal.Decimal(total).quantize(cent) == expected.quantize(cent)
+
+
 def test_failed_step_fails_run_notifies_and_logs_once(onboard, warehouse, imports_dir, execute):
     """A missing source file fails the load; later steps are skipped, the failure emailed."""
     onboarded = onboard(plan="SCALE")
