@@ -22,7 +22,8 @@ once, so none shares the CPUs or memory with another):
   FOCUS statement with every ``PARSE_NUMERIC(x)`` written ``CAST(x AS NUMERIC)``.
 - DuckDB (a child process): the same file read into an in-memory DuckDB table with the same
   all-VARCHAR schema and column names, then the same FOCUS statement, translated to DuckDB
-  by bqemulator's own translator (the statement the emulator executes). Diagnostics: the
+  by bqemulator's own translator with the emulator's translation fixes and session settings
+  (the statement the emulator executes). Diagnostics: the
   ``CAST(x AS NUMERIC)`` statement, the statement with DECIMAL(18, 9) for NUMERIC, and one
   copy of the raw table. Peak RSS from the child's rusage.
 - focus-converter 1.0.0 (the FinOps Foundation's converter), installed from PyPI into its
@@ -286,12 +287,17 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     from bqemulator.sql.table_rewriter import rewrite_table_refs
     from bqemulator.sql.translator import SQLTranslator
 
-    from pipelines.emulator_fixes import numeric_keeps_nine_decimals
+    from pipelines.emulator_fixes import (
+        numeric_keeps_nine_decimals,
+        numeric_parses_fast_where_it_fits,
+    )
     from pipelines.focus import focus_sql, focus_table_columns
     from pipelines.processors.file_load import csv_header_columns
 
-    # The emulator's translation of CAST(x AS NUMERIC), as it runs in the emulator.
+    # The emulator's translation of text to NUMERIC, as it runs in the emulator: nine
+    # decimals, parsed as DECIMAL(18, 9) first where the value fits.
     numeric_keeps_nine_decimals()
+    numeric_parses_fast_where_it_fits()
     # The translator logs every call at debug level; the emulator itself runs at warning.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     columns = [c.name for c in csv_header_columns(source)]
@@ -299,6 +305,8 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     conn = duckdb.connect()
     # As the emulator's engine does on start: UTC sessions and its Python UDFs.
     conn.execute("SET TimeZone = 'UTC'")
+    # As the emulator's session does since its IN-list fix (in_lists_compared_in_place).
+    conn.execute("SET disabled_optimizers = 'in_clause'")
     register_builtin_udfs(conn)
     conn.execute(f"CREATE SCHEMA {schema}")
 
