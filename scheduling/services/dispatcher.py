@@ -36,17 +36,6 @@ CATCH_UP_MAX_SLOTS = 1000
 DISPATCH_BATCH_SIZE = 10_000
 
 
-def schedule_due_slots(*, schedule: Schedule, now: datetime) -> list[datetime]:
-    """The slot times due now: from ``next_run_at`` up to ``now``, per the catch-up policy."""
-    return _due_slots(
-        cron=schedule.cron,
-        tz=schedule.timezone,
-        next_run_at=schedule.next_run_at,
-        catch_up=schedule.catch_up,
-        now=now,
-    )
-
-
 def _due_slots(
     *, cron: str, tz: str, next_run_at: datetime | None, catch_up: str, now: datetime
 ) -> list[datetime]:
