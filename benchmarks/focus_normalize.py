@@ -278,12 +278,36 @@ def pipeline_bench(
     return timings, focus["n"], Decimal(focus["total"]), cast_total, sampler.peak_mb
 
 
+def duckdb_session():
+    """An in-memory DuckDB session set up as the emulator's engine sets up its own (UTC,
+    the IN-list fix's setting, its Python UDFs), with the ``bench`` dataset's schema."""
+    import duckdb
+    from bqemulator.sql.builtin_udfs import register_builtin_udfs
+
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET disabled_optimizers = 'in_clause'")
+    register_builtin_udfs(conn)
+    conn.execute(f'CREATE SCHEMA "{PROJECT}__bench"')
+    return conn
+
+
+def duckdb_focus_ddl(provider: str) -> str:
+    """The column list of ``provider``'s FOCUS table in DuckDB types: the pipeline creates
+    each FOCUS table with its schema, then inserts into it."""
+    from pipelines.focus import focus_table_columns
+
+    types = {"NUMERIC": "DECIMAL(38, 9)", "FLOAT64": "DOUBLE", "TIMESTAMP": "TIMESTAMPTZ"}
+    return ", ".join(
+        f'"{c.name}" {types.get(c.type, "JSON" if c.type == "JSON" else "VARCHAR")}'
+        for c in focus_table_columns(provider)
+    )
+
+
 def duckdb_bench(source: Path, rows: int) -> dict:
     """In a child process: load ``source`` into in-memory DuckDB and run the emulator's
     translation of focus_sql (and its diagnostics); return figures as JSON-ready values."""
-    import duckdb
     import structlog
-    from bqemulator.sql.builtin_udfs import register_builtin_udfs
     from bqemulator.sql.table_rewriter import rewrite_table_refs
     from bqemulator.sql.translator import SQLTranslator
 
@@ -291,7 +315,7 @@ def duckdb_bench(source: Path, rows: int) -> dict:
         numeric_keeps_nine_decimals,
         numeric_parses_fast_where_it_fits,
     )
-    from pipelines.focus import focus_sql, focus_table_columns
+    from pipelines.focus import focus_sql
     from pipelines.processors.file_load import csv_header_columns
 
     # The emulator's translation of text to NUMERIC, as it runs in the emulator: nine
@@ -302,13 +326,7 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     columns = [c.name for c in csv_header_columns(source)]
     schema = f'"{PROJECT}__bench"'
-    conn = duckdb.connect()
-    # As the emulator's engine does on start: UTC sessions and its Python UDFs.
-    conn.execute("SET TimeZone = 'UTC'")
-    # As the emulator's session does since its IN-list fix (in_lists_compared_in_place).
-    conn.execute("SET disabled_optimizers = 'in_clause'")
-    register_builtin_udfs(conn)
-    conn.execute(f"CREATE SCHEMA {schema}")
+    conn = duckdb_session()
 
     started = time.perf_counter()
     conn.execute(
@@ -318,12 +336,7 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     )
     load_seconds = time.perf_counter() - started
 
-    # The pipeline creates each FOCUS table with its schema, then inserts into it.
-    types = {"NUMERIC": "DECIMAL(38, 9)", "FLOAT64": "DOUBLE", "TIMESTAMP": "TIMESTAMPTZ"}
-    ddl = ", ".join(
-        f'"{c.name}" {types.get(c.type, "JSON" if c.type == "JSON" else "VARCHAR")}'
-        for c in focus_table_columns("aws")
-    )
+    ddl = duckdb_focus_ddl("aws")
 
     def translated(destination: str, cast: bool = False) -> str:
         conn.execute(f"CREATE TABLE {schema}.{destination} ({ddl})")

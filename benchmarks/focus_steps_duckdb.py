@@ -46,20 +46,17 @@ def main() -> None:
     if args.rows < 1:
         parser.error("--rows must be positive")
 
-    import duckdb
     import structlog
-    from bqemulator.sql.builtin_udfs import register_builtin_udfs
     from bqemulator.sql.table_rewriter import rewrite_table_refs
     from bqemulator.sql.translator import SQLTranslator
 
-    from benchmarks.focus_normalize import cur_scale
+    from benchmarks.focus_normalize import cur_scale, duckdb_focus_ddl, duckdb_session
     from pipelines.emulator_fixes import (
         numeric_keeps_nine_decimals,
         numeric_parses_fast_where_it_fits,
     )
     from pipelines.focus import (
         focus_sql,
-        focus_table_columns,
         source_amortized_total_expr,
         source_total_expr,
         source_totals_sql,
@@ -76,12 +73,7 @@ def main() -> None:
         source = Path(workdir) / "aws_cur_scaled.csv.gz"
         expected = cur_scale(source, args.rows)
         columns = [c.name for c in csv_header_columns(source)]
-        conn = duckdb.connect()
-        # As the emulator's engine sets up its session (with the in_lists fix's setting).
-        conn.execute("SET TimeZone = 'UTC'")
-        conn.execute("SET disabled_optimizers = 'in_clause'")
-        register_builtin_udfs(conn)
-        conn.execute(f'CREATE SCHEMA "{PROJECT}__bench"')
+        conn = duckdb_session()
 
         def run(bq_sql: str) -> tuple[float, list]:
             sql = rewrite_table_refs(SQLTranslator().translate(bq_sql).unwrap(), PROJECT)
@@ -96,12 +88,7 @@ def main() -> None:
             [str(source), columns],
         )
         load = time.perf_counter() - started
-        types = {"NUMERIC": "DECIMAL(38, 9)", "FLOAT64": "DOUBLE", "TIMESTAMP": "TIMESTAMPTZ"}
-        ddl = ", ".join(
-            f'"{c.name}" {types.get(c.type, "JSON" if c.type == "JSON" else "VARCHAR")}'
-            for c in focus_table_columns("aws")
-        )
-        conn.execute(f'CREATE TABLE "{PROJECT}__bench".aws_cost_focus ({ddl})')
+        conn.execute(f'CREATE TABLE "{PROJECT}__bench".aws_cost_focus ({duckdb_focus_ddl("aws")})')
         raw, focus = f"{PROJECT}.bench.aws_cur_raw", f"{PROJECT}.bench.aws_cost_focus"
 
         normalize, _ = run(focus_sql("aws", source=raw, destination=focus, source_columns=columns))
