@@ -19,10 +19,13 @@ burst). Setup is not timed. Then, from T:
   captured on commit instead of sent to a broker. Tenants have their slot counter and
   current quota windows, as onboarding and the daily window roll leave them, and the
   tables are ANALYZEd, as autovacuum keeps them (not timed). Each worker parses the
-  configs and opens its connection before T, as a running Celery worker has.
+  configs and opens its connection before T, as a running Celery worker has, and freezes
+  its startup objects out of the garbage collector's reach, as a Celery worker process does
+  (``convergence.celery.freeze_startup_objects``).
   Lateness of a run = the time its batch committed (when its message is sent) - T; its
   ``created_at``, stamped before the commit, is printed too. Printed per worker: runs
-  started, time inside ticks, its own CPU time and its PostgreSQL backend's, statements
+  started, time inside ticks, its own CPU time (and the garbage collector's share of it)
+  and its PostgreSQL backend's, statements
   (and commits) sent and their time from send to result, by statement.
 - django-celery-beat: the same schedules as ``PeriodicTask`` rows with
   ``CrontabSchedule``; ``DatabaseScheduler`` is created (its initial load is reported
@@ -32,6 +35,7 @@ burst). Setup is not timed. Then, from T:
 """
 
 import argparse
+import gc
 import multiprocessing
 import os
 import random
@@ -212,6 +216,11 @@ def _dispatch_worker(index: int, workers: int, first_tick: float, interval: floa
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
     statements.time_commits(db.connection)
+    # As a Celery worker process does at start (worker_process_init).
+    from convergence.celery import freeze_startup_objects
+
+    freeze_startup_objects()
+    collector = _CollectorClock()
     backend_cpu = 0.0
     while time.time() < deadline and idle < 3:
         if interval:
@@ -224,6 +233,7 @@ def _dispatch_worker(index: int, workers: int, first_tick: float, interval: floa
         if profiler is not None:
             profiler.enable()
         before = (statements.seconds, statements.count, dict(statements.by_kind))
+        collected_before = collector.seconds
         with db.connection.execute_wrapper(statements.record):
             result = scheduler_tick(now=timezone.now(), **BATCH)  # production's unless given
         if profiler is not None:
@@ -238,9 +248,14 @@ def _dispatch_worker(index: int, workers: int, first_tick: float, interval: floa
         else:
             # Idle ticks are not counted.
             statements.seconds, statements.count, statements.by_kind = before
+            collector.seconds = collected_before
             if started:
                 idle += 1
         started += result.started
+    print(
+        f"--- worker {index}: garbage collector {collector.seconds:.3f} s inside ticks "
+        f"({gc.get_freeze_count():,} startup objects frozen) ---"
+    )
     print(f"--- worker {index}: statement time by statement (first words) ---")
     for kind, spent in sorted(statements.by_kind.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  {spent:7.3f} s  {kind}")
@@ -260,6 +275,20 @@ def _process_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CollectorClock:
+    """Time the garbage collector spends, from its start and stop callbacks."""
+
+    def __init__(self) -> None:
+        self.seconds, self._began = 0.0, 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._began
 
 
 class _StatementClock:

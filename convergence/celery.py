@@ -1,10 +1,11 @@
 """The Celery application; configuration comes from Django settings (CELERY_*)."""
 
+import gc
 import logging
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, worker_process_init
 
 from convergence.broker import register as register_broker_transport
 
@@ -34,3 +35,14 @@ class QuietSystemTasks(logging.Filter):
 def _quiet_system_tasks(logger: logging.Logger, **kwargs) -> None:
     for handler in logger.handlers:
         handler.addFilter(QuietSystemTasks())
+
+
+@worker_process_init.connect
+def freeze_startup_objects(**kwargs) -> None:
+    """Move everything a worker process starts with (Django, the apps, the parent's imports)
+    out of the garbage collector's reach: its full collections then walk only what tasks
+    made. Measured: a 10,000-slot dispatch spent 0.2-0.3 s of its 0.45 s of CPU in the
+    collector walking the startup objects, 0.02 s after this (docs/benchmarks.md). The
+    objects are never freed, which they would not be anyway, and the pages the parent
+    shares with the children stay shared."""
+    gc.freeze()

@@ -184,9 +184,9 @@ def runs_admit_batch(*, wanted: Mapping[str, int], now: datetime) -> dict[str, T
         return _runs_admit_each(tenant_ids, wanted=wanted, now=now)
     _counters_lock(tenant_ids)
     rest = _admit_fitting(tenant_ids, wanted=wanted, now=now)
-    result = {t: TenantAdmission(admitted=wanted[t], refusal=None) for t in tenant_ids}
-    for t in rest:
-        del result[t]
+    # One answer per distinct count (a burst is mostly tenants of one run each), shared.
+    admitted = {n: TenantAdmission(admitted=n, refusal=None) for n in set(wanted.values())}
+    result = {t: admitted[wanted[t]] for t in tenant_ids if t not in rest}
     if rest:
         result.update(_runs_admit_each(sorted(rest), wanted=wanted, now=now))
     return result
