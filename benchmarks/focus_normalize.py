@@ -23,9 +23,11 @@ once, so none shares the CPUs or memory with another):
 - DuckDB (a child process): the same file read into an in-memory DuckDB table with the same
   all-VARCHAR schema and column names, then the same FOCUS statement, translated to DuckDB
   by bqemulator's own translator with the emulator's translation fixes and session settings
-  (the statement the emulator executes). Diagnostics: the
-  ``CAST(x AS NUMERIC)`` statement, the statement with DECIMAL(18, 9) for NUMERIC, and one
-  copy of the raw table. Peak RSS from the child's rusage.
+  (the statement the emulator executes), with DuckDB's default settings and no memory cap.
+  Diagnostics: the ``CAST(x AS NUMERIC)`` statement, the statement with DECIMAL(18, 9) for
+  NUMERIC, one copy of the raw table, and the load and the statement again with
+  ``preserve_insertion_order`` off, as the emulator runs loads and inserts (its ratios are
+  printed beside the targets'). Peak RSS from the child's rusage.
 - focus-converter 1.0.0 (the FinOps Foundation's converter), installed from PyPI into its
   own virtualenv (kept in the temp dir between runs, ``--converter-venv``) with
   ``multimethod<2`` and ``click<8.2`` pinned, run as ``focus-converter convert --provider
@@ -375,6 +377,15 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     # of the normalization that is.
     narrow_sql = translated("aws_cost_focus_narrow")
     narrow_seconds = timed(narrow_sql.replace("DECIMAL(38, 9)", "DECIMAL(18, 9)"))
+    # Not DuckDB's default, a diagnostic: the emulator loads and inserts with
+    # preserve_insertion_order off (a BigQuery table has no row order); the same here.
+    conn.execute("SET preserve_insertion_order = false")
+    unordered_load_seconds = timed(
+        f"CREATE TABLE {schema}.aws_cur_raw_unordered AS "
+        f"SELECT * FROM read_csv('{source}', all_varchar = true, header = true, "
+        f"names = [{', '.join(repr(c) for c in columns)}])"
+    )
+    unordered_seconds = timed(translated("aws_cost_focus_unordered"))
     conn.close()
     return {
         "load": load_seconds,
@@ -382,6 +393,8 @@ def duckdb_bench(source: Path, rows: int) -> dict:
         "cast": cast_seconds,
         "narrow": narrow_seconds,
         "copy": copy_seconds,
+        "unordered_load": unordered_load_seconds,
+        "unordered": unordered_seconds,
         "translate": translate_seconds,
         "count": count,
         "total": str(total),
@@ -533,6 +546,8 @@ def run_once(
         Timing("  duckdb: CAST AS NUMERIC (diagnostic)", rows, duck["cast"]),
         Timing("  duckdb: DECIMAL(18, 9) (diagnostic)", rows, duck["narrow"]),
         Timing("  duckdb: raw table copy (diagnostic)", rows, duck["copy"]),
+        Timing("  duckdb: load, insertion order off (diagnostic)", rows, duck["unordered_load"]),
+        Timing("  duckdb: normalize, insertion order off (diagnostic)", rows, duck["unordered"]),
     ]
     d_count, d_total = duck["count"], Decimal(duck["total"])
     print(f"FOCUS rows: pipeline {p_count:,}, duckdb {d_count:,} (expected {rows:,})")
@@ -547,6 +562,12 @@ def run_once(
         "file.load / duckdb load (target <= 1.5x)": load.seconds / duck["load"],
         "focus.normalize / duckdb normalize (target <= 2x)": normalize.seconds / duck["normalize"],
         "whole run / duckdb load + normalize": whole.seconds / (duck["load"] + duck["normalize"]),
+        "file.load / duckdb load, insertion order off (diagnostic)": (
+            load.seconds / duck["unordered_load"]
+        ),
+        "focus.normalize / duckdb normalize, insertion order off (diagnostic)": (
+            normalize.seconds / duck["unordered"]
+        ),
     }
     if converted:
         ratios["focus-converter / whole run, x faster (target >= 5x)"] = (

@@ -7,7 +7,9 @@ The production SQL and client code stay as BigQuery wants them; only the stand-i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from contextlib import contextmanager
 
 FIXES: list[Callable[[], None]] = []
 
@@ -16,6 +18,15 @@ def fix(function: Callable[[], None]) -> Callable[[], None]:
     """Register a fix to apply at start-up."""
     FIXES.append(function)
     return function
+
+
+_FIRST_KEYWORD = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*(\w+)", re.DOTALL)
+
+
+def first_keyword(sql: str) -> str | None:
+    """A statement's first word after comments, upper-cased (None if it starts otherwise)."""
+    found = _FIRST_KEYWORD.match(sql)
+    return found.group(1).upper() if found else None
 
 
 @fix
@@ -241,15 +252,14 @@ def uploads_as_large_as_bigquery_takes() -> None:
 
 
 @fix
-def ephemeral_tables_kept_on_disk() -> None:
-    """BigQuery keeps a table's data in storage, not in the memory of whoever queries it.
-    The ephemeral emulator kept every table in an in-memory DuckDB, uncompressed: under the
-    memory cap a 1 M-row CUR load (~1.3 GB as text) spilled to temporary files, and each
-    later scan read it back. Its tables now live in a DuckDB file in a temporary directory
-    (removed when it stops), so DuckDB compresses them as it writes (the same load is
-    ~60 MB) and evicts them from memory without a spill. The emulator still starts empty
-    and forgets everything when it stops; persistent mode is unchanged.
-    ``EMULATOR_EPHEMERAL_STORE=memory`` keeps the in-memory database.
+def ephemeral_tables_kept_on_disk_on_request() -> None:
+    """``EMULATOR_EPHEMERAL_STORE=file``: the ephemeral emulator keeps its tables in a DuckDB
+    file in a temporary directory (removed when it stops), compressed as they are written,
+    instead of DuckDB's in-memory database. Off by default: measured side by side on the
+    1 M-row CUR run, the file cost more than the in-memory database under the same memory
+    cap (load 6.3 s against 3.3-3.7, focus.normalize 7.8 s against 4.9-5.1, peak RSS
+    1,015 MB against 955-966 MB; docs/benchmarks.md), where DuckDB evicts what does not fit
+    to its spill directory. Persistent mode is file-backed either way.
     """
     import atexit
     import os
@@ -257,7 +267,7 @@ def ephemeral_tables_kept_on_disk() -> None:
     import tempfile
     from pathlib import Path
 
-    if os.environ.get("EMULATOR_EPHEMERAL_STORE", "").strip().lower() == "memory":
+    if os.environ.get("EMULATOR_EPHEMERAL_STORE", "").strip().lower() != "file":
         return
     from bqemulator.config import PersistenceMode
     from bqemulator.storage import engine
@@ -275,25 +285,75 @@ def ephemeral_tables_kept_on_disk() -> None:
 
 
 @fix
-def loads_keep_no_row_order() -> None:
-    """A BigQuery load job promises no order of the rows it writes (a table has none; only
-    ``ORDER BY`` orders a result). DuckDB by default keeps a parallel CSV read in file order,
-    which costs a reordering pass when the rows go to storage. Load jobs now run with
-    ``preserve_insertion_order`` off, so each reader thread writes its rows as it parses
-    them; queries keep the setting as it was.
+def ddl_detectors_read_only_the_first_keyword() -> None:
+    """After each query the emulator asks five detectors whether it was a ``CREATE`` or a
+    ``DROP`` (of a table, view, schema or routine), and each parsed the whole statement
+    with sqlglot to find out: about 40 ms apiece for a FOCUS ``INSERT`` of 30,000
+    characters, so a fifth of a second per statement spent learning that an ``INSERT`` is
+    no ``CREATE``. A detector now parses only a statement whose first keyword (after
+    comments) is the one it looks for; any other gets the detector's own "not this kind"
+    answer at once, as the parse would have given it.
+    """
+    from bqemulator.catalog import ddl_sync
+    from bqemulator.jobs import executor, routine_ddl
+
+    def only_for(keyword: str, detect, *, otherwise=None):
+        def detector(bq_sql, *args, **kwargs):
+            found = first_keyword(bq_sql)
+            if found is not None and found != keyword:
+                return otherwise
+            return detect(bq_sql, *args, **kwargs)
+
+        return detector
+
+    ddl_sync._detect_catalog_drop = only_for("DROP", ddl_sync._detect_catalog_drop)
+    ddl_sync._detect_create_schema = only_for("CREATE", ddl_sync._detect_create_schema)
+    ddl_sync._detect_plain_create_table = only_for("CREATE", ddl_sync._detect_plain_create_table)
+    ddl_sync._detect_plain_create_view = only_for(
+        "CREATE", ddl_sync._detect_plain_create_view, otherwise=(None, None)
+    )
+    routine_ddl.detect_drop_routine = executor.detect_drop_routine = only_for(
+        "DROP", routine_ddl.detect_drop_routine
+    )
+
+
+@fix
+def writes_keep_no_row_order() -> None:
+    """A BigQuery table has no row order: a load job or an ``INSERT ... SELECT`` promises
+    none, and only ``ORDER BY`` orders a result. DuckDB by default keeps the order rows
+    were read in when it stores them, which costs a reordering pass, and under the memory
+    cap buffering too (the 1 M-row FOCUS ``INSERT`` took about twice as long with it; the
+    CSV load likewise: docs/benchmarks.md). Load jobs, and statements whose first keyword
+    is ``INSERT``, ``MERGE`` or ``CREATE`` (a ``CREATE TABLE ... AS SELECT``), run with
+    ``preserve_insertion_order`` off; every other query keeps the setting as it was.
     """
     from bqemulator.jobs import executor
+    from bqemulator.storage import engine
 
-    original = executor._load_path_into_target
+    @contextmanager
+    def unordered(duckdb_engine):
+        duckdb_engine.execute("SET preserve_insertion_order = false")
+        try:
+            yield
+        finally:
+            duckdb_engine.execute("RESET preserve_insertion_order")
+
+    original_load = executor._load_path_into_target
 
     def load_path_into_target(path, job, ctx):
-        ctx.engine.execute("SET preserve_insertion_order = false")
-        try:
-            original(path, job, ctx)
-        finally:
-            ctx.engine.execute("RESET preserve_insertion_order")
+        with unordered(ctx.engine):
+            original_load(path, job, ctx)
 
     executor._load_path_into_target = load_path_into_target
+    original_fetch = engine.DuckDBEngine.fetch_arrow
+
+    def fetch_arrow(self, sql, parameters=None):
+        if first_keyword(sql) not in ("INSERT", "MERGE", "CREATE"):
+            return original_fetch(self, sql, parameters)
+        with unordered(self):
+            return original_fetch(self, sql, parameters)
+
+    engine.DuckDBEngine.fetch_arrow = fetch_arrow
 
 
 @fix

@@ -157,26 +157,51 @@ def test_time_travel_reads_the_table_after_writes(warehouse, scratch_dataset):
     assert rows == [{"total": 3}]
 
 
-def test_ephemeral_tables_are_kept_in_a_temporary_file(warehouse, scratch_dataset):
-    """The ephemeral emulator keeps its tables in a DuckDB file in a temporary directory
-    (compressed, evictable from memory), not in an in-memory database.
+def test_ephemeral_tables_are_in_memory_by_default(warehouse, scratch_dataset):
+    """The ephemeral emulator keeps its tables in DuckDB's in-memory database (under the
+    memory cap, spilling beyond it); a file only when asked for (next test).
 
     DuckDB's own ``duckdb_databases()``, not BigQuery SQL: this reads the emulator's engine.
     """
+    table = warehouse.quoted(scratch_dataset, "stored")
+    warehouse.query(f"CREATE TABLE {table} AS SELECT x FROM UNNEST(GENERATE_ARRAY(1, 1000)) AS x")
+    databases = warehouse.query(
+        "SELECT database_name AS name, path FROM duckdb_databases() WHERE NOT internal"
+    ).rows
+    assert databases == [{"name": "memory", "path": None}]
+    assert warehouse.query(f"SELECT SUM(x) AS total FROM {table}").rows == [{"total": 500500}]
+
+
+def test_ephemeral_tables_go_to_a_temporary_file_on_request(tmp_path, monkeypatch):
+    """``EMULATOR_EPHEMERAL_STORE=file``: a second ephemeral emulator keeps its tables in a
+    DuckDB file in a temporary directory, removed when it stops."""
     import tempfile
     from pathlib import Path
 
-    table = warehouse.quoted(scratch_dataset, "stored")
-    warehouse.query(f"CREATE TABLE {table} AS SELECT x FROM UNNEST(GENERATE_ARRAY(1, 1000)) AS x")
-    paths = [
-        r["path"]
-        for r in warehouse.query("SELECT path FROM duckdb_databases() WHERE NOT internal").rows
-    ]
-    assert len(paths) == 1 and paths[0] is not None
-    path = Path(paths[0])
-    assert path.is_file() and path.stat().st_size > 0
-    assert path.is_relative_to(Path(tempfile.gettempdir()))
-    assert warehouse.query(f"SELECT SUM(x) AS total FROM {table}").rows == [{"total": 500500}]
+    from pipelines.emulator import emulator_start, emulator_wait, free_port
+    from pipelines.warehouse import Warehouse
+
+    monkeypatch.setenv("EMULATOR_EPHEMERAL_STORE", "file")
+    port = free_port()
+    process = emulator_start(project="file-store", rest_port=port, log_path=tmp_path / "emu.log")
+    try:
+        emulator_wait(f"http://127.0.0.1:{port}", process=process)
+        warehouse = Warehouse(project="file-store", endpoint=f"http://127.0.0.1:{port}")
+        warehouse.dataset_create("stored")
+        table = warehouse.quoted("stored", "numbers")
+        warehouse.query(
+            f"CREATE TABLE {table} AS SELECT x FROM UNNEST(GENERATE_ARRAY(1, 1000)) AS x"
+        )
+        (path,) = [
+            Path(r["path"])
+            for r in warehouse.query("SELECT path FROM duckdb_databases() WHERE NOT internal").rows
+        ]
+        assert path.is_file() and path.is_relative_to(Path(tempfile.gettempdir()))
+        assert warehouse.query(f"SELECT SUM(x) AS total FROM {table}").rows == [{"total": 500500}]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not path.parent.exists()
 
 
 def test_a_load_leaves_the_row_order_setting_as_it_was(warehouse, scratch_dataset, tmp_path):
@@ -190,6 +215,19 @@ def test_a_load_leaves_the_row_order_setting_as_it_was(warehouse, scratch_datase
     assert warehouse.query(
         f"SELECT COUNT(DISTINCT id) AS n, SUM(cost) AS total FROM {table}"
     ).rows == [{"n": 5000, "total": Decimal(sum(range(5000)))}]
+    setting = "SELECT current_setting('preserve_insertion_order') AS kept"
+    assert warehouse.query(setting).rows == [{"kept": True}]
+
+
+def test_an_insert_runs_without_row_order_and_queries_after_it_keep_it(warehouse, scratch_dataset):
+    """An ``INSERT ... SELECT`` (a table has no row order) runs with DuckDB's
+    ``preserve_insertion_order`` off, read here by the statement itself; a query keeps it."""
+    table = warehouse.quoted(scratch_dataset, "order_seen")
+    warehouse.query(f"CREATE TABLE {table} (kept BOOL)")
+    warehouse.query(
+        f"INSERT INTO {table} (kept) SELECT current_setting('preserve_insertion_order')"
+    )
+    assert warehouse.query(f"SELECT kept FROM {table}").rows == [{"kept": False}]
     setting = "SELECT current_setting('preserve_insertion_order') AS kept"
     assert warehouse.query(setting).rows == [{"kept": True}]
 
@@ -229,3 +267,16 @@ def test_a_gzip_upload_above_the_emulators_own_limit_loads(tmp_path, monkeypatch
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_sql_ddl_behind_comments_still_reaches_the_catalog(warehouse, scratch_dataset):
+    """The DDL detectors read the first keyword after comments: a commented ``CREATE TABLE``
+    and ``DROP TABLE`` still register and remove the table (the dataset's table list), and
+    an ``INSERT`` changes nothing there."""
+    table = warehouse.quoted(scratch_dataset, "made_by_sql")
+    warehouse.query(f"-- made here\n/* and here */ CREATE TABLE {table} (n INT64)")
+    assert "made_by_sql" in warehouse.tables_list(scratch_dataset)
+    warehouse.query(f"# a comment\nINSERT INTO {table} (n) VALUES (1)")
+    assert warehouse.tables_list(scratch_dataset).count("made_by_sql") == 1
+    warehouse.query(f"/* gone */ DROP TABLE {table}")
+    assert "made_by_sql" not in warehouse.tables_list(scratch_dataset)
