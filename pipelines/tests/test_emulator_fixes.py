@@ -1,5 +1,6 @@
 """The emulator's registered fixes, seen through the real client against the running emulator."""
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -178,15 +179,8 @@ def test_ephemeral_tables_go_to_a_temporary_file_on_request(tmp_path, monkeypatc
     import tempfile
     from pathlib import Path
 
-    from pipelines.emulator import emulator_start, emulator_wait, free_port
-    from pipelines.warehouse import Warehouse
-
     monkeypatch.setenv("EMULATOR_EPHEMERAL_STORE", "file")
-    port = free_port()
-    process = emulator_start(project="file-store", rest_port=port, log_path=tmp_path / "emu.log")
-    try:
-        emulator_wait(f"http://127.0.0.1:{port}", process=process)
-        warehouse = Warehouse(project="file-store", endpoint=f"http://127.0.0.1:{port}")
+    with _own_emulator("file-store", tmp_path) as warehouse:
         warehouse.dataset_create("stored")
         table = warehouse.quoted("stored", "numbers")
         warehouse.query(
@@ -198,10 +192,24 @@ def test_ephemeral_tables_go_to_a_temporary_file_on_request(tmp_path, monkeypatc
         ]
         assert path.is_file() and path.is_relative_to(Path(tempfile.gettempdir()))
         assert warehouse.query(f"SELECT SUM(x) AS total FROM {table}").rows == [{"total": 500500}]
+    assert not path.parent.exists()
+
+
+@contextmanager
+def _own_emulator(project: str, tmp_path):
+    """A second emulator, started with this process's environment (a test's monkeypatched
+    settings), on a free port; stopped on the way out. Yields a Warehouse on it."""
+    from pipelines.emulator import emulator_start, emulator_wait, free_port
+    from pipelines.warehouse import Warehouse
+
+    port = free_port()
+    process = emulator_start(project=project, rest_port=port, log_path=tmp_path / "emu.log")
+    try:
+        emulator_wait(f"http://127.0.0.1:{port}", process=process)
+        yield Warehouse(project=project, endpoint=f"http://127.0.0.1:{port}")
     finally:
         process.terminate()
         process.wait(timeout=30)
-    assert not path.parent.exists()
 
 
 def test_a_load_leaves_the_row_order_setting_as_it_was(warehouse, scratch_dataset, tmp_path):
@@ -243,20 +251,13 @@ def test_a_gzip_upload_above_the_emulators_own_limit_loads(tmp_path, monkeypatch
 
     from google.cloud.bigquery import client as bigquery_client
 
-    from pipelines.emulator import emulator_start, emulator_wait, free_port
-    from pipelines.warehouse import Warehouse
-
     monkeypatch.setenv("BQEMU_UPLOAD_MAX_BYTES", str(1024 * 1024))
     monkeypatch.setattr(bigquery_client, "_DEFAULT_CHUNKSIZE", 256 * 1024)
     rows = [hashlib.sha256(b"%d" % i).hexdigest() for i in range(70_000)]
     path = tmp_path / "big.csv.gz"
     path.write_bytes(gzip.compress(("id\n" + "\n".join(rows) + "\n").encode(), compresslevel=1))
     assert path.stat().st_size > 2 * 1024 * 1024
-    port = free_port()
-    process = emulator_start(project="upload-cap", rest_port=port, log_path=tmp_path / "emu.log")
-    try:
-        emulator_wait(f"http://127.0.0.1:{port}", process=process)
-        warehouse = Warehouse(project="upload-cap", endpoint=f"http://127.0.0.1:{port}")
+    with _own_emulator("upload-cap", tmp_path) as warehouse:
         warehouse.dataset_create("big")
         loaded = warehouse.load_file(path, "big", "ids", columns=[Column("id", "STRING")])
         assert loaded.rows_loaded == 70_000
@@ -264,9 +265,6 @@ def test_a_gzip_upload_above_the_emulators_own_limit_loads(tmp_path, monkeypatch
         assert warehouse.query(f"SELECT COUNT(DISTINCT id) AS n FROM {table}").rows == [
             {"n": 70_000}
         ]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_sql_ddl_behind_comments_still_reaches_the_catalog(warehouse, scratch_dataset):
