@@ -14,11 +14,11 @@ once, so none shares the CPUs or memory with another):
 
 - pipeline: a fresh ephemeral bqemulator on a free port (started as ``make run`` starts it,
   through ``pipelines.emulator_fixes``), a tenant onboarded on the SCALE plan, and the real
-  ``aws/cost/focus`` pipeline (file.load, focus.normalize, dq.check) started with
-  ``pipeline_run_start`` and executed in-process with ``pipeline_run_execute``, exactly as a
-  worker runs it. Timed whole, and per step from the StepRun rows. Peak RSS: the emulator
-  process's plus this (Django) process's, each its own high-water mark (VmHWM), so the sum
-  is an upper bound of the two together. A diagnostic follows on the same emulator: the
+  ``aws/cost/focus`` pipeline (file.load, focus.normalize, dq.check, focus.anomalies)
+  started with ``pipeline_run_start`` and executed in-process with ``pipeline_run_execute``,
+  exactly as a worker runs it. Timed whole, and per step from the StepRun rows. Peak RSS:
+  the emulator process's plus this (Django) process's, each its own high-water mark
+  (VmHWM), so the sum is an upper bound of the two together. A diagnostic follows on the same emulator: the
   FOCUS statement with every ``PARSE_NUMERIC(x)`` written ``CAST(x AS NUMERIC)``.
 - DuckDB (a child process): the same file read into an in-memory DuckDB table with the same
   all-VARCHAR schema and column names, then the same FOCUS statement, translated to DuckDB
@@ -274,6 +274,7 @@ def pipeline_bench(
         step("load_cur", "  step file.load"),
         step("normalize_focus", "  step focus.normalize"),
         step("check_focus", "  step dq.check"),
+        step("detect_anomalies", "  step focus.anomalies"),
         Timing("  emulator: CAST AS NUMERIC (diagnostic)", rows, cast_seconds),
     ]
     cast_total = Decimal(cast.rows[0]["total"])
