@@ -18,8 +18,9 @@ once, so none shares the CPUs or memory with another):
   started with ``pipeline_run_start`` and executed in-process with ``pipeline_run_execute``,
   exactly as a worker runs it. Timed whole, and per step from the StepRun rows. Peak RSS:
   the emulator process's plus this (Django) process's, each its own high-water mark
-  (VmHWM), so the sum is an upper bound of the two together. A diagnostic follows on the same emulator: the
-  FOCUS statement with every ``PARSE_NUMERIC(x)`` written ``CAST(x AS NUMERIC)``.
+  (VmHWM), so the sum is an upper bound of the two together. A diagnostic follows on the
+  same emulator: the FOCUS statement with every ``PARSE_NUMERIC(x)`` written
+  ``CAST(x AS NUMERIC)``.
 - DuckDB (a child process): the same file read into an in-memory DuckDB table with the same
   all-VARCHAR schema and column names, then the same FOCUS statement, translated to DuckDB
   by bqemulator's own translator with the emulator's translation fixes and session settings
