@@ -308,6 +308,18 @@ def duckdb_focus_ddl(provider: str) -> str:
     )
 
 
+def duckdb_load_cur(conn, table: str, source: Path, columns: list[str]) -> float:
+    """Read the CUR file ``source`` into ``bench.<table>`` as file.load's all-STRING table
+    with ``columns`` as its names; returns the seconds it took."""
+    started = time.perf_counter()
+    conn.execute(
+        f'CREATE TABLE "{PROJECT}__bench".{table} AS '
+        "SELECT * FROM read_csv(?, all_varchar = true, header = true, names = ?)",
+        [str(source), columns],
+    )
+    return time.perf_counter() - started
+
+
 def duckdb_bench(source: Path, rows: int) -> dict:
     """In a child process: load ``source`` into in-memory DuckDB and run the emulator's
     translation of focus_sql (and its diagnostics); return figures as JSON-ready values."""
@@ -332,13 +344,7 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     schema = f'"{PROJECT}__bench"'
     conn = duckdb_session()
 
-    started = time.perf_counter()
-    conn.execute(
-        f"CREATE TABLE {schema}.aws_cur_raw AS "
-        "SELECT * FROM read_csv(?, all_varchar = true, header = true, names = ?)",
-        [str(source), columns],
-    )
-    load_seconds = time.perf_counter() - started
+    load_seconds = duckdb_load_cur(conn, "aws_cur_raw", source, columns)
 
     ddl = duckdb_focus_ddl("aws")
 
@@ -371,8 +377,8 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     cast_count, cast_total = conn.execute(
         f"SELECT COUNT(*), SUM(BilledCost) FROM {schema}.aws_cost_focus_cast"
     ).fetchone()
-    # After a load job the emulator copies the whole table (its time-travel snapshot), so
-    # its file.load step pays for one such copy of the raw table.
+    # What one plain copy of the raw table costs (the emulator's time-travel snapshot after
+    # a load was one, until writes stopped making copies).
     copy_seconds = timed(f"CREATE TABLE {schema}.raw_copy AS SELECT * FROM {schema}.aws_cur_raw")
     # Not the same SQL, a diagnostic: NUMERIC is DECIMAL(38, 9), and DuckDB casts text to
     # 128-bit decimals far more slowly than to 64-bit ones; DECIMAL(18, 9) shows how much
@@ -382,11 +388,7 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     # Not DuckDB's default, a diagnostic: the emulator loads and inserts with
     # preserve_insertion_order off (a BigQuery table has no row order); the same here.
     conn.execute("SET preserve_insertion_order = false")
-    unordered_load_seconds = timed(
-        f"CREATE TABLE {schema}.aws_cur_raw_unordered AS "
-        f"SELECT * FROM read_csv('{source}', all_varchar = true, header = true, "
-        f"names = [{', '.join(repr(c) for c in columns)}])"
-    )
+    unordered_load_seconds = duckdb_load_cur(conn, "aws_cur_raw_unordered", source, columns)
     unordered_seconds = timed(translated("aws_cost_focus_unordered"))
     conn.close()
     return {

@@ -5,12 +5,12 @@ Usage, from the project root:
 
     .venv/bin/python benchmarks/focus_steps_duckdb.py [--rows 1000000]
 
-``benchmarks/focus_normalize.py`` times the whole pipeline beside DuckDB; its DuckDB side
-translates with only the NUMERIC-scale fix. Since issue 16 (part B) the emulator translates
-more than that (``PARSE_NUMERIC`` and text-to-``NUMERIC`` casts parsed as ``DECIMAL(18, 9)``
-first; IN lists compared in place), so this script gives the figure to compare the
-pipeline's steps with: the same input (the sample repeated to ``--rows``, as there), read
-into an in-memory DuckDB with no memory cap, then, each timed:
+``benchmarks/focus_normalize.py`` times the whole pipeline beside DuckDB running the
+normalize statement; this script times DuckDB alone on the statements of both
+``focus.normalize`` and ``dq.check``, translated as the emulator translates them
+(``PARSE_NUMERIC`` and text-to-``NUMERIC`` casts parsed as ``DECIMAL(18, 9)`` first; IN
+lists compared in place): the same input (the sample repeated to ``--rows``, as there),
+read into an in-memory DuckDB with no memory cap, then, each timed:
 
 - normalize: ``focus_sql("aws", ...)`` into the FOCUS table created from its schema;
 - dq.check, table: the step's one aggregate query over the FOCUS table (``aws/cost/focus``'s
@@ -50,7 +50,12 @@ def main() -> None:
     from bqemulator.sql.table_rewriter import rewrite_table_refs
     from bqemulator.sql.translator import SQLTranslator
 
-    from benchmarks.focus_normalize import cur_scale, duckdb_focus_ddl, duckdb_session
+    from benchmarks.focus_normalize import (
+        cur_scale,
+        duckdb_focus_ddl,
+        duckdb_load_cur,
+        duckdb_session,
+    )
     from pipelines.emulator_fixes import (
         numeric_keeps_nine_decimals,
         numeric_parses_fast_where_it_fits,
@@ -81,13 +86,7 @@ def main() -> None:
             rows = conn.execute(sql).fetchall()
             return time.perf_counter() - started, rows
 
-        started = time.perf_counter()
-        conn.execute(
-            f'CREATE TABLE "{PROJECT}__bench".aws_cur_raw AS '
-            "SELECT * FROM read_csv(?, all_varchar = true, header = true, names = ?)",
-            [str(source), columns],
-        )
-        load = time.perf_counter() - started
+        load = duckdb_load_cur(conn, "aws_cur_raw", source, columns)
         conn.execute(f'CREATE TABLE "{PROJECT}__bench".aws_cost_focus ({duckdb_focus_ddl("aws")})')
         raw, focus = f"{PROJECT}.bench.aws_cur_raw", f"{PROJECT}.bench.aws_cost_focus"
 
