@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
+from convergence.prepared import server_bound_cursor
 from pipelines.models import PipelineRun, StepRun
 from tenants.authentication import KeyPrincipal
 from tenants.permissions import is_staff
@@ -167,7 +168,7 @@ def run_detail_json_for_user(*, user, run_id) -> str:
         sql, params = _run_detail_sql(of_tenant=False), [run_id]
     else:
         raise Http404("No such run.")
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -205,7 +206,7 @@ def runs_page_json(*, tenant_id: str, limit: int, offset: int, **filters) -> tup
     written by PostgreSQL; one statement (the count by the tenant's index alone)."""
     given = {name: value for name, value in filters.items() if value is not None}
     params = [tenant_id, *given.values()]
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(_runs_page_sql(tuple(given)), [*params, *params, limit, offset])
         count, page = cursor.fetchone()
     return count, page

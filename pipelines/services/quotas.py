@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F
 
 from convergence.bulk import array_literal, rows_create, rows_update
+from convergence.prepared import server_bound_cursor
 from pipelines.errors import QuotaExceeded, RunRefused, TenantCannotRun
 from pipelines.models import PipelineRun, SlotCounter
 from tenants.models import Subscription, Tenant, UsageWindow
@@ -85,7 +86,7 @@ def run_admit_statement(
     runnable = sorted(Tenant.RUNNABLE_STATUSES)
     params = [p for _, write_params in writes for p in write_params]
     params += [tenant_id, runnable, tenant_id, day_start, tenant_id, now, now]
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(sql, params)
         gates, windows = cursor.fetchone()
     return gates == 1 and windows == 2

@@ -378,3 +378,31 @@ def test_run_answers_equal_the_serializers_for_awkward_values(client, tenant):
     page = client.get("/api/v1/tenants/runs_co/runs?limit=2&offset=1").json()
     assert page["next"] == "http://testserver/api/v1/tenants/runs_co/runs?limit=2&offset=3"
     assert page["previous"] == "http://testserver/api/v1/tenants/runs_co/runs?limit=2"
+
+
+def test_run_api_statements_are_prepared_once_on_postgresql(requires_postgres, onboard):
+    """The trigger's, the read's and the list's statements are prepared on the connection after
+    their fifth run (psycopg's threshold), then only bound and executed; the ORM's own
+    statements are not prepared. Answers stay the same once prepared."""
+    client = key_client(onboard("runs_prep", plan="SCALE").api_key)  # 10 runs at once
+    urls = {"list": "/api/v1/tenants/runs_prep/runs?limit=50"}
+    answers = {}
+    for _ in range(7):
+        response = client.post(
+            HELLO.format(tenant="runs_prep"), {"date": "2024-09-01"}, format="json"
+        )
+        assert response.status_code == 202, response.json()
+        urls.setdefault("read", f"/api/v1/pipelines/runs/{response.json()['run_id']}")
+        for name, url in urls.items():
+            response = client.get(url)
+            assert response.status_code == 200
+            answers.setdefault(name, []).append(response.json())
+    assert answers["read"][0] == answers["read"][-1]
+    assert answers["list"][-1]["count"] == 7
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(s.startswith("WITH write_0 AS (INSERT INTO") for s in prepared), prepared
+    assert any(s.startswith("SELECT json_build_object(") for s in prepared), prepared
+    assert any(s.startswith("SELECT (SELECT count(*)") for s in prepared), prepared
+    assert len(prepared) == 3, prepared
