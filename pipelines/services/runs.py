@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from convergence.bulk import rows_copy, rows_insert
 from pipelines.errors import InvalidRunParameters, RunRefused, RunStateConflict, TenantCannotRun
@@ -128,7 +129,7 @@ def pipeline_run_start(
         run = PipelineRun(**run_row)
         run._state.adding, run._state.db = False, connection.alias
         if enqueue:
-            transaction.on_commit(lambda: runs_enqueue(run_ids=[run.pk]))
+            transaction.on_commit(lambda: runs_enqueue_admitted(run_ids=[run.pk]))
         return run
 
     config_path = PipelineRun(provider=provider, domain=domain, pipeline=pipeline).config_path
@@ -266,7 +267,7 @@ def pipeline_runs_start_batch(
     _runs_write(runs=runs, steps=steps)
     if enqueue and runs:
         run_ids = [run[0] for run in runs]
-        transaction.on_commit(lambda: runs_enqueue(run_ids=run_ids))
+        transaction.on_commit(lambda: runs_enqueue_admitted(run_ids=run_ids))
     return outcomes
 
 
@@ -423,6 +424,24 @@ def runs_enqueue(*, run_ids: list) -> None:
     with pipeline_run_task.app.producer_or_acquire() as producer, producer.batch():
         for run_id in run_ids:
             pipeline_run_task.apply_async((str(run_id),), producer=producer)
+
+
+def runs_enqueue_admitted(*, run_ids: list) -> None:
+    """Queue runs whose admission has just committed. If the broker cannot be reached, the
+    runs stay admitted and PENDING, and the maintenance task's ``runs_pending_requeue`` sends
+    them again once they are stale: the caller's answer stands (the API's 202, not a 500
+    that would invite a second, quota-using try)."""
+    try:
+        runs_enqueue(run_ids=run_ids)
+    except BrokerOperationalError as exc:
+        logger.error(
+            "%d admitted run(s) not queued, broker unreachable (%s); the maintenance task "
+            "re-sends runs left pending: %s",
+            len(run_ids),
+            exc,
+            ", ".join(str(run_id) for run_id in run_ids[:20])
+            + (f" and {len(run_ids) - 20} more" if len(run_ids) > 20 else ""),
+        )
 
 
 def pipeline_run_cancel(*, run: PipelineRun, actor: Actor) -> PipelineRun:
