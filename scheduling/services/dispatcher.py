@@ -4,7 +4,7 @@ import json
 import logging
 import time as monotonic_time
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, TextField
@@ -77,7 +77,9 @@ def schedule_dispatch_due(
                         tenant_id=OuterRef("tenant_id"), state=SlotState.QUEUED
                     )
                 ),
-                # As text: parsed once per distinct value below, not once per schedule.
+                # As text: parsed once per distinct value below, not once per schedule (a
+                # burst's schedules share one due time; Django's timestamp loader is Python).
+                next_run_at_text=Cast("next_run_at", TextField()),
                 parameters_text=Cast("parameters", TextField()),
             )
             .values_list(
@@ -87,7 +89,7 @@ def schedule_dispatch_due(
                 "queue_waiting",
                 "cron",
                 "timezone",
-                "next_run_at",
+                "next_run_at_text",
                 "catch_up",
                 "provider",
                 "domain",
@@ -108,8 +110,17 @@ def schedule_dispatch_due(
         untouched: dict[int, tuple[datetime]] = {}  # nothing due after all: next run time only
         by_schedule: dict[int, tuple] = {}
         waiting: set[str] = set()
+        due_at: dict[str, datetime] = {}
         for row in due:
-            pk, tenant_id, priority, queue_waiting, cron, tz, next_run_at, catch_up = row[:8]
+            pk, tenant_id, priority, queue_waiting, cron, tz, due_text, catch_up = row[:8]
+            next_run_at = due_at.get(due_text)
+            if next_run_at is None:
+                # ISO text: PostgreSQL's in the connection's time zone (UTC), with its
+                # offset; SQLite's as stored, UTC without one.
+                next_run_at = datetime.fromisoformat(due_text)
+                if next_run_at.tzinfo is None:
+                    next_run_at = next_run_at.replace(tzinfo=UTC)
+                due_at[due_text] = next_run_at
             key = (cron, tz, next_run_at, catch_up)
             times = due_times.get(key)
             if times is None:
