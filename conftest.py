@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from pipelines.emulator import emulator_start, emulator_wait, free_port
+from devtools.emulator import emulator_start, emulator_wait, free_port
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,7 +35,7 @@ def warehouse_endpoint(tmp_path_factory):
 
 @pytest.fixture
 def warehouse(warehouse_endpoint):
-    from pipelines.warehouse import get_warehouse
+    from warehouse.bigquery import get_warehouse
 
     return get_warehouse()
 

@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args()
 
-    from pipelines.emulator import emulator_start, emulator_wait, free_port
+    from devtools.emulator import emulator_start, emulator_wait, free_port
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-anomalies-"))
     port = free_port()
@@ -101,14 +101,14 @@ def main() -> None:
 
 
 def run(series: int, days: int) -> None:
-    from pipelines.anomalies import ANOMALIES, Method
+    from focus.anomalies import ANOMALIES, Method
     from pipelines.configs import pipeline_config_get
     from pipelines.processors import StepContext, processor_for
-    from pipelines.warehouse import get_warehouse
+    from warehouse.bigquery import get_warehouse
 
     wh = get_warehouse()
-    from pipelines.focus import FOCUS_CLUSTER_BY, FOCUS_PARTITION_DAY
-    from pipelines.warehouse import Column
+    from focus.model import FOCUS_CLUSTER_BY, FOCUS_PARTITION_DAY
+    from warehouse.bigquery import Column
 
     wh.dataset_create(DATASET)
     table = wh.table_ref(DATASET, TABLE)

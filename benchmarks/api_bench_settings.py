@@ -6,7 +6,18 @@ every measured request is served rather than refused with 429. The throttles sti
 count every request in Redis, as in production.
 """
 
-from convergence.settings.production import *  # noqa: F403
+import os
+
+# Production names every backend explicitly; the benchmark's are the local ones.
+for name, value in {
+    "WAREHOUSE_ENDPOINT": "http://127.0.0.1:9050",
+    "WAREHOUSE_PROJECT": "convergence-local",
+    "KMS_BACKEND": "local",
+    "WAREHOUSE_TENANT_IDENTITY": "false",
+}.items():
+    os.environ.setdefault(name, value)
+
+from convergence.settings.production import *  # noqa: E402, F403
 
 ROOT_URLCONF = "benchmarks.api_bench_urls"
 API_THROTTLE_RATES = {"key": "100000000/minute", "address": "100000000/minute", "webhook": None}

@@ -32,5 +32,5 @@ urlpatterns = [
     path("", include("convergence.urls")),
 ]
 
-handler404 = "convergence.api.not_found"
-handler500 = "convergence.api.server_error"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"

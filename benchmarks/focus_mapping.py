@@ -11,7 +11,7 @@ turn, ``--rounds`` times each, as a worker runs them (``pipeline_run_start`` the
 ``pipeline_run_execute``):
 
 - ``focus/cost/native``: ``focus.normalize`` with the hand-written native-FOCUS SQL of
-  ``pipelines/focus.py`` (an inner select parsing each column once, an outer one building
+  ``focus/model.py`` (an inner select parsing each column once, an outer one building
   the FOCUS columns);
 - ``focus_csv/cost/focus``: ``focus.map`` with the shipped ``focus_csv`` mapping, compiled
   by ``mappings/`` (every literal a query parameter, every column through ``NULLIF``).
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from pipelines.emulator import emulator_start, emulator_wait, free_port
+    from devtools.emulator import emulator_start, emulator_wait, free_port
 
     workdir = Path(tempfile.mkdtemp(prefix="focus-mapping-bench-"))
     process = None
@@ -135,9 +135,9 @@ def main() -> None:
         process = emulator_start(project=PROJECT, rest_port=port, log_path=workdir / "emulator.log")
         emulator_wait(endpoint, process=process)
         django_setup(workdir, imports, endpoint)
-        from pipelines.warehouse import get_warehouse
         from tenants.services.audit import Actor
         from tenants.services.onboarding import tenant_onboard
+        from warehouse.bigquery import get_warehouse
 
         onboarded = tenant_onboard(
             tenant_id=tenant_id,

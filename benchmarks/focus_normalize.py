@@ -13,7 +13,7 @@ suffixed so no two rows are the same. Then, in one run, one after the other (nev
 once, so none shares the CPUs or memory with another):
 
 - pipeline: a fresh ephemeral bqemulator on a free port (started as ``make run`` starts it,
-  through ``pipelines.emulator_fixes``), a tenant onboarded on the SCALE plan, and the real
+  through ``devtools.emulator_fixes``), a tenant onboarded on the SCALE plan, and the real
   ``aws/cost/focus`` pipeline (file.load, focus.normalize, dq.check, focus.anomalies)
   started with ``pipeline_run_start`` and executed in-process with ``pipeline_run_execute``,
   exactly as a worker runs it. Timed whole, and per step from the StepRun rows. Peak RSS:
@@ -193,13 +193,13 @@ def pipeline_bench(
 ) -> tuple[list[Timing], int, Decimal, Decimal, float]:
     """Run aws/cost/focus on ``source``; return timings, FOCUS row count, cost totals and
     the sampled peak of emulator + Django RSS."""
-    from pipelines.focus import focus_sql, focus_table_columns
+    from focus.model import focus_sql, focus_table_columns
     from pipelines.models import RunStatus
     from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
-    from pipelines.tables import DQ_RESULTS
-    from pipelines.warehouse import get_warehouse
     from tenants.services.audit import Actor
     from tenants.services.onboarding import tenant_onboard
+    from warehouse.bigquery import get_warehouse
+    from warehouse.tables import DQ_RESULTS
 
     onboarded = tenant_onboard(
         tenant_id=tenant_id,
@@ -299,7 +299,7 @@ def duckdb_session():
 def duckdb_focus_ddl(provider: str) -> str:
     """The column list of ``provider``'s FOCUS table in DuckDB types: the pipeline creates
     each FOCUS table with its schema, then inserts into it."""
-    from pipelines.focus import focus_table_columns
+    from focus.model import focus_table_columns
 
     types = {"NUMERIC": "DECIMAL(38, 9)", "FLOAT64": "DOUBLE", "TIMESTAMP": "TIMESTAMPTZ"}
     return ", ".join(
@@ -327,12 +327,12 @@ def duckdb_bench(source: Path, rows: int) -> dict:
     from bqemulator.sql.table_rewriter import rewrite_table_refs
     from bqemulator.sql.translator import SQLTranslator
 
-    from pipelines.emulator_fixes import (
+    from devtools.emulator_fixes import (
         numeric_keeps_nine_decimals,
         numeric_parses_fast_where_it_fits,
     )
-    from pipelines.focus import focus_sql
-    from pipelines.processors.file_load import csv_header_columns
+    from focus.model import focus_sql
+    from warehouse.files import csv_header_columns
 
     # The emulator's translation of text to NUMERIC, as it runs in the emulator: nine
     # decimals, parsed as DECIMAL(18, 9) first where the value fits.
@@ -510,8 +510,8 @@ def run_once(
     *, rows: int, source: Path, expected: Decimal, port: int, workdir: Path, converter
 ) -> RunResult:
     """One run: the pipeline on a fresh emulator, then DuckDB, then focus-converter."""
-    import pipelines.warehouse
-    from pipelines.emulator import emulator_start, emulator_wait
+    import warehouse.bigquery
+    from devtools.emulator import emulator_start, emulator_wait
 
     # A fresh tenant per run, its own copy of the file in its own imports folder.
     tenant_id = f"bench_{uuid.uuid4().hex[:8]}"
@@ -520,7 +520,7 @@ def run_once(
     tenant_source = folder / source.name
     os.link(source, tenant_source)
     # Each run starts its own emulator on the same port: no client of the last one is reused.
-    pipelines.warehouse._instances.clear()
+    warehouse.bigquery._instances.clear()
     process = emulator_start(
         project=PROJECT, rest_port=port, log_path=workdir / f"emulator-{tenant_id}.log"
     )
@@ -645,7 +645,7 @@ def main() -> None:
         print(json.dumps(duckdb_bench(args.duckdb_child, args.rows)))
         return
 
-    from pipelines.emulator import free_port
+    from devtools.emulator import free_port
 
     workdir = Path(tempfile.mkdtemp(prefix="focus-bench-"))
     results: list[RunResult] = []

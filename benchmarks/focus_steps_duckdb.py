@@ -17,7 +17,7 @@ read into an in-memory DuckDB with no memory cap, then, each timed:
   checks: min_rows, not_null, allowed values, both totals, FOCUS conformance);
 - dq.check, source: its one query summing the billed and amortized totals of the raw table.
 
-Each statement is the emulator's own chain (``SQLTranslator`` after ``pipelines.emulator_fixes``
+Each statement is the emulator's own chain (``SQLTranslator`` after ``devtools.emulator_fixes``
 patched it, then ``rewrite_table_refs``). The FOCUS table must hold ``--rows`` rows whose
 BilledCost and EffectiveCost sums equal the source totals to the cent.
 """
@@ -56,18 +56,18 @@ def main() -> None:
         duckdb_load_cur,
         duckdb_session,
     )
-    from pipelines.emulator_fixes import (
+    from devtools.emulator_fixes import (
         numeric_keeps_nine_decimals,
         numeric_parses_fast_where_it_fits,
     )
-    from pipelines.focus import (
+    from focus.model import (
         focus_sql,
         source_amortized_total_expr,
         source_total_expr,
         source_totals_sql,
     )
     from pipelines.processors.dq_check import table_checks_sql
-    from pipelines.processors.file_load import csv_header_columns
+    from warehouse.files import csv_header_columns
 
     # The translator logs every call at debug level; the emulator itself runs at warning.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))

@@ -13,7 +13,7 @@ from billing.stripe_client import (
     SignatureInvalid,
     StripeNotConfigured,
 )
-from convergence.throttling import WebhookAddressRateThrottle
+from core.throttling import WebhookAddressRateThrottle
 
 
 class StripeWebhookApi(APIView):

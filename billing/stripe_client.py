@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import stripe
 from django.conf import settings
 
-from convergence.parsers import JsonTooDeep, json_loads_bounded
+from core.parsers import JsonTooDeep, json_loads_bounded
 
 # Stripe's own default: a signature older than this is a replay.
 SIGNATURE_TOLERANCE_SECONDS = 300

@@ -13,8 +13,8 @@ from budgets.selectors import anomalies_for_tenant, budget_status
 from budgets.services.alerts import webhook_set
 from budgets.services.budgets import BudgetExists, BudgetInvalid, budget_create, budget_delete
 from budgets.webhooks import WebhookUrlRefused
-from convergence.api import Conflict
-from convergence.serializers import MoneyField, StrictInputSerializer
+from core.errors import Conflict
+from core.serializers import MoneyField, StrictInputSerializer
 from tenants.authentication import request_actor
 from tenants.models import Provider
 from tenants.permissions import IsTenantOrStaff

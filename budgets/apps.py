@@ -7,7 +7,18 @@ class BudgetsConfig(AppConfig):
     name = "budgets"
 
     def ready(self) -> None:
+        from pipelines.signals import run_finished
+
         checks.register(webhook_networks_check, checks.Tags.security)
+        run_finished.connect(budgets_after_run, dispatch_uid="budgets_after_run")
+
+
+def budgets_after_run(*, tenant_id: str, wrote_focus: bool, **kwargs) -> None:
+    """A run that wrote a FOCUS table has the tenant's budgets evaluated (in the worker)."""
+    if wrote_focus:
+        from budgets.services.budgets import budgets_evaluate_enqueue  # models load after apps
+
+        budgets_evaluate_enqueue(tenant_id=tenant_id)
 
 
 def webhook_networks_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from budgets.models import Budget, BudgetAlert
+from focus.anomalies import ANOMALIES
+from pipelines.configs import pipeline_configs_all
+from warehouse.tenant import tenant_warehouse
 
 # The FOCUS columns read here, in one place (the FOCUS column model may still change).
 DAY, COST = "ChargePeriodStart", "BilledCost"
@@ -55,7 +58,6 @@ def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
 
 def focus_tables() -> dict[str, str]:
     """Provider -> the FOCUS table its shipped pipeline writes in a tenant's dataset."""
-    from pipelines.configs import pipeline_configs_all
 
     return {
         config.provider: config.variables["focus_table"]
@@ -65,20 +67,10 @@ def focus_tables() -> dict[str, str]:
     }
 
 
-def _tenant_warehouse(tenant_id: str):
-    """The warehouse as a pipeline step of this tenant sees it: guarded by its access policy."""
-    from pipelines.processors import StepContext
-    from pipelines.warehouse import get_warehouse, tenant_dataset_id
-
-    return StepContext(
-        warehouse=get_warehouse(), tenant_id=tenant_id, dataset_id=tenant_dataset_id(tenant_id)
-    )
-
-
-def _scope_sql(context, tables: list[str], budget: Budget) -> tuple[str, str, dict]:
+def _scope_sql(wh, tables: list[str], budget: Budget) -> tuple[str, str, dict]:
+    columns = f"{DAY}, {COST}, {SERVICE}, {SUB_ACCOUNT}, {TAGS}"
     union = " UNION ALL ".join(
-        f"SELECT {DAY}, {COST}, {SERVICE}, {SUB_ACCOUNT}, {TAGS} FROM `{context.table(t)}`"
-        for t in tables
+        f"SELECT {columns} FROM `{wh.table_ref(wh.dataset_id, t)}`" for t in tables
     )
     where = ["TRUE"]
     params: dict = {}
@@ -99,9 +91,8 @@ def budget_status(*, budget: Budget, as_of: dt.date | None = None) -> BudgetStat
 
     ``as_of`` defaults to the latest day with charges in the tenant's FOCUS tables.
     """
-    context = _tenant_warehouse(budget.tenant_id)
-    wh = context.warehouse
-    present = set(wh.tables_list(context.dataset_id))
+    wh = tenant_warehouse(tenant_id=budget.tenant_id)
+    present = set(wh.tables_list(wh.dataset_id))
     # A provider filter reads that provider's FOCUS table only.
     tables = sorted(
         table
@@ -111,7 +102,7 @@ def budget_status(*, budget: Budget, as_of: dt.date | None = None) -> BudgetStat
     if not tables:
         start, end = period_bounds(budget.period, as_of or dt.date.today())
         return BudgetStatus(budget.pk, start, end, None, budget.amount, Decimal(0), Decimal(0))
-    source, where, params = _scope_sql(context, tables, budget)
+    source, where, params = _scope_sql(wh, tables, budget)
     if as_of is None:
         as_of = wh.query(f"SELECT MAX(DATE({DAY})) AS d FROM {source} AS f").rows[0]["d"]
         if as_of is None:
@@ -176,16 +167,14 @@ def anomalies_for_tenant(
 ) -> list[dict]:
     """The tenant's recorded cost anomalies, newest day first (none before the first run);
     only those from ``start`` to ``end`` (both included) when given."""
-    from pipelines.anomalies import ANOMALIES
 
-    context = _tenant_warehouse(tenant_id)
-    wh = context.warehouse
-    if ANOMALIES not in wh.tables_list(context.dataset_id):
+    wh = tenant_warehouse(tenant_id=tenant_id)
+    if ANOMALIES not in wh.tables_list(wh.dataset_id):
         return []
     return wh.query(
         "SELECT day, provider, service, sub_account, region, tag_key, tag_value, actual, "
         "expected, score, top_contributors, detected_at "
-        f"FROM `{context.table(ANOMALIES)}` "
+        f"FROM `{wh.table_ref(wh.dataset_id, ANOMALIES)}` "
         "WHERE day BETWEEN @start AND @end ORDER BY day DESC, score DESC LIMIT @limit",
         {"limit": limit, "start": start or dt.date(1, 1, 1), "end": end or dt.date(9999, 12, 31)},
     ).rows

@@ -7,7 +7,7 @@ import os
 from celery import Celery
 from celery.signals import after_setup_logger, worker_process_init
 
-from convergence.broker import register as register_broker_transport
+from core.broker import register as register_broker_transport
 
 register_broker_transport()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convergence.settings.local")

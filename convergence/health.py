@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from convergence.celery import app as celery_app
-from pipelines.warehouse import get_warehouse
 from tenants.kms import kms_ping
+from warehouse.bigquery import get_warehouse
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-import convergence.admin  # noqa: F401  (makes the admin index the staff dashboard)
 from convergence.health import HealthApi
 
 urlpatterns = [
@@ -22,5 +21,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "convergence.api.not_found"
-handler500 = "convergence.api.server_error"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"

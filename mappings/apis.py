@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from convergence.serializers import StrictInputSerializer
+from core.serializers import StrictInputSerializer
 from mappings.format import MAPPING_NAME, MAX_TEXT, MappingInvalid
 from mappings.models import FocusMapping
 from mappings.selectors import mapping_get, mapping_spec_from_row, mappings_list
@@ -25,6 +25,7 @@ from mappings.services import (
 from tenants.authentication import request_actor
 from tenants.permissions import IsTenantOrStaff
 from tenants.selectors import tenant_get_for_user
+from warehouse.files import FileSourceError, file_source_check
 
 
 class MappingOutputSerializer(serializers.ModelSerializer):
@@ -163,8 +164,6 @@ class TenantMappingPreviewApi(APIView):
     @extend_schema(request=InputSerializer, responses=PreviewOutputSerializer)
     def post(self, request, tenant_id: str, mapping_id: int):
         from pathlib import Path
-
-        from pipelines.processors.file_load import FileSourceError, file_source_check
 
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         row = mapping_get(tenant_id=tenant.id, mapping_id=mapping_id)

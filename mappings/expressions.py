@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pipelines.processors.file_load import column_names_from_header
-from pipelines.sql_identifiers import NAME_PATTERN
+from warehouse.files import column_names_from_header
+from warehouse.sql_identifiers import NAME_PATTERN
 
 MAX_EXPRESSION = 4000
 MAX_DEPTH = 16

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from core.yaml_loader import yaml_load
+from focus.model import FOCUS_COLUMNS, MANDATORY_COLUMNS, NOT_NULL_COLUMNS, PROVIDERS
 from mappings.expressions import (
     STRING,
     Compiler,
@@ -21,9 +23,7 @@ from mappings.expressions import (
     Parsed,
     expression_parse,
 )
-from pipelines.configs import _UniqueKeyLoader
-from pipelines.focus import FOCUS_COLUMNS, MANDATORY_COLUMNS, NOT_NULL_COLUMNS, PROVIDERS
-from pipelines.sql_identifiers import NAME_PATTERN
+from warehouse.sql_identifiers import NAME_PATTERN
 
 # A mapping's name is also its provider name in the run route and its tables' prefix.
 MAPPING_NAME = re.compile(r"\A[a-z][a-z0-9_]{1,31}\Z")
@@ -126,7 +126,7 @@ def mapping_parse(text: str, *, file: str, name: str | None = None) -> MappingSp
             [MappingIssue(file, "", "", f"must be YAML text of at most {MAX_TEXT} characters")]
         )
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml_load(text)
     except yaml.YAMLError as exc:
         raise MappingInvalid([MappingIssue(file, "", "", f"not valid YAML: {exc}")]) from None
     if not isinstance(data, Mapping):

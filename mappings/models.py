@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from mappings.format import MappingInvalid, mapping_name_check, mapping_parse
 from tenants.models import Tenant
 
 
@@ -37,7 +38,6 @@ class FocusMapping(models.Model):
         return f"{self.tenant_id or 'staff'}/{self.name}"
 
     def clean(self) -> None:
-        from mappings.format import MappingInvalid, mapping_name_check, mapping_parse
 
         try:
             mapping_name_check(self.name)

@@ -8,9 +8,15 @@ import types
 from django.db.models import Q
 from django.http import Http404
 
-from mappings.format import MappingInvalid, MappingSpec, mapping_parse
+from mappings.format import MappingInvalid, MappingIssue, MappingSpec, mapping_parse
 from mappings.models import FocusMapping
-from mappings.shipped import shipped_mapping, shipped_mappings
+from mappings.shipped import (
+    shipped_mapping,
+    shipped_mappings,
+    shipped_mappings_cache_clear,
+    shipped_mappings_validate,
+)
+from pipelines.configs import MAPPED_PROVIDER, PipelineConfigNotFound, pipeline_config_get
 from pipelines.errors import InvalidRunParameters
 
 MAPPED_DOMAIN, MAPPED_PIPELINE = "cost", "focus"
@@ -72,8 +78,6 @@ def mapped_pipeline_config(*, tenant_id: str, provider: str, domain: str, pipeli
     PipelineConfigNotFound when there is no such mapping; InvalidRunParameters (400) when
     the mapping found no longer validates.
     """
-    from pipelines.configs import MAPPED_PROVIDER, PipelineConfigNotFound, pipeline_config_get
-
     key = f"{provider}/{domain}/{pipeline}"
     if (domain, pipeline) != (MAPPED_DOMAIN, MAPPED_PIPELINE):
         raise PipelineConfigNotFound(f"No pipeline config {key!r}.")
@@ -105,3 +109,22 @@ def mapped_pipeline_config(*, tenant_id: str, provider: str, domain: str, pipeli
             }
         ),
     )
+
+
+class MappingConfigs:
+    """The tenants' FOCUS mappings as pipeline configs (``pipelines.configs.ConfigSource``)."""
+
+    def config(self, *, tenant_id: str, provider: str, domain: str, pipeline: str):
+        return mapped_pipeline_config(
+            tenant_id=tenant_id, provider=provider, domain=domain, pipeline=pipeline
+        )
+
+    def names_for_tenant(self, *, tenant_id: str) -> list[str]:
+        return mapping_names_for_tenant(tenant_id=tenant_id)
+
+    def names_staff(self) -> list[str]:
+        return mapping_names_staff()
+
+    def issues(self) -> tuple[list[MappingIssue], list[str]]:
+        shipped_mappings_cache_clear()  # read the files as they are now
+        return shipped_mappings_validate(), [spec.file for spec in shipped_mappings()]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.db import IntegrityError, transaction
 
+from focus.conformance import conformance_results, conformance_sql
+from focus.model import NOT_NULL_COLUMNS
 from mappings.format import (
     MappingInvalid,
     MappingIssue,
@@ -23,9 +25,10 @@ from mappings.format import (
 )
 from mappings.models import FocusMapping
 from mappings.sql import MappingSourceError, mapping_sql, mapping_table_columns
-from pipelines.focus import NOT_NULL_COLUMNS
 from tenants.models import Tenant
 from tenants.services.audit import Actor, audit_record
+from warehouse.files import csv_header_columns, tenant_files_root
+from warehouse.tenant import tenant_warehouse
 
 # The FOCUS columns required on every row (the others FOCUS requires may be null); a mapping
 # must name every required column, so these are the ones it can still leave empty.
@@ -175,15 +178,8 @@ def mapping_preview(*, tenant_id: str, spec: MappingSpec, sample: str, rows: int
     rows, the required FOCUS columns left empty (and on how many rows), and the FOCUS MUST
     rules the rows break. Scratch tables live in the tenant's own dataset, through the same
     guarded warehouse a run gets, and are dropped afterwards."""
-    from pipelines.focus_conformance import conformance_results, conformance_sql
-    from pipelines.processors import StepContext
-    from pipelines.processors.file_load import csv_header_columns, tenant_files_root
-    from pipelines.warehouse import get_warehouse, tenant_dataset_id
 
-    context = StepContext(
-        warehouse=get_warehouse(), tenant_id=tenant_id, dataset_id=tenant_dataset_id(tenant_id)
-    )
-    wh = context.warehouse
+    wh = tenant_warehouse(tenant_id=tenant_id)
     tag = uuid.uuid4().hex[:12]
     raw_id, focus_id = f"x_preview_{tag}_raw", f"x_preview_{tag}_focus"
     folder = tenant_files_root(tenant_id) / PREVIEW_DIR
@@ -194,21 +190,21 @@ def mapping_preview(*, tenant_id: str, spec: MappingSpec, sample: str, rows: int
         columns = csv_header_columns(path)
         result = wh.load_file(
             str(path),
-            context.dataset_id,
+            wh.dataset_id,
             raw_id,
             source_format="CSV",
             columns=columns,
             write_mode="overwrite",
         )
         names = [c.name for c in columns]
-        raw, focus = context.table(raw_id), context.table(focus_id)
+        raw, focus = wh.table_ref(wh.dataset_id, raw_id), wh.table_ref(wh.dataset_id, focus_id)
         try:
             sql, params = mapping_sql(spec, source=raw, destination=focus, source_columns=names)
         except MappingSourceError as exc:
             raise MappingError(str(exc)) from None
         except MappingInvalid as exc:
             raise MappingError(str(exc), issues=exc.issues) from None
-        wh.table_create(context.dataset_id, focus_id, mapping_table_columns(spec), replace=True)
+        wh.table_create(wh.dataset_id, focus_id, mapping_table_columns(spec), replace=True)
         wh.query(sql, params)
         focus_rows = [
             {k: _json_value(v) for k, v in row.items()}
@@ -234,4 +230,4 @@ def mapping_preview(*, tenant_id: str, spec: MappingSpec, sample: str, rows: int
     finally:
         path.unlink(missing_ok=True)
         for table in (raw_id, focus_id):
-            wh.table_delete(context.dataset_id, table)
+            wh.table_delete(wh.dataset_id, table)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from focus.model import FOCUS_COLUMNS
 from mappings.expressions import STRING, ExpressionError
 from mappings.format import FOCUS_TYPES, MappingInvalid, MappingIssue, MappingSpec
-from pipelines.focus import FOCUS_COLUMNS
-from pipelines.sql_identifiers import sql_render
-from pipelines.warehouse import Column
+from warehouse.bigquery import Column
+from warehouse.sql_identifiers import sql_render
 
 
 class MappingSourceError(ValueError):

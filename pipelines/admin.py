@@ -11,10 +11,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from convergence.dashboard.runs import run_progress
-from pipelines.configs import PipelineConfigError, pipeline_configs_all
+from pipelines.configs import CONFIG_SOURCES, PipelineConfigError, pipeline_configs_all
 from pipelines.errors import RunRefused
 from pipelines.models import ACTIVE_STATUSES, PipelineRun
+from pipelines.progress import run_progress
 from pipelines.services.runs import pipeline_run_cancel, pipeline_run_retry, pipeline_run_start
 from tenants.models import Tenant
 from tenants.services.audit import Actor
@@ -34,15 +34,14 @@ class RunNowForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from mappings.selectors import mapping_names_staff
-
         self.fields["pipeline"].choices = [
             (c.key, f"{c.key} — {c.description}" if c.description else c.key)
             for c in pipeline_configs_all()
             if c.provider not in ("system", "mapping")
         ] + [
             (f"{n}/cost/focus", f"{n}/cost/focus — FOCUS mapping {n}")
-            for n in mapping_names_staff()
+            for source in CONFIG_SOURCES
+            for n in source.names_staff()
         ]
 
     def clean_tenant(self) -> str:

@@ -7,9 +7,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from convergence.pagination import BoundedLimitOffsetPagination, PageQuerySerializer, paginated
-from convergence.responses import json_text_response
-from convergence.serializers import QuerySerializer
+from core.pagination import BoundedLimitOffsetPagination, PageQuerySerializer, paginated
+from core.responses import json_text_response
+from core.serializers import QuerySerializer
+from pipelines.configs import PipelineConfigNotFound
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import PipelineRun, RunStatus, StepRun
 from pipelines.selectors import (
@@ -190,7 +191,6 @@ class PipelineRunStartApi(APIView):
         description='Body: run parameters, e.g. {"date": "2024-09-01"}.',
     )
     def post(self, request, tenant_id: str, provider: str, domain: str, pipeline: str):
-        from pipelines.configs import PipelineConfigNotFound
 
         tenant_id = tenant_id_for_user(user=request.user, tenant_id=tenant_id)
         if not isinstance(request.data, dict):

@@ -11,21 +11,17 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from croniter import croniter
 from django.conf import settings
 
+from core.yaml_loader import yaml_load
 from pipelines.processors import PROCESSORS
 from pipelines.processors.base import RUNS_ON
-from pipelines.processors.file_load import (
-    FileSourceError,
-    bucket_check,
-    file_source_check,
-    tenant_files_root,
-)
-from pipelines.sql_identifiers import (
+from warehouse.files import FileSourceError, bucket_check, file_source_check, tenant_files_root
+from warehouse.sql_identifiers import (
     BUILTIN_IDENTIFIERS,
     NAME_PATTERN,
     PlaceholderError,
@@ -222,25 +218,6 @@ def _parameter_value(
 # -- loading ----------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice, which plain YAML silently overwrites."""
-
-
-def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    keys = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in keys:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        keys.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
         return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
@@ -269,7 +246,7 @@ def pipeline_config_parse(text: str, *, file: str, provider: str, domain: str, n
         issues.append(ConfigIssue(file, field, problem))
 
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml_load(text)
     except yaml.YAMLError as exc:
         raise PipelineConfigInvalid([ConfigIssue(file, "", f"not valid YAML: {exc}")]) from exc
     if not isinstance(data, Mapping):
@@ -500,6 +477,33 @@ def pipeline_configs_cache_clear() -> None:
     _load_all.cache_clear()
 
 
+class ConfigSource(Protocol):
+    """Pipeline configs that are not shipped files, such as the tenants' FOCUS mappings (each
+    the generic ``mapping/cost/focus`` config set up for one mapping). Registered by the app
+    that owns them, in its AppConfig.ready(), with config_source_register."""
+
+    def config(self, *, tenant_id: str, provider: str, domain: str, pipeline: str):
+        """The config a tenant runs at ``provider/domain/pipeline``; PipelineConfigNotFound
+        if this source has none (InvalidRunParameters if it has one that no longer validates)."""
+
+    def names_for_tenant(self, *, tenant_id: str) -> list[str]:
+        """The providers (mapping names) whose ``<name>/cost/focus`` the tenant may run."""
+
+    def names_staff(self) -> list[str]:
+        """Every provider name staff may run for a tenant."""
+
+    def issues(self) -> tuple[list[Any], list[str]]:
+        """Problems in the source's shipped files (each printable), and the files found valid."""
+
+
+CONFIG_SOURCES: list[ConfigSource] = []
+
+
+def config_source_register(source: ConfigSource) -> None:
+    if source not in CONFIG_SOURCES:
+        CONFIG_SOURCES.append(source)
+
+
 def pipeline_config_get(provider: str, domain: str, pipeline: str) -> PipelineConfig:
     """The config at ``provider/domain/pipeline``; NotFound or Invalid otherwise."""
     key = f"{provider}/{domain}/{pipeline}"
@@ -523,11 +527,15 @@ def pipeline_config_resolve(
     except PipelineConfigNotFound:
         if tenant_id is None or provider in (SYSTEM_PROVIDER, MAPPED_PROVIDER):
             raise
-        from mappings.selectors import mapped_pipeline_config
-
-        return mapped_pipeline_config(
-            tenant_id=tenant_id, provider=provider, domain=domain, pipeline=pipeline
-        )
+        for source in CONFIG_SOURCES:
+            try:
+                return source.config(
+                    tenant_id=tenant_id, provider=provider, domain=domain, pipeline=pipeline
+                )
+            except PipelineConfigNotFound:
+                if source is CONFIG_SOURCES[-1]:
+                    raise
+        raise
 
 
 def pipeline_config_providers() -> set[str]:
@@ -566,3 +574,15 @@ def pipeline_configs_validate_all() -> list[ConfigIssue]:
         if isinstance(found, PipelineConfigInvalid)
         for issue in found.issues
     ]
+
+
+ONBOARDING_PIPELINE = ("system", "onboarding", "dryrun")
+
+
+def onboarding_config_check() -> tuple[str, bool, str]:
+    """The staff dry run's check that the onboarding pipeline config loads."""
+    try:
+        pipeline_config_get(*ONBOARDING_PIPELINE)
+    except PipelineConfigError as exc:
+        return ("onboarding_config", False, str(exc))
+    return ("onboarding_config", True, "Onboarding pipeline config loads.")

@@ -16,9 +16,13 @@ from tenacity import (
     wait_exponential,
 )
 
+from pipelines.configs import pipeline_config_resolve
 from pipelines.errors import tenant_message
 from pipelines.models import ROWS_WRITTEN, PipelineRun, RunStatus, StepRun, StepStatus
-from pipelines.warehouse import WarehouseUnavailable
+from pipelines.processors import StepContext, processor_for
+from tenants.selectors import run_inputs_for_tenant
+from warehouse.bigquery import WarehouseUnavailable, tenant_dataset_id
+from warehouse.identity import tenant_warehouse_factory
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +77,6 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
 
     Notification steps (``runs_on: failure``) run only after another step failed.
     """
-    from pipelines.configs import pipeline_config_resolve
-    from pipelines.processors import StepContext, processor_for
-    from pipelines.services.identity import tenant_warehouse_factory
-    from pipelines.warehouse import tenant_dataset_id
-    from tenants.selectors import run_inputs_for_tenant
 
     config = pipeline_config_resolve(
         run.provider, run.domain, run.pipeline, tenant_id=run.tenant_id
@@ -92,7 +91,7 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
         sources=inputs.sources,
         buckets=inputs.buckets,
         tenant_warehouse=tenant_warehouse_factory(
-            dataset_id=tenant_dataset_id(run.tenant_id), credential=inputs.credential
+            dataset_id=tenant_dataset_id(run.tenant_id), service_account=inputs.service_account
         ),
     )
     failure: str = ""

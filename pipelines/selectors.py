@@ -7,8 +7,8 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
-from convergence.prepared import server_bound_cursor
-from pipelines.models import PipelineRun, StepRun
+from core.prepared import server_bound_cursor
+from pipelines.models import PipelineRun, StepRun, StepStatus
 from tenants.authentication import KeyPrincipal
 from tenants.permissions import is_staff
 
@@ -238,7 +238,6 @@ def runs_list(
 def tenants_with_recent_anomalies(*, since: datetime, limit: int) -> list[str]:
     """Tenants whose anomaly step found anomalies in a run ended since ``since``, most recent
     first (read from the steps' recorded details; no warehouse query)."""
-    from pipelines.models import StepRun, StepStatus
 
     latest: list[str] = []
     steps = (

@@ -7,10 +7,17 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 
 from scheduling.models import Schedule, ScheduledRun
-from scheduling.services.cron import cron_describe
+from scheduling.services.cron import (
+    InvalidCron,
+    InvalidTimezone,
+    cron_describe,
+    cron_validate,
+    timezone_validate,
+)
 from scheduling.services.schedules import (
     ScheduleInvalid,
     schedule_backfill,
+    schedule_next_run,
     schedule_upcoming,
 )
 from tenants.services.audit import Actor
@@ -45,12 +52,6 @@ class ScheduleForm(forms.ModelForm):
         ]
 
     def clean(self):
-        from scheduling.services.cron import (
-            InvalidCron,
-            InvalidTimezone,
-            cron_validate,
-            timezone_validate,
-        )
 
         data = super().clean()
         try:
@@ -103,7 +104,6 @@ class ScheduleAdmin(admin.ModelAdmin):
         return format_html_join("", "<div>{} ({} local)</div>", local)
 
     def save_model(self, request, obj, form, change):
-        from scheduling.services.schedules import schedule_next_run
 
         if not change or {"cron", "timezone", "active"} & set(form.changed_data):
             obj.next_run_at = schedule_next_run(schedule=obj, after=timezone.now())

@@ -10,8 +10,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from convergence.api import Conflict
-from convergence.serializers import BoundedDateField, StrictInputSerializer
+from core.errors import Conflict
+from core.serializers import BoundedDateField, StrictInputSerializer
 from scheduling.models import CatchUp, Schedule
 from scheduling.selectors import schedule_get, scheduler_status, schedules_list
 from scheduling.services.cron import cron_describe

@@ -55,8 +55,8 @@ def django_setup(var_dir: Path, imports: Path, endpoint: str) -> None:
 
 def cur2_copy(target: Path) -> Path:
     """The CUR 1.0 sample with its columns named as a CUR 2.0 (Data Exports) file names them."""
-    from pipelines.focus import _cur2_name
-    from pipelines.processors.file_load import column_names_from_header
+    from focus.model import _cur2_name
+    from warehouse.files import column_names_from_header
 
     with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
@@ -76,7 +76,7 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
         azure_mca_export,
     )
     from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
-    from pipelines.warehouse import get_warehouse
+    from warehouse.bigquery import get_warehouse
 
     warehouse = get_warehouse()
     inputs = {
@@ -144,7 +144,7 @@ def main() -> None:
         sys.exit(__doc__)
     output_dir = Path(sys.argv[1]).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    from pipelines.emulator import emulator_start, emulator_wait, free_port
+    from devtools.emulator import emulator_start, emulator_wait, free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

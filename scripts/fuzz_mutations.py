@@ -35,7 +35,7 @@ MUTATIONS = [
     Mutation(
         "json-depth",
         "JSON bodies parsed without the depth bound (plain json.loads)",
-        "convergence/parsers.py",
+        "core/parsers.py",
         "    try:\n        value = json.loads(text, parse_constant=_refuse_constant)\n"
         "    except RecursionError as exc:\n"
         '        raise JsonTooDeep(f"JSON nested deeper than {limit} levels.") from exc\n'
@@ -46,7 +46,7 @@ MUTATIONS = [
     Mutation(
         "runs-limit",
         "no upper bound on ?limit= of GET …/runs",
-        "convergence/pagination.py",
+        "core/pagination.py",
         "limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)",
         "limit = serializers.IntegerField(min_value=1, required=False)",
         "GET /api/v1/tenants/{tenant_id}/runs",
@@ -54,7 +54,7 @@ MUTATIONS = [
     Mutation(
         "backfill-dates",
         "backfill dates without the 2000-2099 range",
-        "convergence/serializers.py",
+        "core/serializers.py",
         '        if not DATE_MIN <= parsed <= DATE_MAX:\n            self.fail("out_of_range")\n',
         "",
         "/backfill",

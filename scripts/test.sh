@@ -8,6 +8,8 @@ export DJANGO_SETTINGS_MODULE=convergence.settings.test
 echo "== ruff"
 ruff check .
 ruff format --check .
+echo "== import layers (pyproject.toml [tool.importlinter])"
+lint-imports --no-cache
 echo "== django checks"
 python manage.py check --fail-level WARNING
 python manage.py makemigrations --check --dry-run
@@ -16,6 +18,8 @@ python manage.py validate_pipeline_configs >/dev/null
 DJANGO_SETTINGS_MODULE=convergence.settings.production \
   DJANGO_SECRET_KEY="check-deploy-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   DJANGO_ALLOWED_HOSTS=convergence.example.com \
+  WAREHOUSE_ENDPOINT= WAREHOUSE_PROJECT=convergence-prod WAREHOUSE_TENANT_IDENTITY=true \
+  KMS_BACKEND=gcp KMS_KEY_NAME=projects/p/locations/l/keyRings/r/cryptoKeys/k \
   python manage.py check --deploy --fail-level WARNING
 echo "== pytest ($(python -c 'import environ; print(environ.Env().db_url("DATABASE_URL", default="sqlite:///").get("ENGINE"))'))"
 python -m pytest "$@"

@@ -222,19 +222,8 @@ class TenantAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.onboard_view),
                 name="tenants_tenant_onboard",
             ),
-            path(
-                "<path:object_id>/overview/",
-                self.admin_site.admin_view(self.overview_view),
-                name="tenants_tenant_overview",
-            ),
         ]
         return urls + super().get_urls()
-
-    def overview_view(self, request, object_id):
-        """Costs per day, provider and service from the tenant's FOCUS tables; runs; schedules."""
-        from convergence.dashboard.views import tenant_overview_view
-
-        return tenant_overview_view(self, request, object_id)
 
     @admin.display(description="overview")
     def overview_link(self, obj: Tenant) -> str:

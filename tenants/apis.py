@@ -8,8 +8,8 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from convergence.api import Conflict
-from convergence.serializers import FutureDateTimeField, StrictInputSerializer
+from core.errors import Conflict
+from core.serializers import FutureDateTimeField, StrictInputSerializer
 from tenants.authentication import request_actor
 from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantError, TenantInvalid
 from tenants.models import (
@@ -18,6 +18,7 @@ from tenants.models import (
     AdminKey,
     ApiKey,
     CloudCredential,
+    Plan,
     ProviderConfig,
     Tenant,
 )
@@ -29,6 +30,7 @@ from tenants.services.credentials import (
     provider_config_set,
 )
 from tenants.services.keys import admin_key_issue, api_key_issue, key_revoke
+from tenants.services.lifecycle import tenant_status_set
 from tenants.services.onboarding import tenant_dry_run, tenant_onboard
 
 
@@ -368,8 +370,6 @@ class AdminBootstrapApi(APIView):
         from django.db import connection
         from django.db.migrations.executor import MigrationExecutor
 
-        from tenants.models import Plan
-
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
         plans = list(Plan.objects.values_list("code", flat=True))
@@ -413,7 +413,6 @@ class AdminTenantDetailApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=TenantOutputSerializer)
     def patch(self, request, tenant_id: str):
-        from tenants.services.lifecycle import tenant_status_set
 
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         data = self.InputSerializer(data=request.data)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
 
-from convergence.throttling import KeyAhead
+from core.throttling import KeyAhead
 from tenants.models import AdminKey, ApiKey, Tenant
 from tenants.services.audit import Actor
 from tenants.services.keys import admin_key_authenticate, api_key_authenticate, key_ahead
@@ -50,7 +50,7 @@ class _KeyAuthentication(authentication.BaseAuthentication):
     @classmethod
     def lookahead(cls, request) -> KeyAhead | None:
         """The request's key, for the per-address check to read its cached row in the same
-        round trip (``convergence.middleware.AddressThrottleMiddleware``)."""
+        round trip (``core.middleware.AddressThrottleMiddleware``)."""
         raw = request.META.get(cls.header)
         return None if raw is None else key_ahead(cls.model, raw)
 

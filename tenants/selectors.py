@@ -6,10 +6,12 @@ from datetime import datetime
 from django.http import Http404
 from django.utils import timezone
 
+from tenants import hooks
 from tenants.authentication import KeyPrincipal
 from tenants.models import CloudCredential, ProviderConfig, Tenant, UsageWindow
 from tenants.permissions import is_staff
 from tenants.services.usage import day_window_bounds, month_window_current
+from warehouse.isolation import bucket_names
 
 
 def tenant_id_for_user(*, user, tenant_id: str) -> str:
@@ -46,9 +48,7 @@ def tenant_usage(*, tenant: Tenant, now: datetime | None = None) -> dict:
             starts_at__in=[day_start, month_start],
         ).values_list("kind", "runs_used")
     )
-    from pipelines.selectors import runs_active_count
-
-    running = runs_active_count(tenant_id=tenant.id)
+    running = hooks.active_runs_count(tenant.id)
     return {
         "tenant_id": tenant.id,
         "status": tenant.status,
@@ -88,10 +88,17 @@ class RunInputs:
     buckets: frozenset[str] = frozenset()
     credential: CloudCredential | None = None
 
+    def service_account(self) -> dict | None:
+        """The decrypted service-account key of ``credential``; None without one."""
+        if self.credential is None:
+            return None
+        from tenants.services.credentials import credential_secret  # services use selectors
+
+        return credential_secret(credential=self.credential)
+
 
 def provider_buckets(*, tenant_id: str, provider: str) -> frozenset[str]:
     """The ``gs://`` buckets a tenant registered for one provider's files."""
-    from pipelines.isolation import bucket_names
 
     config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
     return bucket_names(config.settings.get("source_buckets")) if config else frozenset()
@@ -104,7 +111,6 @@ def run_inputs_for_tenant(*, tenant_id: str, provider: str) -> RunInputs:
     the ``source_billing_table`` placeholder and a registered source; ``source_buckets``
     lists buckets; recipients are the config's notification emails, else the admin email.
     """
-    from pipelines.isolation import bucket_names
 
     tenant = Tenant.objects.only("admin_email").get(pk=tenant_id)
     config = (
@@ -149,7 +155,6 @@ def provider_account_names(*, tenant_id: str, provider: str) -> dict[str, str]:
     They live in the provider config's settings as ``"account_name:<account id>": "<name>"``
     (AWS CUR carries account ids but, in most exports, no names).
     """
-    from tenants.models import ProviderConfig
 
     config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
     if config is None:
@@ -167,7 +172,6 @@ ANOMALY_PREFIX = "anomaly_"
 def provider_anomaly_settings(*, tenant_id: str, provider: str) -> dict[str, str]:
     """The anomaly detection options a tenant set for one provider's FOCUS pipeline, as stored
     in its provider config's settings (``"anomaly_<option>": "<value>"``)."""
-    from tenants.models import ProviderConfig
 
     config = ProviderConfig.objects.filter(tenant_id=tenant_id, provider=provider).first()
     if config is None:

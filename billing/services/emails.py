@@ -8,6 +8,7 @@ from django.template.exceptions import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from pipelines.services.inputs import pipelines_for_tenant
 from tenants.models import Tenant
 
 
@@ -28,7 +29,6 @@ def email_welcome_send(*, tenant: Tenant, api_key: str, recipient: str) -> None:
     Its examples are pipelines the tenant can run as it is now; those that need a provider
     config first say which setting.
     """
-    from pipelines.services.inputs import pipelines_for_tenant
 
     pipelines = pipelines_for_tenant(tenant_id=tenant.id)
     _send(

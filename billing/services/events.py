@@ -193,7 +193,7 @@ def _welcome_send(*, welcome_pk: int, api_key: str) -> None:
 
 def _deferred_enqueue(*, customer_id: str) -> None:
     """Queue the customer's events that arrived before its tenant, oldest first."""
-    from billing.tasks import stripe_event_process_task
+    from billing.tasks import stripe_event_process_task  # the tasks module imports these services
 
     pks = StripeEvent.objects.filter(
         stripe_customer_id=customer_id, status=Status.DEFERRED

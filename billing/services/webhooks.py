@@ -38,7 +38,7 @@ def stripe_event_store(*, data: dict, enqueue: bool = True) -> Stored:
     Two deliveries racing both end here: the unique event id lets one insert win, and the
     other reads the winner's row and reports a duplicate.
     """
-    from billing.tasks import stripe_event_process_task
+    from billing.tasks import stripe_event_process_task  # the tasks module imports these services
 
     defaults = {
         "type": str(data.get("type") or ""),

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from billing.services.emails import email_welcome_send
-from convergence.mail import kept_emails_list
+from core.mail import kept_emails_list
 from tenants.services.keys import API_KEY_PATTERN, LEGACY_API_KEY_PATTERN, key_checksum
 from tenants.tests.factories import TenantFactory
 
@@ -17,7 +17,7 @@ SHORTER_TENANT_KEY = "sk_acme_" + "b" * 43
 
 @pytest.fixture
 def kept(settings, tmp_path):
-    settings.EMAIL_BACKEND = "convergence.mail.KeptEmailBackend"
+    settings.EMAIL_BACKEND = "core.mail.KeptEmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     settings.EMAIL_ECHO = False
     return tmp_path / "mail"

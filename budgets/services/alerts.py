@@ -95,7 +95,8 @@ def alert_send(*, alert: BudgetAlert, status) -> None:
 
 
 def webhook_delivery_enqueue(*, delivery_id: int) -> None:
-    from budgets.tasks import webhook_deliver_task
+
+    from budgets.tasks import webhook_deliver_task  # the tasks module imports these services
 
     webhook_deliver_task.delay(delivery_id)
 

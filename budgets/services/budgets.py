@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from budgets.models import Budget, BudgetAlert
 from budgets.selectors import budget_status
+from budgets.services.alerts import alert_send
 from tenants.models import Tenant
 from tenants.services.audit import Actor, audit_record
 
@@ -74,7 +75,6 @@ def budgets_evaluate(*, tenant_id: str, as_of: dt.date | None = None) -> list[Bu
     A threshold is recorded at most once per budget and period (a unique constraint), so
     re-running the evaluation, or two evaluations at once, alert once.
     """
-    from budgets.services.alerts import alert_send
 
     created: list[BudgetAlert] = []
     for budget in Budget.objects.filter(tenant_id=tenant_id).select_related("tenant"):
@@ -107,7 +107,7 @@ def budgets_evaluate(*, tenant_id: str, as_of: dt.date | None = None) -> list[Bu
 
 def budgets_evaluate_enqueue(*, tenant_id: str) -> None:
     """Queue the evaluation of a tenant's budgets (after a FOCUS run), if it has any."""
-    from budgets.tasks import budgets_evaluate_task
+    from budgets.tasks import budgets_evaluate_task  # the tasks module imports these services
 
     if Budget.objects.filter(tenant_id=tenant_id).exists():
         budgets_evaluate_task.delay(tenant_id)

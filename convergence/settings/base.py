@@ -17,7 +17,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "dashboard.apps.DashboardAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -27,18 +27,22 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    # In layers, lowest first (SPEC.md "Layout"; the import-linter contract in pyproject.toml).
+    "core",
+    "warehouse",
     "tenants",
     "pipelines",
     "scheduling",
     "billing",
     "budgets",
     "mappings",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "convergence.middleware.ApiJsonErrorsMiddleware",
-    "convergence.middleware.AddressThrottleMiddleware",
+    "core.middleware.ApiJsonErrorsMiddleware",
+    "core.middleware.AddressThrottleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -78,7 +82,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The run API's statements go through convergence.prepared, which psycopg prepares on
+    # The run API's statements go through core.prepared, which psycopg prepares on
     # their fifth run on a connection (the ORM binds on the client and prepares nothing).
     # Off (None) behind a transaction-mode pooler that cannot keep them (PgBouncer < 1.21).
     prepared = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
@@ -104,20 +108,20 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "convergence.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["convergence.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.LimitedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.ApiKeyAuthentication",
         "tenants.authentication.AdminKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "convergence.pagination.BoundedLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "convergence.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     # Per key here; per client address in AddressThrottleMiddleware, before authentication.
-    "DEFAULT_THROTTLE_CLASSES": ["convergence.throttling.KeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.KeyRateThrottle"],
     "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
     "UNAUTHENTICATED_USER": None,
 }
@@ -133,11 +137,11 @@ API_THROTTLE_RATES = {
 
 
 def cache_from_env(default: str) -> dict:
-    """``CACHE_URL`` as a CACHES entry; Redis through ``convergence.cache`` (one client per
+    """``CACHE_URL`` as a CACHES entry; Redis through ``core.cache`` (one client per
     connection pool rather than one per call)."""
     config = env.cache("CACHE_URL", default=default)
     if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-        config["BACKEND"] = "convergence.cache.RedisCache"
+        config["BACKEND"] = "core.cache.RedisCache"
     return config
 
 
@@ -156,7 +160,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "convergence.schema.postprocess_errors",
+        "core.schema.postprocess_errors",
     ],
     "ENUM_NAME_OVERRIDES": {
         "TenantStatusEnum": "tenants.models.TenantStatus",

@@ -1,7 +1,10 @@
 """Local development: zero setup, every service local."""
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import INSTALLED_APPS, VAR_DIR, env
+
+# The BigQuery emulator's wrapper and command: never in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-only-not-secret")
@@ -23,5 +26,5 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # Without EMAIL_URL, every email is kept as a file under var/mail/ and printed to the console;
 # `manage.py emails` lists them (a new tenant's API key survives a restart there).
 if not env.str("EMAIL_URL", default=""):
-    EMAIL_BACKEND = "convergence.mail.KeptEmailBackend"
+    EMAIL_BACKEND = "core.mail.KeptEmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")

@@ -5,6 +5,14 @@ from .base import cache_from_env, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 
+# Every outside backend is chosen here, explicitly: none falls back to the local stand-ins of
+# base.py (the emulator's address, the keyring file). A variable left out stops the start with
+# "Set the <NAME> environment variable".
+WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT")  # empty: Google's BigQuery
+WAREHOUSE_PROJECT = env.str("WAREHOUSE_PROJECT")
+KMS_BACKEND = env.str("KMS_BACKEND")  # gcp (Cloud KMS) or local (a keyring file)
+WAREHOUSE_TENANT_IDENTITY = env.bool("WAREHOUSE_TENANT_IDENTITY")
+
 # Persistent connections: each gunicorn sync worker (and Celery worker process) serves one
 # request at a time, so one connection per process, kept open, is all it needs; opening one
 # per request cost more than the request's own queries. Django's psycopg pool (OPTIONS

@@ -3,7 +3,10 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import INSTALLED_APPS, VAR_DIR, env
+
+# The BigQuery emulator's wrapper and command: never in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="test-only-not-secret")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

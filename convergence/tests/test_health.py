@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.emulator import free_port
+from devtools.emulator import free_port
 
 
 @pytest.mark.django_db

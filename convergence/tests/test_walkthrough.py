@@ -24,10 +24,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from convergence.tests.test_browser import ARTIFACTS, CHROMIUM, PASSWORD, chromium_page
+from dashboard.tests.test_browser import ARTIFACTS, CHROMIUM, PASSWORD, chromium_page
 from pipelines.models import PipelineRun, RunStatus, StepStatus
-from pipelines.warehouse import tenant_dataset_id
 from tenants.models import Tenant, UsageWindow
+from warehouse.bigquery import tenant_dataset_id
 
 README = Path(settings.BASE_DIR) / "README.md"
 TENANT = "acme_corp"
@@ -167,7 +167,7 @@ class Shell:
 def walkthrough_settings(settings, tmp_path, monkeypatch, live_server):
     """Local-like settings: emails kept in a folder, the demo webhook secret, PORT = the live
     server's port (the commands read it as the README's second shell does)."""
-    settings.EMAIL_BACKEND = "convergence.mail.KeptEmailBackend"
+    settings.EMAIL_BACKEND = "core.mail.KeptEmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     settings.EMAIL_ECHO = False
     settings.STRIPE_WEBHOOK_SECRET = "whsec_walkthrough_test"

@@ -6,7 +6,7 @@ import decimal
 import pytest
 
 from mappings.expressions import Compiler, expression_parse
-from pipelines.warehouse import Column
+from warehouse.bigquery import Column
 
 UTC = dt.UTC
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from focus.conformance import conformance_results, conformance_sql
+from focus.model import ALLOWED_VALUES, FOCUS_COLUMNS, allowed_values_sql
 from mappings.selectors import mapped_pipeline_config
-from pipelines.focus import ALLOWED_VALUES, FOCUS_COLUMNS, allowed_values_sql
-from pipelines.focus_conformance import conformance_results, conformance_sql
-from pipelines.tables import DQ_RESULTS
 from pipelines.tests.test_focus import context_for, csv_total, run_pipeline
+from warehouse.tables import DQ_RESULTS
 
 DATA = Path(__file__).parent / "data"
 CENT = decimal.Decimal("0.01")

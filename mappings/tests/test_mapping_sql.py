@@ -14,10 +14,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from focus.model import FOCUS_COLUMN_NAMES
 from mappings.shipped import shipped_mappings, shipped_mappings_validate
 from mappings.sql import mapping_sql
-from pipelines.focus import FOCUS_COLUMN_NAMES
-from pipelines.processors.file_load import column_names_from_header
+from warehouse.files import column_names_from_header
 
 DATA = Path(__file__).parent / "data"
 FIXTURES = DATA / "mapping_sql"

@@ -9,17 +9,25 @@ from pipelines.processors.bq_etl import BqEtl
 from pipelines.processors.dq_check import DqCheck
 from pipelines.processors.file_load import FileLoad
 from pipelines.processors.focus_anomalies import FocusAnomalies
-from pipelines.processors.focus_map import FocusMap
 from pipelines.processors.focus_normalize import FocusNormalize
 from pipelines.processors.notify_email import NotifyEmail
 
 if TYPE_CHECKING:
     from pipelines.configs import StepConfig
 
+# Filled here with the engine's own processors, and by higher apps in their AppConfig.ready()
+# (mappings registers ``focus.map``) through processor_register.
 PROCESSORS: dict[str, type[Processor]] = {
     cls.ps_type: cls
-    for cls in (BqEtl, FileLoad, FocusNormalize, FocusMap, DqCheck, FocusAnomalies, NotifyEmail)
+    for cls in (BqEtl, FileLoad, FocusNormalize, DqCheck, FocusAnomalies, NotifyEmail)
 }
+
+
+def processor_register(cls: type[Processor]) -> None:
+    """Make ``cls`` the processor of its ``ps_type`` (an app's AppConfig.ready() calls it)."""
+    registered = PROCESSORS.setdefault(cls.ps_type, cls)
+    if registered is not cls:
+        raise ValueError(f"ps_type {cls.ps_type!r} is already {registered.__name__}'s")
 
 
 def processor_for(step: StepConfig) -> Processor:
@@ -34,4 +42,5 @@ __all__ = [
     "StepFailed",
     "StepResult",
     "processor_for",
+    "processor_register",
 ]

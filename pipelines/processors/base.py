@@ -7,18 +7,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pipelines.isolation import AccessPolicy, GuardedWarehouse
-from pipelines.sql_identifiers import (
+from warehouse.bigquery import get_warehouse, tenant_dataset_id
+from warehouse.isolation import AccessPolicy, GuardedWarehouse
+from warehouse.sql_identifiers import (
     PlaceholderError,
     identifier_check,
     name_check,
     placeholders,
     sql_render,
 )
+from warehouse.tenant import tenant_warehouse
 
 if TYPE_CHECKING:
     from pipelines.configs import PipelineConfig, StepConfig
-    from pipelines.warehouse import Warehouse
+    from warehouse.bigquery import Warehouse
 
 COMMON_FIELDS = frozenset({"step_id", "ps_type", "description", "runs_on"})
 RUNS_ON = ("success", "failure")
@@ -45,7 +47,7 @@ class StepContext:
     ``params`` are values, sent to the warehouse as ``@name`` query parameters only.
     ``sources`` and ``buckets`` are what the tenant registered in its provider config.
     The warehouse a step sees is always guarded by the tenant's access policy
-    (``pipelines.isolation``), whatever adapter the context was made with.
+    (``warehouse.isolation``), whatever adapter the context was made with.
     """
 
     warehouse: Warehouse | GuardedWarehouse
@@ -66,22 +68,18 @@ class StepContext:
     provider: str = ""
 
     def __post_init__(self) -> None:
-        from pipelines.processors.file_load import tenant_files_root
 
         # Both are spliced into SQL as identifiers (the built-ins tenant_id and dataset).
         name_check("tenant_id", self.tenant_id)
         name_check("dataset", self.dataset_id)
         if not isinstance(self.warehouse, GuardedWarehouse):
-            policy = AccessPolicy(
-                project=self.warehouse.project,
+            guarded = tenant_warehouse(
                 tenant_id=self.tenant_id,
                 dataset_id=self.dataset_id,
-                sources=frozenset(self.sources),
-                buckets=frozenset(self.buckets),
-                files_root=tenant_files_root(self.tenant_id),
-            )
-            guarded = GuardedWarehouse(
-                self.warehouse, policy, tenant_warehouse=self.tenant_warehouse
+                sources=self.sources,
+                buckets=self.buckets,
+                identity=self.tenant_warehouse,
+                warehouse=self.warehouse,
             )
             object.__setattr__(self, "warehouse", guarded)
 
@@ -103,7 +101,6 @@ class StepContext:
         tenant_warehouse: Callable[[], Warehouse] | None = None,
     ) -> StepContext:
         """The context of a recorded run; ``variables`` overlay the config's defaults."""
-        from pipelines.warehouse import get_warehouse, tenant_dataset_id
 
         return cls(
             warehouse=warehouse or get_warehouse(),

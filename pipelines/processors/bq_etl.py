@@ -13,7 +13,7 @@ from pipelines.processors.base import (
     check_destination,
     require_str,
 )
-from pipelines.sql_identifiers import name_check, query_parameters
+from warehouse.sql_identifiers import name_check, query_parameters
 
 
 class BqEtl(Processor):

@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pipelines.focus import (
+from focus.conformance import conformance_counts, conformance_results
+from focus.model import (
     PROVIDERS,
     allowed_values_counts,
     source_amortized_total_expr,
     source_total_expr,
     source_totals_sql,
 )
-from pipelines.focus_conformance import conformance_counts, conformance_results
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -28,8 +28,8 @@ from pipelines.processors.base import (
     get_path,
     require_str,
 )
-from pipelines.sql_identifiers import name_check, sql_render
-from pipelines.tables import DQ_RESULTS, META_TABLES
+from warehouse.sql_identifiers import name_check, sql_render
+from warehouse.tables import DQ_RESULTS, META_TABLES
 
 CHECKS = frozenset(
     {

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pipelines.anomalies import (
+from focus.anomalies import (
     ANOMALIES,
     ANOMALY_COLUMNS,
     COST_COLUMNS,
@@ -17,7 +17,7 @@ from pipelines.anomalies import (
     detection_sql,
     last_day_sql,
 )
-from pipelines.focus import CHARGE_CATEGORIES
+from focus.model import CHARGE_CATEGORIES
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -27,6 +27,7 @@ from pipelines.processors.base import (
     check_table_template,
     require_str,
 )
+from tenants.selectors import provider_anomaly_settings
 
 # Ranges for the numeric options: (type, minimum, maximum).
 NUMBERS: dict[str, tuple[type, float, float]] = {
@@ -129,7 +130,6 @@ class FocusAnomalies(Processor):
         """The options the tenant set in this pipeline's provider config (none without one)."""
         if not context.provider:
             return {}
-        from tenants.selectors import provider_anomaly_settings
 
         settings = provider_anomaly_settings(tenant_id=context.tenant_id, provider=context.provider)
         overrides, errors = tenant_options(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pipelines.focus import (
+from focus.model import (
     FOCUS_CLUSTER_BY,
     FOCUS_PARTITION_DAY,
     GCP_DETAILED_TABLE_PREFIX,
@@ -24,6 +24,7 @@ from pipelines.processors.base import (
     check_table_template,
     require_str,
 )
+from tenants.selectors import provider_account_names
 
 
 class FocusNormalize(Processor):
@@ -40,7 +41,6 @@ class FocusNormalize(Processor):
         return errors
 
     def run(self, context: StepContext) -> StepResult:
-        from tenants.selectors import provider_account_names
 
         spec = self.step.options
         provider = spec["provider"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.warehouse import Column, Warehouse, tenant_dataset_id
+from warehouse.bigquery import Column, Warehouse, tenant_dataset_id
 
 # NUMERIC goes out as DOUBLE: the FOCUS validator's Decimal type check accepts DOUBLE and
 # FLOAT only (DuckDB reports a Parquet decimal as "DECIMAL(38,9)", which it does not list).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pipelines.errors import InvalidRunParameters
+from tenants.selectors import run_inputs_for_tenant
 
 if TYPE_CHECKING:
     from pipelines.configs import PipelineConfig
@@ -24,7 +25,6 @@ class MissingProviderSettings(InvalidRunParameters):
 
 def pipeline_settings_missing(*, config: PipelineConfig, tenant_id: str) -> list[str]:
     """One sentence per variable the config leaves to the tenant and the tenant lacks."""
-    from tenants.selectors import run_inputs_for_tenant
 
     needed = [name for name, value in config.variables.items() if value is None]
     if not needed:
@@ -55,8 +55,8 @@ def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
     """Every tenant-facing pipeline with its required parameters and what settings it lacks
     for this tenant now (empty: it can run as soon as its parameters are given); the generic
     mapped pipeline appears once per FOCUS mapping the tenant can run, under its name."""
-    from mappings.selectors import mapped_pipeline_config, mapping_names_for_tenant
-    from pipelines.configs import (
+    from pipelines.configs import (  # configs imports this module's PROVIDER_SETTINGS
+        CONFIG_SOURCES,
         MAPPED_PROVIDER,
         SYSTEM_PROVIDER,
         PipelineConfigError,
@@ -68,15 +68,16 @@ def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
         for config in pipeline_configs_all()
         if config.provider not in (SYSTEM_PROVIDER, MAPPED_PROVIDER)
     ]
-    for name in mapping_names_for_tenant(tenant_id=tenant_id):
-        try:
-            configs.append(
-                mapped_pipeline_config(
-                    tenant_id=tenant_id, provider=name, domain="cost", pipeline="focus"
+    for source in CONFIG_SOURCES:
+        for name in source.names_for_tenant(tenant_id=tenant_id):
+            try:
+                configs.append(
+                    source.config(
+                        tenant_id=tenant_id, provider=name, domain="cost", pipeline="focus"
+                    )
                 )
-            )
-        except (PipelineConfigError, InvalidRunParameters):
-            continue  # a mapping that no longer validates is not offered
+            except (PipelineConfigError, InvalidRunParameters):
+                continue  # a mapping that no longer validates is not offered
     return [
         {
             "key": config.key,

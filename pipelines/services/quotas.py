@@ -19,8 +19,8 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Count, F
 
-from convergence.bulk import array_literal, rows_create, rows_update
-from convergence.prepared import server_bound_cursor
+from core.bulk import array_literal, rows_create, rows_update
+from core.prepared import server_bound_cursor
 from pipelines.errors import QuotaExceeded, RunRefused, TenantCannotRun
 from pipelines.models import PipelineRun, SlotCounter
 from tenants.models import Subscription, Tenant, UsageWindow

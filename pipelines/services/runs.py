@@ -16,7 +16,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from convergence.bulk import rows_copy, rows_insert
+from core.bulk import rows_copy, rows_insert
+from pipelines.configs import (
+    PipelineConfigError,
+    pipeline_config_for_tenant,
+    pipeline_config_is_mapped,
+)
+from pipelines.engine import run_steps
 from pipelines.errors import InvalidRunParameters, RunRefused, RunStateConflict, TenantCannotRun
 from pipelines.models import (
     ACTIVE_STATUSES,
@@ -34,8 +40,12 @@ from pipelines.services.quotas import (
     run_slot_release,
     runs_admit_batch,
 )
+from pipelines.signals import run_finished
 from tenants.models import AuditEvent
+from tenants.selectors import provider_buckets
 from tenants.services.audit import Actor, audit_record, audit_row
+from warehouse.bigquery import WarehouseError, get_warehouse
+from warehouse.tables import PIPELINE_RUNS, STEP_LOGS
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +110,6 @@ def pipeline_run_start(
         trigger=trigger,
         attempt=attempt,
     )
-    from pipelines.configs import pipeline_config_for_tenant
 
     config = pipeline_config_for_tenant(provider, domain, pipeline, tenant_id=tenant_id)
     values = _config_resolve(request, config=config)
@@ -172,11 +181,6 @@ def pipeline_runs_start_batch(
     Configs and parameters are resolved once per distinct (pipeline, parameters), and
     once per tenant only where the result depends on the tenant.
     """
-    from pipelines.configs import (
-        PipelineConfigError,
-        pipeline_config_for_tenant,
-        pipeline_config_is_mapped,
-    )
 
     outcomes: list[uuid.UUID | Exception | None] = [None] * len(requests)
     accepted: list[tuple[int, RunRequest, Any, dict]] = []
@@ -325,8 +329,6 @@ def _config_resolve(request: RunRequest, *, config) -> dict:
     and its provider config only when the pipeline leaves a variable to it, so a plain run
     costs no query here.
     """
-    from pipelines.configs import PipelineConfigError
-    from tenants.selectors import provider_buckets
 
     raw = dict(request.parameters)
     buckets = (
@@ -416,7 +418,7 @@ def run_enqueue(*, run_id) -> None:
 def runs_enqueue(*, run_ids: list) -> None:
     """Send one Celery message per run, batched into one broker round trip where the
     transport can (kombu's ``Producer.batch``: a Redis pipeline)."""
-    from pipelines.tasks import pipeline_run_task
+    from pipelines.tasks import pipeline_run_task  # the tasks module imports these services
 
     if len(run_ids) == 1:
         pipeline_run_task.delay(str(run_ids[0]))
@@ -479,11 +481,19 @@ def run_finish(*, run: PipelineRun, status: str, error: str = "") -> bool:
     StepRun.objects.filter(run=run, status=RunStatus.RUNNING).update(status=status, ended_at=now)
     StepRun.objects.filter(run=run, status=RunStatus.PENDING).update(status=RunStatus.CANCELLED)
     run_slot_release(run_id=run.pk)
-    transaction.on_commit(lambda: run_log_to_warehouse(run_id=run.pk))
-    if status == RunStatus.COMPLETED and (run.domain, run.pipeline) in FOCUS_PIPELINES:
-        from budgets.services.budgets import budgets_evaluate_enqueue
+    wrote_focus = status == RunStatus.COMPLETED and (run.domain, run.pipeline) in FOCUS_PIPELINES
 
-        transaction.on_commit(lambda: budgets_evaluate_enqueue(tenant_id=run.tenant_id))
+    def finished() -> None:
+        run_log_to_warehouse(run_id=run.pk)
+        run_finished.send(
+            sender=PipelineRun,
+            run_id=run.pk,
+            tenant_id=run.tenant_id,
+            status=status,
+            wrote_focus=wrote_focus,
+        )
+
+    transaction.on_commit(finished)
     return True
 
 
@@ -498,7 +508,6 @@ def run_rows_written(*, run_id) -> int:
 
 def pipeline_run_execute(*, run_id, worker: str = "") -> PipelineRun | None:
     """Execute a pending run in this process. Returns None if it was not ours to run."""
-    from pipelines.engine import run_steps
 
     now = timezone.now()
     claimed = PipelineRun.objects.filter(pk=run_id, status=RunStatus.PENDING).update(
@@ -523,8 +532,6 @@ def run_log_to_warehouse(*, run_id) -> bool:
     The flag is claimed first, so two callers never both write; a failed write gives the
     flag back so a later call (orphan cleanup) can try again.
     """
-    from pipelines.tables import PIPELINE_RUNS, STEP_LOGS
-    from pipelines.warehouse import WarehouseError, get_warehouse
 
     if not PipelineRun.objects.filter(pk=run_id, logged_to_warehouse=False).update(
         logged_to_warehouse=True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.anomalies import ANOMALIES, detection_sql
+from focus.anomalies import ANOMALIES, detection_sql
 from pipelines.configs import pipeline_config_get
 from pipelines.processors import StepContext, processor_for
 from pipelines.processors.base import StepFailed

@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.configs import pipeline_config_get
-from pipelines.focus import (
+from focus.model import (
     ALLOWED_VALUES,
     FOCUS_COLUMNS,
     MANDATORY_COLUMNS,
     allowed_values_sql,
     focus_sql,
 )
+from pipelines.configs import pipeline_config_get
 from pipelines.processors import StepContext, StepFailed, processor_for
-from pipelines.processors.file_load import column_names_from_header, csv_header_columns
-from pipelines.tables import DQ_RESULTS
 from pipelines.tests.commitment_fixtures import (
     aws_commitment_cur,
     azure_commitment_export,
@@ -25,6 +23,8 @@ from pipelines.tests.commitment_fixtures import (
     expected_totals,
 )
 from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
+from warehouse.files import column_names_from_header, csv_header_columns
+from warehouse.tables import DQ_RESULTS
 
 DATA = Path(__file__).parent / "data"
 CENT = decimal.Decimal("0.01")
@@ -221,7 +221,7 @@ def test_csv_schema_comes_from_the_header_only(tmp_path):
 
 def test_focus_sql_refuses_missing_required_columns():
     """A CUR table without its cost column is refused before any SQL runs."""
-    from pipelines.focus import FocusSourceError
+    from focus.model import FocusSourceError
 
     with pytest.raises(FocusSourceError, match="lineItem_UnblendedCost"):
         focus_sql("aws", source="p-roject.d.s", destination="p-roject.d.t", source_columns=["a"])
@@ -237,7 +237,7 @@ def test_aws_sample_defects_are_fixed_and_account_names_come_from_provider_confi
     import pyarrow.parquet as pq
     from django.core.management import call_command
 
-    from pipelines.focus_units import UNIT_FORMAT
+    from focus.units import UNIT_FORMAT
     from tenants.models import ProviderConfig
     from tenants.tests.factories import TenantFactory
 
@@ -340,7 +340,7 @@ def test_native_focus_1_0_file_is_upgraded_to_1_2(warehouse, scratch_dataset, im
     """The FinOps Foundation's FOCUS 1.0 sample loads through the native path: 1.2 columns
     are added (subcategory under the file's own category, pricing currency, commitment
     quantity), values are upgraded, and BilledCost still sums to the file's total."""
-    from pipelines.focus_services import SUBCATEGORIES
+    from focus.catalog import SUBCATEGORIES
 
     shutil.copy(DATA / "focus_1_0_sample.csv", imports_dir / "focus.csv")
     config = pipeline_config_get("focus", "cost", "native")
@@ -384,8 +384,8 @@ def test_native_focus_1_0_file_is_upgraded_to_1_2(warehouse, scratch_dataset, im
 def test_cur_2_0_export_with_snake_case_columns_normalizes(warehouse, scratch_dataset, imports_dir):
     """An AWS Data Exports CUR 2.0 file (``line_item_unblended_cost``...) goes through the
     same pipeline: every CUR 1.0 column is found under its CUR 2.0 name."""
-    from pipelines.focus import _cur2_name
-    from pipelines.processors.file_load import column_names_from_header
+    from focus.model import _cur2_name
+    from warehouse.files import column_names_from_header
 
     with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
@@ -453,7 +453,7 @@ def test_dq_checks_read_the_focus_table_in_one_query_and_the_source_in_one():
     import sqlglot
     from sqlglot import exp
 
-    from pipelines.focus import source_amortized_total_expr, source_total_expr, source_totals_sql
+    from focus.model import source_amortized_total_expr, source_total_expr, source_totals_sql
     from pipelines.processors.dq_check import table_checks_sql
 
     sql = table_checks_sql(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.focus_services import (
+from focus.catalog import (
     AWS_SERVICES,
     AZURE_SERVICES,
     GCP_SERVICES,
@@ -13,7 +13,7 @@ from pipelines.focus_services import (
     SUBCATEGORIES,
     classify,
 )
-from pipelines.focus_units import (
+from focus.units import (
     AWS_UNITS,
     AZURE_UNITS_OF_MEASURE,
     GCP_UNITS,

@@ -8,10 +8,10 @@ import pytest
 
 from pipelines.models import PipelineRun, RunStatus
 from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
-from pipelines.warehouse import Column
 from tenants.models import ProviderConfig, UsageWindow
 from tenants.services.audit import Actor
 from tenants.tests.conftest import key_client
+from warehouse.bigquery import Column
 
 BRAVO_COLUMN = "bravo_private_column"
 RUN = "/api/v1/pipelines/run/{tenant}/{path}"

@@ -22,11 +22,11 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.configs import StepConfig, pipeline_configs_all
-from pipelines.isolation import AccessPolicy, AccessRefused
 from pipelines.processors import PROCESSORS, StepContext, StepFailed, processor_for
 from pipelines.processors.base import COMMON_FIELDS
-from pipelines.sql_identifiers import BUILTIN_IDENTIFIERS, PlaceholderError, placeholders
-from pipelines.warehouse import Column
+from warehouse.bigquery import Column
+from warehouse.isolation import AccessPolicy, AccessRefused
+from warehouse.sql_identifiers import BUILTIN_IDENTIFIERS, PlaceholderError, placeholders
 
 PROBE = "isolation_probe"
 SECRET_COLUMN = "victim_secret_column"

@@ -5,9 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.configs import pipeline_configs_all
-from pipelines.isolation import AccessRefused
 from pipelines.processors import StepContext, processor_for
-from pipelines.sql_identifiers import (
+from warehouse.isolation import AccessRefused
+from warehouse.sql_identifiers import (
     BUILTIN_IDENTIFIERS,
     PlaceholderError,
     identifier_check,

@@ -10,15 +10,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pipelines.configs import pipeline_config_get
-from pipelines.isolation import AccessRefused
 from pipelines.processors import StepContext, processor_for
-from pipelines.services.identity import tenant_warehouse_factory
 from pipelines.tests.bigquery_standin import BigQueryStandin
-from pipelines.warehouse import get_warehouse
 from tenants.models import ProviderConfig
 from tenants.selectors import run_inputs_for_tenant
 from tenants.services.audit import Actor
 from tenants.services.credentials import credential_store
+from warehouse.bigquery import get_warehouse
+from warehouse.identity import tenant_warehouse_factory
+from warehouse.isolation import AccessRefused
 
 SERVICE_ACCOUNT = "convergence-reader@delta-gcp-1.iam.gserviceaccount.com"
 EXPORT = "delta-gcp-1.billing.gcp_billing_export_v1"
@@ -75,7 +75,7 @@ def _context(delta, warehouse) -> StepContext:
         sources=inputs.sources,
         buckets=inputs.buckets,
         tenant_warehouse=tenant_warehouse_factory(
-            dataset_id=delta.dataset_id, credential=inputs.credential
+            dataset_id=delta.dataset_id, service_account=inputs.service_account
         ),
     )
 

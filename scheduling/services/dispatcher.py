@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from convergence.bulk import array_literal, rows_create, rows_update, values_in
+from core.bulk import array_literal, rows_create, rows_update, values_in
 from scheduling.models import CatchUp, Schedule, ScheduledRun, SlotState
 from scheduling.services.cron import cron_next, cron_times
 from scheduling.services.queue import (

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from pipelines.models import FINAL_STATUSES, PipelineRun, RunStatus
-from pipelines.services.runs import runs_purge
+from pipelines.services.runs import run_enqueue, run_finish, run_log_to_warehouse, runs_purge
 from scheduling.models import SLOT_FINAL_STATES, ScheduledRun
 from tenants.models import Tenant, UsageWindow
 from tenants.services.usage import usage_windows_ensure
@@ -29,7 +29,6 @@ def runs_orphaned_recover(
     and finishes the run itself, or a second cleanup, changes nothing. A failed scheduled
     run is then retried by the queue like any other failure.
     """
-    from pipelines.services.runs import run_finish
 
     now = now or timezone.now()
     cutoff = now - stale_after
@@ -58,7 +57,6 @@ def runs_pending_requeue(
 
     A duplicate message is harmless: a worker claims a run only while it is PENDING.
     """
-    from pipelines.services.runs import run_enqueue
 
     now = now or timezone.now()
     ids = list(
@@ -73,7 +71,6 @@ def runs_pending_requeue(
 
 def runs_unlogged_retry(*, now: datetime | None = None, limit: int = 500) -> int:
     """Log to the warehouse the finished runs whose logging failed earlier."""
-    from pipelines.services.runs import run_log_to_warehouse
 
     now = now or timezone.now()
     ids = PipelineRun.objects.filter(

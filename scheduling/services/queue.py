@@ -12,10 +12,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from convergence.bulk import rows_copy, rows_update, values_in
+from core.bulk import rows_copy, rows_update, values_in
+from pipelines.configs import PipelineConfigError
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import FINAL_STATUSES, PipelineRun, RunStatus
-from pipelines.services.runs import RunRequest, pipeline_runs_start_batch
+from pipelines.services.runs import RunRequest, pipeline_run_start, pipeline_runs_start_batch
 from scheduling.models import Schedule, ScheduledRun, SlotState
 from scheduling.services.schedules import slot_parameters
 
@@ -68,8 +69,6 @@ def scheduled_run_start(
     The slot row is locked (skipping one another process holds) and still QUEUED, and the run
     is created in the same transaction that marks the slot STARTED: a slot starts once.
     """
-    from pipelines.configs import PipelineConfigError
-    from pipelines.services.runs import pipeline_run_start
 
     with transaction.atomic():
         slot = (
@@ -167,7 +166,6 @@ def scheduled_runs_start_batch(
     concurrent limit are added to ``full``. If the batch fails unexpectedly it is rolled
     back and its slots are started one by one, so one bad slot holds up no other.
     """
-    from pipelines.configs import PipelineConfigError
 
     full = full if full is not None else set()
     result = DispatchResult()
@@ -292,7 +290,6 @@ _NEW_SLOT_FIELDS = (
 
 def _slot_outcome(outcome, result: DispatchResult) -> tuple[str, str, uuid.UUID | None]:
     """A started run's id, or why not, as the slot's (state, reason, run); counted."""
-    from pipelines.configs import PipelineConfigError
 
     if isinstance(outcome, uuid.UUID):
         result.started += 1

@@ -9,6 +9,12 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from pipelines.configs import (
+    PipelineConfigError,
+    PipelineConfigNotFound,
+    pipeline_config_for_tenant,
+)
+from pipelines.errors import RunRefused
 from scheduling.models import CatchUp, Schedule, ScheduledRun
 from scheduling.services.cron import (
     InvalidCron,
@@ -19,6 +25,7 @@ from scheduling.services.cron import (
     timezone_validate,
 )
 from tenants.models import Tenant
+from tenants.selectors import provider_buckets
 from tenants.services.audit import Actor, audit_record
 
 BACKFILL_MAX_SLOTS = 1000
@@ -46,13 +53,6 @@ class _Pipeline:
 
 def _config_check(*, tenant_id: str, pipeline: _Pipeline, parameters: Mapping[str, Any]) -> str:
     """The config's default cron; ScheduleInvalid if the tenant could not run this pipeline."""
-    from pipelines.configs import (
-        PipelineConfigError,
-        PipelineConfigNotFound,
-        pipeline_config_for_tenant,
-    )
-    from pipelines.errors import RunRefused
-    from tenants.selectors import provider_buckets
 
     path = f"{pipeline.provider}/{pipeline.domain}/{pipeline.pipeline}"
     try:

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from convergence.migration_ops import fillfactor
+from core.migration_ops import fillfactor
 
 
 class Migration(migrations.Migration):

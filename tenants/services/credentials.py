@@ -5,10 +5,18 @@ import logging
 
 from django.db import transaction
 
-from tenants import kms
+from tenants import hooks, kms
 from tenants.errors import TenantInvalid
 from tenants.models import CloudCredential, Provider, ProviderConfig, Tenant
 from tenants.services.audit import Actor, audit_record
+from warehouse.bigquery import tenant_dataset_id
+from warehouse.isolation import (
+    AccessPolicy,
+    AccessRefused,
+    bucket_names,
+    bucket_names_invalid,
+)
+from warehouse.sql_identifiers import PlaceholderError, identifier_check
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +57,10 @@ def _stored_secret(credential: CloudCredential) -> kms.EncryptedSecret:
 def provider_check(*, tenant: Tenant, provider: str) -> str:
     """The provider if this tenant can use it: a built-in one, or a FOCUS mapping's name
     (its own, staff's or a shipped one); TenantInvalid naming what it could be otherwise."""
-    from mappings.selectors import mapping_names_for_tenant
-    from pipelines.configs import pipeline_config_providers
-
-    builtin = sorted({*Provider.values, *pipeline_config_providers()})
+    builtin = sorted({*Provider.values, *hooks.providers_builtin()})
     if provider in builtin:
         return provider
-    mappings = mapping_names_for_tenant(tenant_id=tenant.id)
+    mappings = hooks.providers_of_tenant(tenant.id)
     if provider not in mappings:
         raise TenantInvalid(
             f"Unknown provider {provider!r}: the built-in ones are "
@@ -147,20 +152,10 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
 
     ``billing_export_table`` must be ``project.dataset.table`` outside the platform's project
     (or in the tenant's own dataset); ``source_buckets`` must be bucket names. The same rule
-    is checked again on every statement a run sends (``pipelines.isolation``).
+    is checked again on every statement a run sends (``warehouse.isolation``).
     ``anomaly_<option>`` settings must be valid options of the FOCUS pipelines' anomaly step.
     """
     from django.conf import settings as django_settings
-
-    from pipelines.isolation import (
-        AccessPolicy,
-        AccessRefused,
-        bucket_names,
-        bucket_names_invalid,
-    )
-    from pipelines.processors.focus_anomalies import tenant_options
-    from pipelines.sql_identifiers import PlaceholderError, identifier_check
-    from pipelines.warehouse import tenant_dataset_id
 
     table = settings.get("billing_export_table")
     if table is not None:
@@ -177,9 +172,9 @@ def provider_settings_check(*, tenant: Tenant, settings: dict) -> dict:
             policy.check_read(policy.ref(table))
         except (PlaceholderError, AccessRefused) as exc:
             raise TenantInvalid(f"settings.billing_export_table: {exc}", field="settings") from None
-    _, anomaly_errors = tenant_options(settings)
-    if anomaly_errors:
-        raise TenantInvalid("; ".join(anomaly_errors), field="settings")
+    problems = [problem for check in hooks.settings_checks for problem in check(settings)]
+    if problems:
+        raise TenantInvalid("; ".join(problems), field="settings")
     buckets = settings.get("source_buckets")
     if buckets is not None:
         bad = bucket_names_invalid(buckets)

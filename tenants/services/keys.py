@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
-from convergence.throttling import KeyAhead
+from core.throttling import KeyAhead
 from tenants.models import AdminKey, ApiKey, KeyBase, Tenant
 from tenants.services.audit import Actor, audit_record
 
@@ -255,7 +255,7 @@ _PATTERNS = {ApiKey: API_KEY_PATTERN, AdminKey: ADMIN_KEY_PATTERN}
 
 def key_ahead(model: type[KeyBase], plaintext: str) -> KeyAhead | None:
     """Where a checksummed key's cached row would be, for the request's rate-limit round trip
-    to read it too (``convergence.throttling.address_check``); None for any other text (a
+    to read it too (``core.throttling.address_check``); None for any other text (a
     key of the legacy shape is read as before). No query, no cache call."""
     if not (_PATTERNS[model].fullmatch(plaintext) and key_checksum_valid(plaintext)):
         return None

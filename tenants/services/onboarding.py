@@ -10,18 +10,18 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from pipelines.services.datasets import tenant_dataset_provision
-from pipelines.warehouse import WarehouseError, get_warehouse, tenant_dataset_id
+from tenants import hooks
 from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantInvalid
 from tenants.kms import KmsError, kms_ping
 from tenants.models import Plan, Subscription, Tenant, tenant_id_validator
 from tenants.services.audit import Actor, audit_record
 from tenants.services.keys import api_key_issue
 from tenants.services.usage import usage_windows_ensure
+from warehouse.bigquery import WarehouseError, get_warehouse, tenant_dataset_id
+from warehouse.datasets import tenant_dataset_provision
 
 logger = logging.getLogger(__name__)
 
-ONBOARDING_PIPELINE = ("system", "onboarding", "dryrun")
 CONTROL_TABLES = ("tenants_tenant", "tenants_plan", "tenants_subscription", "tenants_apikey")
 
 
@@ -103,16 +103,6 @@ def _check_control_tables() -> Check:
     return Check("control_tables", True, "Control tables present.")
 
 
-def _check_onboarding_config() -> Check:
-    from pipelines.configs import PipelineConfigError, pipeline_config_get
-
-    try:
-        pipeline_config_get(*ONBOARDING_PIPELINE)
-    except PipelineConfigError as exc:
-        return Check("onboarding_config", False, str(exc))
-    return Check("onboarding_config", True, "Onboarding pipeline config loads.")
-
-
 def tenant_dry_run(*, tenant_id: str, admin_email: str, plan_code: str) -> DryRunReport:
     """Every onboarding check, each reported pass/fail; creates nothing."""
     id_check = _check_tenant_id(tenant_id)
@@ -126,7 +116,7 @@ def tenant_dry_run(*, tenant_id: str, admin_email: str, plan_code: str) -> DryRu
         _check_warehouse(),
         _check_kms(),
         _check_control_tables(),
-        _check_onboarding_config(),
+        *(Check(*check()) for check in hooks.dry_run_checks),
     ]
     return DryRunReport(checks=checks)
 
@@ -190,9 +180,8 @@ def tenant_onboard(
                 current_period_end=period_start + relativedelta(months=1),
             )
             usage_windows_ensure(tenant=tenant, now=now)
-            from pipelines.services.quotas import slot_counters_ensure
-
-            slot_counters_ensure(tenant_ids=[tenant.id])
+            for step in hooks.onboard_steps:
+                step(tenant)
             issued = api_key_issue(tenant=tenant, actor=actor, name="initial")
             audit_record(
                 actor=actor,

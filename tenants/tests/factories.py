@@ -12,7 +12,6 @@ import factory
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from pipelines.warehouse import tenant_dataset_id
 from tenants.models import (
     AdminKey,
     ApiKey,
@@ -27,6 +26,7 @@ from tenants.services.audit import Actor
 from tenants.services.credentials import credential_store
 from tenants.services.keys import admin_key_issue, api_key_issue
 from tenants.services.onboarding import Onboarded, tenant_onboard
+from warehouse.bigquery import tenant_dataset_id
 
 TEST_ACTOR = Actor.system("factory")
 

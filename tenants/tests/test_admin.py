@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from pipelines.warehouse import tenant_dataset_id
 from tenants.models import (
     AdminKey,
     ApiKey,
@@ -34,6 +33,7 @@ from tenants.tests.factories import (
     TenantFactory,
     UsageWindowFactory,
 )
+from warehouse.bigquery import tenant_dataset_id
 
 ONBOARD_URL = "/admin/tenants/tenant/onboard/"
 TENANT_CHANGELIST = "/admin/tenants/tenant/"

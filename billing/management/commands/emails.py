@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from convergence.mail import kept_emails_list, mail_dir
+from core.mail import kept_emails_list, mail_dir
 from tenants.services.keys import API_KEY_PATTERN, LEGACY_API_KEY_PATTERN
 
 

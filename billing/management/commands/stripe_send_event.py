@@ -185,6 +185,6 @@ def _settled(outcome: EventOutcome) -> bool:
 def _kept_where() -> str:
     from django.conf import settings
 
-    if settings.EMAIL_BACKEND == "convergence.mail.KeptEmailBackend":
+    if settings.EMAIL_BACKEND == "core.mail.KeptEmailBackend":
         return " (kept in var/mail/; `manage.py emails` lists it)"
     return ""

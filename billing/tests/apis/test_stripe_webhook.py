@@ -10,9 +10,9 @@ from django.test import Client
 from billing.models import InvalidDelivery, StripeEvent, WelcomeEmail
 from billing.stripe_client import webhook_signature_header
 from billing.tests.conftest import SECRET, WEBHOOK_URL, checkout_event, new_tenant_id, post_signed
-from pipelines.warehouse import tenant_dataset_id
 from tenants.models import ApiKey, Tenant
 from tenants.services.keys import api_key_authenticate
+from warehouse.bigquery import tenant_dataset_id
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("billing.tests.urls")]
 

@@ -2,7 +2,7 @@
 
 kombu's SQLAlchemy transport creates its queue row on first use; concurrent first uses used to
 race (``UNIQUE constraint failed: kombu_queue.name``), a 500 to Stripe and, in ``make run``, a
-dead worker. ``convergence.broker`` makes the loser of that race succeed.
+dead worker. ``core.broker`` makes the loser of that race succeed.
 """
 
 import threading

@@ -246,8 +246,8 @@ def test_failed_welcome_email_is_recorded_and_never_resent(
 def test_warehouse_outage_leaves_nothing_and_is_retryable(monkeypatch):
     """Onboarding failing at the warehouse rolls back, marks the event failed, and retries."""
     from billing.services import events
-    from pipelines import warehouse
     from tenants.services import onboarding
+    from warehouse import bigquery as warehouse
 
     def down(**kwargs):
         raise warehouse.WarehouseUnavailable("emulator is down")

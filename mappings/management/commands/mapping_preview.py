@@ -16,7 +16,7 @@ from mappings.services import (
     mapping_preview,
     sample_file_head,
 )
-from pipelines.warehouse import WarehouseUnavailable
+from warehouse.bigquery import WarehouseUnavailable
 
 SHOWN = (
     "ChargePeriodStart",

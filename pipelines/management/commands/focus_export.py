@@ -5,8 +5,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from pipelines.services.focus_export import focus_table_export
-from pipelines.sql_identifiers import PlaceholderError, name_check
-from pipelines.warehouse import WarehouseError, get_warehouse
+from warehouse.bigquery import WarehouseError, get_warehouse
+from warehouse.sql_identifiers import PlaceholderError, name_check
 
 
 class Command(BaseCommand):

@@ -4,6 +4,7 @@ non-zero listing problems."""
 from django.core.management.base import BaseCommand, CommandError
 
 from pipelines.configs import (
+    CONFIG_SOURCES,
     configs_root,
     pipeline_configs_all,
     pipeline_configs_cache_clear,
@@ -15,15 +16,13 @@ class Command(BaseCommand):
     help = "Validate every pipeline config and FOCUS mapping under PIPELINE_CONFIGS_DIR."
 
     def handle(self, *args, **options) -> None:
-        from mappings.shipped import (
-            shipped_mappings,
-            shipped_mappings_cache_clear,
-            shipped_mappings_validate,
-        )
-
         pipeline_configs_cache_clear()  # read the files as they are now
-        shipped_mappings_cache_clear()
-        issues = [*pipeline_configs_validate_all(), *shipped_mappings_validate()]
+        issues = pipeline_configs_validate_all()
+        valid_files: list[str] = []
+        for source in CONFIG_SOURCES:
+            source_issues, source_valid = source.issues()
+            issues.extend(source_issues)
+            valid_files.extend(source_valid)
         if issues:
             for issue in issues:
                 self.stderr.write(str(issue))
@@ -34,7 +33,6 @@ class Command(BaseCommand):
         for config in configs:
             self.stdout.write(f"ok  {config.key}")
         self.stdout.write(self.style.SUCCESS(f"{len(configs)} pipeline config(s) valid."))
-        mappings = shipped_mappings()
-        for spec in mappings:
-            self.stdout.write(f"ok  {spec.file}")
-        self.stdout.write(self.style.SUCCESS(f"{len(mappings)} FOCUS mapping(s) valid."))
+        for file in valid_files:
+            self.stdout.write(f"ok  {file}")
+        self.stdout.write(self.style.SUCCESS(f"{len(valid_files)} FOCUS mapping(s) valid."))

@@ -433,7 +433,7 @@ def test_run_api_statements_are_prepared_once_on_postgresql(requires_postgres, o
     """The trigger's, the read's and the list's statements are prepared on the connection after
     their fifth run (psycopg's threshold), then only bound and executed; the ORM's own
     statements are not prepared. Answers stay the same once prepared."""
-    from convergence.prepared import prepared_statements_enabled
+    from core.prepared import prepared_statements_enabled
 
     if not prepared_statements_enabled():
         pytest.skip("DATABASE_PREPARED_STATEMENTS is false: nothing is prepared, by design")

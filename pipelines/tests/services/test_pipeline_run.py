@@ -16,11 +16,11 @@ from pipelines.services.runs import (
     pipeline_run_start,
     run_log_to_warehouse,
 )
-from pipelines.tables import DQ_RESULTS, PIPELINE_RUNS, STEP_LOGS
-from pipelines.warehouse import Warehouse, WarehouseUnavailable
 from tenants.models import UsageWindow
 from tenants.services.audit import Actor
 from tenants.services.lifecycle import tenant_suspend
+from warehouse.bigquery import Warehouse, WarehouseUnavailable
+from warehouse.tables import DQ_RESULTS, PIPELINE_RUNS, STEP_LOGS
 
 DATA = Path(__file__).parent.parent / "data"
 ACTOR = Actor.system("test")
@@ -125,8 +125,8 @@ def test_a_cur_2_parquet_export_loads_as_parquet(onboard, warehouse, imports_dir
     its column types, and becomes FOCUS rows whose cost total is the file's, to the cent."""
     import duckdb
 
-    from pipelines.focus import _cur2_name
-    from pipelines.processors.file_load import column_names_from_header
+    from focus.model import _cur2_name
+    from warehouse.files import column_names_from_header
 
     onboarded = onboard(plan="SCALE")
     tenant_id, dataset = onboarded.tenant.id, onboarded.dataset_id

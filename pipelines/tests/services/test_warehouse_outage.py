@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from pipelines.emulator import free_port
+from devtools.emulator import free_port
 from pipelines.models import RunStatus
 from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
 

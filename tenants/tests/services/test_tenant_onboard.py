@@ -2,12 +2,12 @@
 
 import pytest
 
-from pipelines.tables import COMPREHENSIVE_VIEW, META_TABLES
-from pipelines.warehouse import Warehouse, WarehouseUnavailable
 from tenants.errors import ProvisioningFailed, TenantAlreadyExists, TenantInvalid
 from tenants.models import ApiKey, AuditEvent, Subscription, Tenant, UsageWindow
 from tenants.services.audit import Actor
 from tenants.services.onboarding import tenant_dry_run, tenant_onboard
+from warehouse.bigquery import Warehouse, WarehouseUnavailable
+from warehouse.tables import COMPREHENSIVE_VIEW, META_TABLES
 
 
 def _counts():
@@ -150,7 +150,7 @@ def test_dry_run_each_check_fails_on_its_own(db, warehouse, onboard, settings, t
     assert _failed(tenant_dry_run(**ok)) == ["onboarding_config"]
     settings.PIPELINE_CONFIGS_DIR = configs_dir
 
-    from pipelines.emulator import free_port
+    from devtools.emulator import free_port
 
     settings.WAREHOUSE_ENDPOINT = f"http://127.0.0.1:{free_port()}"
     assert _failed(tenant_dry_run(**ok)) == ["warehouse_reachable"]
