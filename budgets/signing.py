@@ -22,7 +22,12 @@ def signature_header(*, secret: str, body: bytes, timestamp: int | None = None) 
 
 
 def signature_verify(
-    *, secret: str, body: bytes, header: str, now: int | None = None, tolerance: int = 300
+    *,
+    secret: str,
+    body: bytes,
+    header: str,
+    now: int | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
 ) -> bool:
     """True if ``header`` signs ``body`` with ``secret`` and is no older than ``tolerance``."""
     try:

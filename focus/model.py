@@ -575,7 +575,7 @@ def _aws_tag_key(column: str) -> str:
     return key
 
 
-def _cur2_name(cur1: str) -> str:
+def cur2_name(cur1: str) -> str:
     """CUR 2.0's snake_case name of a CUR 1.0 column: ``lineItem_UnblendedCost`` →
     ``line_item_unblended_cost``."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", cur1).lower()
@@ -1047,7 +1047,7 @@ def _source_column(name: str, available: frozenset[str] | None) -> str | None:
     if available is None or name in available:
         return name
     by_lower = {column.lower(): column for column in available}
-    for candidate in (name, _cur2_name(name), *COLUMN_ALIASES.get(name, ())):
+    for candidate in (name, cur2_name(name), *COLUMN_ALIASES.get(name, ())):
         if candidate.lower() in by_lower:
             return by_lower[candidate.lower()]
     return None
@@ -1254,19 +1254,6 @@ def source_totals_sql(source: str, exprs: Mapping[str, str]) -> str:
     return sql_render(f"SELECT {sums} FROM (SELECT {inner} FROM `{{source}}`)", {"source": source})
 
 
-def source_total_sql(provider: str, *, source: str, source_columns=None) -> str:
-    """A query returning ``total``: the source's billed cost, computed from the raw export."""
-    expr = source_total_expr(provider, source_columns=source_columns)
-    return source_totals_sql(source, {"total": expr})
-
-
-def source_amortized_total_sql(provider: str, *, source: str, source_columns=None) -> str:
-    """A query returning ``total``: the source's amortized cost (see
-    ``source_amortized_total_expr``)."""
-    expr = source_amortized_total_expr(provider, source_columns=source_columns)
-    return source_totals_sql(source, {"total": expr})
-
-
 def allowed_values_counts() -> dict[str, str]:
     """Per closed-set column, an aggregate counting the rows whose value lies outside its set."""
     counts = {}
@@ -1296,5 +1283,4 @@ __all__ = [
     "classify",
     "focus_sql",
     "focus_table_columns",
-    "source_total_sql",
 ]

@@ -14,9 +14,9 @@ input through its pipeline's success-path steps (``file.load`` → ``focus.norma
 - ``azure.parquet``: the Azure EA sample; ``azure_mca.parquet``: the Azure commitment
   fixture under a Microsoft Customer Agreement export's column names;
 - ``aws_commitments.parquet``, ``azure_commitments.parquet``: the commitment-discount
-  fixtures (``pipelines/tests/commitment_fixtures.py``);
+  fixtures (``devtools/commitment_fixtures.py``);
 - ``focus_1_0.parquet``: the FinOps Foundation's FOCUS 1.0 sample through the native path;
-- ``gcp.parquet``: 150 generated rows of a GCP detailed export (``pipelines/tests/gcp_export.py``).
+- ``gcp.parquet``: 150 generated rows of a GCP detailed export (``devtools/gcp_export.py``).
 
 Then run ``focus-validate OUTPUT_DIR/aws.parquet`` etc. (the FinOps Foundation's validator).
 """
@@ -55,27 +55,27 @@ def django_setup(var_dir: Path, imports: Path, endpoint: str) -> None:
 
 def cur2_copy(target: Path) -> Path:
     """The CUR 1.0 sample with its columns named as a CUR 2.0 (Data Exports) file names them."""
-    from focus.model import _cur2_name
+    from focus.model import cur2_name
     from warehouse.files import column_names_from_header
 
     with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
-    rows[0] = [_cur2_name(name) for name in column_names_from_header(rows[0])]
+    rows[0] = [cur2_name(name) for name in column_names_from_header(rows[0])]
     with target.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
     return target
 
 
 def outputs_write(output_dir: Path, imports: Path) -> None:
-    from pipelines.configs import pipeline_config_get
-    from pipelines.processors import StepContext, processor_for
-    from pipelines.services.focus_export import focus_table_export
-    from pipelines.tests.commitment_fixtures import (
+    from devtools.commitment_fixtures import (
         aws_commitment_cur,
         azure_commitment_export,
         azure_mca_export,
     )
-    from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
+    from devtools.gcp_export import gcp_export_load, gcp_export_rows
+    from pipelines.configs import pipeline_config_get
+    from pipelines.processors import StepContext, processor_for
+    from pipelines.services.focus_export import focus_table_export
     from warehouse.bigquery import get_warehouse
 
     warehouse = get_warehouse()

@@ -17,9 +17,5 @@ class TenantAlreadyExists(TenantError):
     """The tenant id is taken."""
 
 
-class TenantNotRunnable(TenantError):
-    """The tenant's status forbids running pipelines."""
-
-
 class ProvisioningFailed(TenantError):
     """An outside system failed during onboarding; nothing was left behind."""

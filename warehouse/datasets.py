@@ -67,7 +67,3 @@ def tenant_dataset_provision(
     return DatasetProvisioned(
         dataset_id=dataset_id, created=not existed, tables=(*META_TABLES, COMPREHENSIVE_VIEW)
     )
-
-
-def tenant_dataset_drop(*, tenant_id: str) -> None:
-    get_warehouse().dataset_delete(tenant_dataset_id(tenant_id))

@@ -304,7 +304,7 @@ def test_hello_config_merges_by_run_date(warehouse, scratch_dataset):
 
 def test_gcp_billing_config_appends_one_day(warehouse, scratch_dataset, tmp_path):
     """The billing pipeline copies only the date's export rows, passed as @date, and appends."""
-    from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
+    from devtools.gcp_export import gcp_export_load, gcp_export_rows
 
     export = gcp_export_rows(count=120, seed=5)
     gcp_export_load(warehouse, scratch_dataset, "export", export, tmp_path / "e.json")

@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from devtools.commitment_fixtures import (
+    aws_commitment_cur,
+    azure_commitment_export,
+    azure_mca_export,
+    expected_totals,
+)
+from devtools.gcp_export import gcp_export_load, gcp_export_rows
 from focus.model import (
     ALLOWED_VALUES,
     FOCUS_COLUMNS,
@@ -16,13 +23,6 @@ from focus.model import (
 )
 from pipelines.configs import pipeline_config_get
 from pipelines.processors import StepContext, StepFailed, processor_for
-from pipelines.tests.commitment_fixtures import (
-    aws_commitment_cur,
-    azure_commitment_export,
-    azure_mca_export,
-    expected_totals,
-)
-from pipelines.tests.gcp_export import gcp_export_load, gcp_export_rows
 from warehouse.files import column_names_from_header, csv_header_columns
 from warehouse.tables import DQ_RESULTS
 
@@ -384,12 +384,12 @@ def test_native_focus_1_0_file_is_upgraded_to_1_2(warehouse, scratch_dataset, im
 def test_cur_2_0_export_with_snake_case_columns_normalizes(warehouse, scratch_dataset, imports_dir):
     """An AWS Data Exports CUR 2.0 file (``line_item_unblended_cost``...) goes through the
     same pipeline: every CUR 1.0 column is found under its CUR 2.0 name."""
-    from focus.model import _cur2_name
+    from focus.model import cur2_name
     from warehouse.files import column_names_from_header
 
     with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
-    rows[0] = [_cur2_name(name) for name in column_names_from_header(rows[0])]
+    rows[0] = [cur2_name(name) for name in column_names_from_header(rows[0])]
     assert "line_item_unblended_cost" in rows[0] and "product_region_code" in rows[0]
     with (imports_dir / "cur2.csv").open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)

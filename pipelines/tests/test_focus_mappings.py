@@ -67,7 +67,7 @@ def test_every_unit_in_the_samples_is_mapped(sample, column, table):
 
 def test_every_unit_of_the_gcp_test_export_is_mapped():
     """No unit of the generated GCP export rows passes through unmapped."""
-    from pipelines.tests.gcp_export import SERVICES
+    from devtools.gcp_export import SERVICES
 
     units = {
         unit

@@ -125,7 +125,7 @@ def test_a_cur_2_parquet_export_loads_as_parquet(onboard, warehouse, imports_dir
     its column types, and becomes FOCUS rows whose cost total is the file's, to the cent."""
     import duckdb
 
-    from focus.model import _cur2_name
+    from focus.model import cur2_name
     from warehouse.files import column_names_from_header
 
     onboarded = onboard(plan="SCALE")
@@ -134,7 +134,7 @@ def test_a_cur_2_parquet_export_loads_as_parquet(onboard, warehouse, imports_dir
     sample = DATA / "aws_cur_sample.csv"
     with sample.open(newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle))
-    names = [_cur2_name(n) for n in column_names_from_header(header)]
+    names = [cur2_name(n) for n in column_names_from_header(header)]
     target = imports_dir / tenant_id / "cur2.parquet"
     conn = duckdb.connect()
     conn.execute(

@@ -31,7 +31,7 @@ import csv
 import decimal
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "pipelines" / "tests" / "data"  # the shipped samples
 D = decimal.Decimal
 RI_ARN = "arn:aws:ec2:ca-central-1:123412340534:reserved-instances/fixture-ri-0001"
 SP_ARN = "arn:aws:savingsplans::123412340534:savingsplan/fixture-sp-0001"
