@@ -11,7 +11,7 @@ turn, ``--rounds`` times each, as a worker runs them (``pipeline_run_start`` the
 ``pipeline_run_execute``):
 
 - ``focus/cost/native``: ``focus.normalize`` with the hand-written native-FOCUS SQL of
-  ``focus/model.py`` (an inner select parsing each column once, an outer one building
+  ``focus/native.py`` (an inner select parsing each column once, an outer one building
   the FOCUS columns);
 - ``focus_csv/cost/focus``: ``focus.map`` with the shipped ``focus_csv`` mapping, compiled
   by ``mappings/`` (every literal a query parameter, every column through ``NULLIF``).

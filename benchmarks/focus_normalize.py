@@ -193,7 +193,8 @@ def pipeline_bench(
 ) -> tuple[list[Timing], int, Decimal, Decimal, float]:
     """Run aws/cost/focus on ``source``; return timings, FOCUS row count, cost totals and
     the sampled peak of emulator + Django RSS."""
-    from focus.model import focus_sql, focus_table_columns
+    from focus.model import focus_table_columns
+    from focus.normalize import focus_sql
     from pipelines.models import RunStatus
     from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
     from tenants.services.audit import Actor
@@ -331,7 +332,7 @@ def duckdb_bench(source: Path, rows: int) -> dict:
         numeric_keeps_nine_decimals,
         numeric_parses_fast_where_it_fits,
     )
-    from focus.model import focus_sql
+    from focus.normalize import focus_sql
     from warehouse.files import csv_header_columns
 
     # The emulator's translation of text to NUMERIC, as it runs in the emulator: nine

@@ -60,12 +60,8 @@ def main() -> None:
         numeric_keeps_nine_decimals,
         numeric_parses_fast_where_it_fits,
     )
-    from focus.model import (
-        focus_sql,
-        source_amortized_total_expr,
-        source_total_expr,
-        source_totals_sql,
-    )
+    from focus.normalize import focus_sql, source_amortized_total_expr, source_total_expr
+    from focus.sql import source_totals_sql
     from pipelines.processors.dq_check import table_checks_sql
     from warehouse.files import csv_header_columns
 

@@ -14,6 +14,7 @@ from focus.model import (
     NOT_NULL_COLUMNS,
     NULLABLE_ALLOWED_VALUES,
 )
+from focus.sql import in_list
 from warehouse.sql_identifiers import sql_render
 
 
@@ -191,3 +192,24 @@ def conformance_sql(table: str) -> str:
 def conformance_results(row: dict) -> list[tuple[Rule, int]]:
     """The rules paired with their violation counts, from ``conformance_sql``'s one row."""
     return [(rule, int(row[f"r{i}"] or 0)) for i, rule in enumerate(RULES)]
+
+
+def allowed_values_counts() -> dict[str, str]:
+    """Per closed-set column, an aggregate counting the rows whose value lies outside its set."""
+    counts = {}
+    for column, values in sorted(ALLOWED_VALUES.items()):
+        listed = in_list(sorted(values))
+        null_ok = column in NULLABLE_ALLOWED_VALUES
+        condition = (
+            f"{column} NOT IN ({listed})"
+            if null_ok
+            else (f"{column} IS NULL OR {column} NOT IN ({listed})")
+        )
+        counts[column] = f"COUNTIF({condition})"
+    return counts
+
+
+def allowed_values_sql(table: str) -> str:
+    """A query counting, per closed-set column, the rows whose value lies outside its set."""
+    counts = ", ".join(f"{expr} AS {column}" for column, expr in allowed_values_counts().items())
+    return sql_render(f"SELECT {counts} FROM `{{table}}`", {"table": table})

@@ -55,7 +55,7 @@ def django_setup(var_dir: Path, imports: Path, endpoint: str) -> None:
 
 def cur2_copy(target: Path) -> Path:
     """The CUR 1.0 sample with its columns named as a CUR 2.0 (Data Exports) file names them."""
-    from focus.model import cur2_name
+    from focus.sql import cur2_name
     from warehouse.files import column_names_from_header
 
     with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:

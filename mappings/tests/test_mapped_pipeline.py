@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from focus.conformance import conformance_results, conformance_sql
-from focus.model import ALLOWED_VALUES, FOCUS_COLUMNS, allowed_values_sql
+from focus.conformance import allowed_values_sql, conformance_results, conformance_sql
+from focus.model import ALLOWED_VALUES, FOCUS_COLUMNS
 from mappings.selectors import mapped_pipeline_config
 from pipelines.tests.test_focus import context_for, csv_total, run_pipeline
 from warehouse.tables import DQ_RESULTS

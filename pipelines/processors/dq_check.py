@@ -10,14 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from focus.conformance import conformance_counts, conformance_results
-from focus.model import (
-    PROVIDERS,
-    allowed_values_counts,
-    source_amortized_total_expr,
-    source_total_expr,
-    source_totals_sql,
-)
+from focus.conformance import allowed_values_counts, conformance_counts, conformance_results
+from focus.model import PROVIDERS
+from focus.normalize import source_amortized_total_expr, source_total_expr
+from focus.sql import source_totals_sql
 from pipelines.processors.base import (
     Processor,
     StepContext,

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from focus.gcp import GCP_DETAILED_TABLE_PREFIX
 from focus.model import (
     FOCUS_CLUSTER_BY,
     FOCUS_PARTITION_DAY,
-    GCP_DETAILED_TABLE_PREFIX,
     PROVIDERS,
     FocusSourceError,
-    focus_sql,
     focus_table_columns,
 )
+from focus.normalize import focus_sql
 from pipelines.processors.base import (
     Processor,
     StepContext,

@@ -14,13 +14,9 @@ from devtools.commitment_fixtures import (
     expected_totals,
 )
 from devtools.gcp_export import gcp_export_load, gcp_export_rows
-from focus.model import (
-    ALLOWED_VALUES,
-    FOCUS_COLUMNS,
-    MANDATORY_COLUMNS,
-    allowed_values_sql,
-    focus_sql,
-)
+from focus.conformance import allowed_values_sql
+from focus.model import ALLOWED_VALUES, FOCUS_COLUMNS, MANDATORY_COLUMNS
+from focus.normalize import focus_sql
 from pipelines.configs import pipeline_config_get
 from pipelines.processors import StepContext, StepFailed, processor_for
 from warehouse.files import column_names_from_header, csv_header_columns
@@ -384,7 +380,7 @@ def test_native_focus_1_0_file_is_upgraded_to_1_2(warehouse, scratch_dataset, im
 def test_cur_2_0_export_with_snake_case_columns_normalizes(warehouse, scratch_dataset, imports_dir):
     """An AWS Data Exports CUR 2.0 file (``line_item_unblended_cost``...) goes through the
     same pipeline: every CUR 1.0 column is found under its CUR 2.0 name."""
-    from focus.model import cur2_name
+    from focus.sql import cur2_name
     from warehouse.files import column_names_from_header
 
     with (DATA / "aws_cur_sample.csv").open(newline="", encoding="utf-8-sig") as handle:
@@ -453,7 +449,8 @@ def test_dq_checks_read_the_focus_table_in_one_query_and_the_source_in_one():
     import sqlglot
     from sqlglot import exp
 
-    from focus.model import source_amortized_total_expr, source_total_expr, source_totals_sql
+    from focus.normalize import source_amortized_total_expr, source_total_expr
+    from focus.sql import source_totals_sql
     from pipelines.processors.dq_check import table_checks_sql
 
     sql = table_checks_sql(

@@ -125,7 +125,7 @@ def test_a_cur_2_parquet_export_loads_as_parquet(onboard, warehouse, imports_dir
     its column types, and becomes FOCUS rows whose cost total is the file's, to the cent."""
     import duckdb
 
-    from focus.model import cur2_name
+    from focus.sql import cur2_name
     from warehouse.files import column_names_from_header
 
     onboarded = onboard(plan="SCALE")

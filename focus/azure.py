@@ -1,0 +1,276 @@
+"""FOCUS from Azure cost details: EA and MCA exports."""
+
+from __future__ import annotations
+
+from focus.catalog import (
+    AZURE_SERVICES,
+    service_case,
+)
+from focus.sql import (
+    as_float,
+    as_string,
+    case,
+    json_object,
+    lookup,
+    nested_select,
+    num,
+    outer_columns,
+    resolve,
+)
+from focus.units import (
+    AZURE_UNITS_OF_MEASURE,
+    azure_pricing_unit,
+    azure_unit,
+)
+
+# -- Azure cost details (EA and MCA) --------------------------------------------------------
+
+AZURE_REQUIRED = (
+    "Date",
+    "CostInBillingCurrency",
+    "BillingCurrencyCode",
+    "BillingAccountId",
+    "BillingPeriodStartDate",
+    "BillingPeriodEndDate",
+    "MeterCategory",
+)
+
+# Azure region names (ResourceLocation, lower-cased without spaces) → display names.
+AZURE_REGIONS: dict[str, str] = {
+    "eastus": "East US",
+    "eastus2": "East US 2",
+    "centralus": "Central US",
+    "northcentralus": "North Central US",
+    "southcentralus": "South Central US",
+    "westcentralus": "West Central US",
+    "westus": "West US",
+    "westus2": "West US 2",
+    "westus3": "West US 3",
+    "canadacentral": "Canada Central",
+    "canadaeast": "Canada East",
+    "brazilsouth": "Brazil South",
+    "northeurope": "North Europe",
+    "westeurope": "West Europe",
+    "uksouth": "UK South",
+    "ukwest": "UK West",
+    "francecentral": "France Central",
+    "germanywestcentral": "Germany West Central",
+    "switzerlandnorth": "Switzerland North",
+    "norwayeast": "Norway East",
+    "swedencentral": "Sweden Central",
+    "eastasia": "East Asia",
+    "southeastasia": "Southeast Asia",
+    "japaneast": "Japan East",
+    "japanwest": "Japan West",
+    "koreacentral": "Korea Central",
+    "australiaeast": "Australia East",
+    "australiasoutheast": "Australia Southeast",
+    "centralindia": "Central India",
+    "southindia": "South India",
+    "uaenorth": "UAE North",
+    "southafricanorth": "South Africa North",
+    "global": "Global",
+}
+
+
+def _azure_date(column: str) -> str:
+    # EA exports write M/D/YYYY; newer cost-details exports ISO dates.
+    value = as_string(f"[[{column}]]")
+    return f"COALESCE(SAFE.PARSE_DATE('%m/%d/%Y', {value}), SAFE.PARSE_DATE('%Y-%m-%d', {value}))"
+
+
+_AZ_BLOCKS = {uom: azure_unit(uom)[0] for uom in AZURE_UNITS_OF_MEASURE}
+_AZ_BASE_UNITS = {uom: azure_unit(uom)[1] for uom in AZURE_UNITS_OF_MEASURE}
+_AZ_PRICING_UNITS = {uom: azure_pricing_unit(uom) for uom in AZURE_UNITS_OF_MEASURE}
+
+AZURE_INNER = {
+    "charge_type": "[[ChargeType]]",
+    "pricing_model": "[[PricingModel]]",
+    "cost": num("[[CostInBillingCurrency]]"),
+    "quantity": as_float("[[Quantity]]"),
+    "payg_price": as_float("[[PayGPrice]]"),
+    "unit_price": as_float("[[UnitPrice]]"),
+    "effective_price": num("[[EffectivePrice]]"),
+    "quantity_numeric": num("[[Quantity]]"),
+    "exchange_rate": f"IFNULL({as_float('[[ExchangeRatePricingToBilling]]')}, 1)",
+    "currency": "[[BillingCurrencyCode]]",
+    "pricing_currency": "COALESCE([[PricingCurrencyCode]], [[BillingCurrencyCode]])",
+    "uom": "[[UnitOfMeasure]]",
+    "block": lookup("[[UnitOfMeasure]]", {k: str(v) for k, v in _AZ_BLOCKS.items()}, "'1'"),
+    "pricing_unit": lookup("[[UnitOfMeasure]]", _AZ_PRICING_UNITS, "[[UnitOfMeasure]]"),
+    "base_unit": lookup("[[UnitOfMeasure]]", _AZ_BASE_UNITS, "[[UnitOfMeasure]]"),
+    "account_id": as_string("[[BillingAccountId]]"),
+    "account_name": "[[BillingAccountName]]",
+    "subscription_id": "[[SubscriptionId]]",
+    "subscription_name": "[[SubscriptionName]]",
+    "period_start": f"TIMESTAMP({_azure_date('BillingPeriodStartDate')})",
+    # FOCUS periods end exclusive; the export's end date is the period's last day.
+    "period_end": f"TIMESTAMP(DATE_ADD({_azure_date('BillingPeriodEndDate')}, INTERVAL 1 DAY))",
+    "day": _azure_date("Date"),
+    "description": "COALESCE([[ProductName]], [[MeterName]])",
+    "frequency": "[[Frequency]]",
+    "meter_category": "[[MeterCategory]]",
+    "meter_subcategory": "[[MeterSubCategory]]",
+    "meter_name": "[[MeterName]]",
+    "meter_id": "[[MeterId]]",
+    "part_number": "COALESCE([[PartNumber]], [[ProductId]])",
+    "location": "LOWER(REPLACE([[ResourceLocation]], ' ', ''))",
+    "zone": "[[AvailabilityZone]]",
+    "resource_id": "[[ResourceId]]",
+    "resource_name": "[[ResourceName]]",
+    "consumed_service": "[[ConsumedService]]",
+    "publisher_type": "[[PublisherType]]",
+    "publisher_name": "[[PublisherName]]",
+    "invoice_id": "[[InvoiceId]]",
+    "commitment_id": "COALESCE([[benefitId]], [[ReservationId]])",
+    "commitment_name": "COALESCE([[benefitName]], [[ReservationName]])",
+    "resource_group": "[[ResourceGroup]]",
+    # The EA export writes tags as JSON members without the enclosing braces.
+    "tags": "COALESCE(SAFE.PARSE_JSON(IF(STARTS_WITH(TRIM([[Tags]]), '{'), [[Tags]], "
+    "CONCAT('{', [[Tags]], '}'))), PARSE_JSON('{}'))",
+    "price_details": json_object(
+        {"x_MeterSubCategory": "[[MeterSubCategory]]", "x_ServiceFamily": "[[ServiceFamily]]"}
+    ),
+}
+
+_C = "s.charge_type"
+_AZ_CATEGORY = case(
+    _C,
+    {
+        "Usage": ["Usage", "UnusedReservation", "UnusedSavingsPlan"],
+        "Purchase": ["Purchase"],
+        "Tax": ["Tax"],
+        "Credit": ["Credit", "Refund"],
+    },
+    "'Adjustment'",
+)
+_AZ_UNUSED = f"{_C} IN ('UnusedReservation', 'UnusedSavingsPlan')"
+_AZ_SP = f"({_C} = 'UnusedSavingsPlan' OR s.pricing_model = 'SavingsPlan')"
+_AZ_CD = f"IF({_C} IN ('Usage', 'UnusedReservation', 'UnusedSavingsPlan', 'Purchase'), s.commitment_id, NULL)"  # noqa: E501
+_AZ_PRICED = f"{_C} IN ('Usage', 'UnusedReservation', 'UnusedSavingsPlan', 'Purchase')"
+_AZ_COVERED = f"({_AZ_CD} IS NOT NULL AND {_C} <> 'Purchase')"
+_AZ_QTY = f"IF({_AZ_PRICED}, IFNULL(s.quantity, 0), NULL)"
+_AZ_LIST_PRICE = f"IF({_AZ_PRICED}, IFNULL(s.payg_price, s.unit_price), NULL)"
+_AZ_CONTRACTED_PRICE = f"IF({_AZ_PRICED}, IFNULL(s.unit_price, s.payg_price), NULL)"
+_AZ_EFFECTIVE = (
+    f"CASE WHEN {_C} = 'Purchase' AND {_AZ_CD} IS NOT NULL THEN PARSE_NUMERIC('0') "
+    f"WHEN {_AZ_COVERED} THEN ROUND(s.effective_price * s.quantity_numeric, 9) ELSE s.cost END"
+)
+_AZ_CD_QTY = (
+    f"CASE WHEN {_AZ_CD} IS NULL THEN NULL "
+    f"WHEN {_AZ_SP} THEN CAST(IF({_C} = 'Purchase', s.cost, {_AZ_EFFECTIVE}) AS FLOAT64) "
+    "ELSE IFNULL(s.quantity, 0) * CAST(s.block AS FLOAT64) END"
+)
+
+AZURE_COLUMNS = {
+    "AvailabilityZone": "s.zone",
+    "BilledCost": "s.cost",
+    "BillingAccountId": "s.account_id",
+    "BillingAccountName": "COALESCE(s.account_name, {payer_name}, s.account_id)",
+    "BillingAccountType": "IF(s.account_id IS NULL, NULL, 'Billing Account')",
+    "BillingCurrency": "s.currency",
+    "BillingPeriodEnd": "s.period_end",
+    "BillingPeriodStart": "s.period_start",
+    "CapacityReservationId": "CAST(NULL AS STRING)",
+    "CapacityReservationStatus": "CAST(NULL AS STRING)",
+    "ChargeCategory": _AZ_CATEGORY,
+    "ChargeClass": f"IF({_C} = 'Refund', 'Correction', CAST(NULL AS STRING))",
+    "ChargeDescription": "s.description",
+    "ChargeFrequency": case(
+        "s.frequency", {"One-Time": ["OneTime"], "Recurring": ["Recurring"]}, "'Usage-Based'"
+    ),
+    "ChargePeriodEnd": "TIMESTAMP(DATE_ADD(s.day, INTERVAL 1 DAY))",
+    "ChargePeriodStart": "TIMESTAMP(s.day)",
+    "CommitmentDiscountCategory": f"CASE WHEN {_AZ_CD} IS NULL THEN NULL "
+    f"WHEN {_AZ_SP} THEN 'Spend' ELSE 'Usage' END",
+    "CommitmentDiscountId": _AZ_CD,
+    "CommitmentDiscountName": f"IF({_AZ_CD} IS NULL, NULL, s.commitment_name)",
+    "CommitmentDiscountQuantity": _AZ_CD_QTY,
+    "CommitmentDiscountStatus": f"CASE WHEN {_AZ_CD} IS NULL OR {_C} = 'Purchase' THEN NULL "
+    f"WHEN {_AZ_UNUSED} THEN 'Unused' ELSE 'Used' END",
+    "CommitmentDiscountType": f"CASE WHEN {_AZ_CD} IS NULL THEN NULL "
+    f"WHEN {_AZ_SP} THEN 'Savings Plan' ELSE 'Reservation' END",
+    "CommitmentDiscountUnit": f"CASE WHEN {_AZ_CD} IS NULL THEN NULL "
+    f"WHEN {_AZ_SP} THEN s.currency ELSE s.base_unit END",
+    "ConsumedQuantity": f"IF({_C} = 'Usage', IFNULL(s.quantity, 0) * CAST(s.block AS FLOAT64), "
+    "NULL)",
+    "ConsumedUnit": f"IF({_C} = 'Usage', s.base_unit, NULL)",
+    "ContractedCost": f"IFNULL(({_AZ_CONTRACTED_PRICE}) * s.exchange_rate * ({_AZ_QTY}), "
+    "CAST(s.cost AS FLOAT64))",
+    "ContractedUnitPrice": f"({_AZ_CONTRACTED_PRICE}) * s.exchange_rate",
+    "EffectiveCost": _AZ_EFFECTIVE,
+    "InvoiceId": "s.invoice_id",
+    "InvoiceIssuerName": "'Microsoft'",
+    "ListCost": f"IFNULL(({_AZ_LIST_PRICE}) * s.exchange_rate * ({_AZ_QTY}), "
+    "CAST(s.cost AS FLOAT64))",
+    "ListUnitPrice": f"({_AZ_LIST_PRICE}) * s.exchange_rate",
+    "PricingCategory": f"IF({_AZ_PRICED}, CASE WHEN {_AZ_CD} IS NOT NULL "
+    "OR s.pricing_model IN ('Reservation', 'SavingsPlan') THEN 'Committed' "
+    "WHEN s.pricing_model = 'Spot' THEN 'Dynamic' "
+    "WHEN s.pricing_model IN ('OnDemand', 'On Demand') OR s.pricing_model IS NULL "
+    "THEN 'Standard' ELSE 'Other' END, NULL)",
+    "PricingCurrency": "s.pricing_currency",
+    "PricingCurrencyContractedUnitPrice": _AZ_CONTRACTED_PRICE,
+    "PricingCurrencyEffectiveCost": "ROUND({EffectiveCost} / "
+    "PARSE_NUMERIC(CAST(s.exchange_rate AS STRING)), 9)",
+    "PricingCurrencyListUnitPrice": _AZ_LIST_PRICE,
+    "PricingQuantity": _AZ_QTY,
+    "PricingUnit": f"IF({_AZ_PRICED}, s.pricing_unit, NULL)",
+    "ProviderName": "'Microsoft'",
+    "PublisherName": "IF(s.publisher_type = 'Marketplace', "
+    "IFNULL(s.publisher_name, 'Azure Marketplace'), 'Microsoft')",
+    "RegionId": "s.location",
+    "RegionName": lookup("s.location", AZURE_REGIONS, "s.location"),
+    "ResourceId": "s.resource_id",
+    "ResourceName": "s.resource_name",
+    "ResourceType": "IF(s.resource_id IS NULL, NULL, IFNULL(s.consumed_service, 'Unknown'))",
+    "ServiceCategory": service_case("s.meter_category", AZURE_SERVICES, part=0),
+    "ServiceName": "s.meter_category",
+    "ServiceSubcategory": service_case("s.meter_category", AZURE_SERVICES, part=1),
+    "SkuId": f"IF({_C} = 'Tax', NULL, s.meter_id)",
+    "SkuMeter": f"IF({_C} = 'Tax' OR s.meter_id IS NULL, NULL, s.meter_name)",
+    "SkuPriceDetails": f"IF({_C} = 'Tax' OR s.part_number IS NULL, NULL, s.price_details)",
+    "SkuPriceId": f"IF({_C} = 'Tax', NULL, s.part_number)",
+    "SubAccountId": "s.subscription_id",
+    "SubAccountName": "IF(s.subscription_id IS NULL, NULL, "
+    "COALESCE(s.subscription_name, {usage_account_name}, s.subscription_id))",
+    "SubAccountType": "IF(s.subscription_id IS NULL, NULL, 'Subscription')",
+    "Tags": "s.tags",
+    "x_ChargeType": _C,
+    "x_PricingModel": "s.pricing_model",
+    "x_ResourceGroup": "s.resource_group",
+    "x_MeterSubCategory": "s.meter_subcategory",
+    "x_MeterName": "s.meter_name",
+    "x_UnitOfMeasure": "s.uom",
+}
+
+
+ACCOUNTS = ("s.account_id", "s.subscription_id")
+REQUIRED = AZURE_REQUIRED
+
+
+def select(*, available, names, joins, order, **options) -> str:
+    outer = outer_columns(AZURE_COLUMNS, names)
+    return nested_select(outer, AZURE_INNER, available, order, after=joins)
+
+
+def total(available) -> str:
+    return num(resolve("[[CostInBillingCurrency]]", available))
+
+
+def amortized_total(available) -> str:
+    """Commitment-covered and unused rows at EffectivePrice * Quantity, commitment purchases
+    0, the rest at cost."""
+
+    def col(name: str) -> str:
+        return resolve(f"[[{name}]]", available)
+
+    def amount(name: str) -> str:
+        return f"IFNULL({num(col(name))}, 0)"
+
+    commitment = f"COALESCE({col('benefitId')}, {col('ReservationId')})"
+    return (
+        f"IF({commitment} IS NULL, {amount('CostInBillingCurrency')}, "
+        f"IF({col('ChargeType')} = 'Purchase', 0, "
+        f"ROUND({amount('EffectivePrice')} * {amount('Quantity')}, 9)))"
+    )
