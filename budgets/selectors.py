@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from budgets.models import Budget, BudgetAlert
 from focus.anomalies import ANOMALIES
-from pipelines.configs import pipeline_configs_all
+from pipelines.selectors import focus_tables_for_tenant
 from warehouse.tenant import tenant_warehouse
 
 # The FOCUS columns read here, in one place (the FOCUS column model may still change).
@@ -56,17 +56,6 @@ def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def focus_tables() -> dict[str, str]:
-    """Provider -> the FOCUS table its shipped pipeline writes in a tenant's dataset."""
-
-    return {
-        config.provider: config.variables["focus_table"]
-        for config in pipeline_configs_all()
-        if config.variables.get("focus_table")
-        and any(s.ps_type == "focus.normalize" for s in config.steps)
-    }
-
-
 def _scope_sql(wh, tables: list[str], budget: Budget) -> tuple[str, str, dict]:
     columns = f"{DAY}, {COST}, {SERVICE}, {SUB_ACCOUNT}, {TAGS}"
     union = " UNION ALL ".join(
@@ -96,7 +85,7 @@ def budget_status(*, budget: Budget, as_of: dt.date | None = None) -> BudgetStat
     # A provider filter reads that provider's FOCUS table only.
     tables = sorted(
         table
-        for provider, table in focus_tables().items()
+        for provider, table in focus_tables_for_tenant(tenant_id=budget.tenant_id).items()
         if table in present and budget.provider in ("", provider)
     )
     if not tables:

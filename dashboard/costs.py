@@ -7,9 +7,10 @@ from datetime import date, timedelta
 
 from django.core.cache import cache
 
-from warehouse.bigquery import WarehouseError, WarehouseNotFound, get_warehouse
+from pipelines.selectors import focus_tables_for_tenant
+from warehouse.bigquery import WarehouseError, WarehouseNotFound
+from warehouse.tenant import tenant_warehouse
 
-FOCUS_TABLES = ("aws_cost_focus", "azure_cost_focus", "gcp_cost_focus")
 COST_DAYS = 30
 MAX_RANGE_DAYS = 366
 CACHE_SECONDS = 300
@@ -58,21 +59,23 @@ def _cost_sql(table: str) -> str:
     )
 
 
-def _present_tables(warehouse, dataset_id: str) -> list[str]:
+def _present_tables(warehouse, tenant_id: str) -> list[str]:
+    """The tenant's FOCUS tables (every provider and mapping) that exist in its dataset."""
     try:
-        present = set(warehouse.tables_list(dataset_id))
+        present = set(warehouse.tables_list(warehouse.dataset_id))
     except WarehouseNotFound:
         present = set()
-    return [t for t in FOCUS_TABLES if t in present]
+    return sorted(t for t in focus_tables_for_tenant(tenant_id=tenant_id).values() if t in present)
 
 
-def tenant_cost_coverage_query(*, dataset_id: str) -> dict:
+def tenant_cost_coverage_query(*, tenant_id: str) -> dict:
     """Per FOCUS table present: its provider and its first and last charge day."""
-    warehouse = get_warehouse()
+    warehouse = tenant_warehouse(tenant_id=tenant_id)
     coverage = []
-    for table in _present_tables(warehouse, dataset_id):
+    for table in _present_tables(warehouse, tenant_id):
         try:
-            row = warehouse.query(_coverage_sql(warehouse.quoted(dataset_id, table))).rows[0]
+            quoted = warehouse.quoted(warehouse.dataset_id, table)
+            row = warehouse.query(_coverage_sql(quoted)).rows[0]
         except WarehouseNotFound:
             continue
         if row["first_day"] is None:
@@ -88,16 +91,16 @@ def tenant_cost_coverage_query(*, dataset_id: str) -> dict:
     return {"tables": [c["table"] for c in coverage], "coverage": coverage}
 
 
-def tenant_costs_query(*, dataset_id: str, cost_range: CostRange) -> dict:
-    """Query each FOCUS table that exists in the dataset over the range; a missing one is
+def tenant_costs_query(*, tenant_id: str, cost_range: CostRange) -> dict:
+    """Query each of the tenant's FOCUS tables that exists over the range; a missing one is
     skipped."""
-    warehouse = get_warehouse()
-    tables = _present_tables(warehouse, dataset_id)
+    warehouse = tenant_warehouse(tenant_id=tenant_id)
+    tables = _present_tables(warehouse, tenant_id)
     rows: list[dict] = []
     for table in tables:
         try:
             result = warehouse.query(
-                _cost_sql(warehouse.quoted(dataset_id, table)),
+                _cost_sql(warehouse.quoted(warehouse.dataset_id, table)),
                 {"start": cost_range.start, "end": cost_range.end},
             )
         except WarehouseNotFound:
@@ -127,13 +130,13 @@ def _cached(key: str, compute) -> dict:
     return found
 
 
-def tenant_costs(*, dataset_id: str, cost_range: CostRange | None = None) -> dict:
+def tenant_costs(*, tenant_id: str, cost_range: CostRange | None = None) -> dict:
     """Costs over ``cost_range`` (default: the 30 days up to the latest charge of any provider)
     with each provider's coverage, cached for a few minutes; a warehouse error is reported,
     not cached."""
     coverage = _cached(
-        f"tenant-cost-coverage:{dataset_id}",
-        lambda: tenant_cost_coverage_query(dataset_id=dataset_id),
+        f"tenant-cost-coverage:{tenant_id}",
+        lambda: tenant_cost_coverage_query(tenant_id=tenant_id),
     )
     if "error" in coverage:
         return {"tables": [], "rows": [], "coverage": [], "range": cost_range, **coverage}
@@ -143,8 +146,8 @@ def tenant_costs(*, dataset_id: str, cost_range: CostRange | None = None) -> dic
             return {"tables": [], "rows": [], "coverage": [], "range": None}
         cost_range = last_days(latest)
     costs = _cached(
-        f"tenant-costs:{dataset_id}:{cost_range.start}:{cost_range.end}",
-        lambda: tenant_costs_query(dataset_id=dataset_id, cost_range=cost_range),
+        f"tenant-costs:{tenant_id}:{cost_range.start}:{cost_range.end}",
+        lambda: tenant_costs_query(tenant_id=tenant_id, cost_range=cost_range),
     )
     return {
         "tables": [],

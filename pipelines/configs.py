@@ -119,6 +119,17 @@ class PipelineConfig:
     def pipeline_id_for(self, tenant_id: str) -> str:
         return sql_render(self.pipeline_id, {"tenant_id": tenant_id})
 
+    @property
+    def focus_table(self) -> str | None:
+        """The FOCUS table a run of this pipeline writes in the tenant's dataset (the
+        destination of its step whose processor ``writes_focus``), or None."""
+        for step in self.steps:
+            processor = PROCESSORS.get(step.ps_type)
+            if processor is not None and processor.writes_focus:
+                template = step.options.get("destination", {}).get("table", "")
+                return sql_render(template, {k: v for k, v in self.variables.items() if v})
+        return None
+
     def resolve_parameters(
         self,
         raw: Mapping[str, Any],

@@ -8,9 +8,51 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from core.prepared import server_bound_cursor
+from pipelines.configs import (
+    CONFIG_SOURCES,
+    MAPPED_PROVIDER,
+    SYSTEM_PROVIDER,
+    PipelineConfigError,
+    pipeline_config_resolve,
+    pipeline_configs_all,
+)
+from pipelines.errors import InvalidRunParameters
 from pipelines.models import PipelineRun, StepRun, StepStatus
 from tenants.authentication import KeyPrincipal
 from tenants.permissions import is_staff
+
+
+def focus_tables_for_tenant(*, tenant_id: str) -> dict[str, str]:
+    """Provider -> the FOCUS table its runs write in the tenant's dataset: every shipped
+    FOCUS pipeline's (the built-in providers and native FOCUS files) and one per FOCUS mapping
+    the tenant can run. The one answer to "which tables hold this tenant's FOCUS costs", asked
+    by the cost pages, budgets and the end of a run."""
+    tables: dict[str, str] = {}
+    for config in pipeline_configs_all():
+        if config.provider not in (SYSTEM_PROVIDER, MAPPED_PROVIDER) and config.focus_table:
+            tables.setdefault(config.provider, config.focus_table)
+    for source in CONFIG_SOURCES:
+        for name in source.names_for_tenant(tenant_id=tenant_id):
+            try:
+                config = source.config(
+                    tenant_id=tenant_id, provider=name, domain="cost", pipeline="focus"
+                )
+            except (PipelineConfigError, InvalidRunParameters):
+                continue  # a mapping that no longer validates writes nothing new
+            if config.focus_table:
+                tables.setdefault(name, config.focus_table)
+    return tables
+
+
+def run_writes_focus(run: PipelineRun) -> bool:
+    """True if the run's pipeline writes a FOCUS table."""
+    try:
+        config = pipeline_config_resolve(
+            run.provider, run.domain, run.pipeline, tenant_id=run.tenant_id
+        )
+    except (PipelineConfigError, InvalidRunParameters):
+        return False
+    return config.focus_table is not None
 
 
 def runs_active_count(*, tenant_id: str) -> int:

@@ -157,6 +157,8 @@ class Processor:
     """One ``ps_type``: checks its step's config at load time and runs the step."""
 
     ps_type: ClassVar[str] = ""
+    # True for a step that writes the FOCUS table of its pipeline (its destination.table).
+    writes_focus: ClassVar[bool] = False
     fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, step: StepConfig) -> None:

@@ -32,6 +32,7 @@ from pipelines.models import (
     RunStatus,
     StepRun,
 )
+from pipelines.selectors import run_writes_focus
 from pipelines.services.inputs import pipeline_settings_check
 from pipelines.services.quotas import (
     run_admit,
@@ -70,7 +71,6 @@ class _NotAdmittedInOneStatement(Exception):
 
 # The pipelines that write a FOCUS table (and detect anomalies): budgets are evaluated after
 # each of their completed runs.
-FOCUS_PIPELINES = {("cost", "focus"), ("cost", "native")}
 
 
 def pipeline_run_start(
@@ -481,7 +481,7 @@ def run_finish(*, run: PipelineRun, status: str, error: str = "") -> bool:
     StepRun.objects.filter(run=run, status=RunStatus.RUNNING).update(status=status, ended_at=now)
     StepRun.objects.filter(run=run, status=RunStatus.PENDING).update(status=RunStatus.CANCELLED)
     run_slot_release(run_id=run.pk)
-    wrote_focus = status == RunStatus.COMPLETED and (run.domain, run.pipeline) in FOCUS_PIPELINES
+    wrote_focus = status == RunStatus.COMPLETED and run_writes_focus(run)
 
     def finished() -> None:
         run_log_to_warehouse(run_id=run.pk)

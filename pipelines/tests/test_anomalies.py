@@ -365,7 +365,6 @@ def test_every_shipped_focus_pipeline_detects_anomalies_and_evaluates_budgets():
     """Each config that writes a FOCUS table scores it for anomalies after its checks, and its
     completed runs evaluate the tenant's budgets."""
     from pipelines.configs import pipeline_configs_all
-    from pipelines.services.runs import FOCUS_PIPELINES
 
     focus = [
         c for c in pipeline_configs_all() if any(s.ps_type == "focus.normalize" for s in c.steps)
@@ -376,4 +375,5 @@ def test_every_shipped_focus_pipeline_detects_anomalies_and_evaluates_budgets():
         assert types[-1] == "focus.anomalies", config.key
         anomaly = next(s for s in config.steps if s.ps_type == "focus.anomalies")
         assert anomaly.options["table"] == "{focus_table}", config.key
-        assert tuple(config.key.split("/")[1:]) in FOCUS_PIPELINES, config.key
+        # What the end of a run asks to decide whether budgets are evaluated.
+        assert config.focus_table == config.variables["focus_table"], config.key
