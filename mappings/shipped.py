@@ -1,4 +1,4 @@
-"""The mappings shipped with the product: ``configs/mappings/<name>.yml``, parsed once."""
+"""The mappings shipped with the product: ``mappings/library/<name>.yml``, parsed once."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import threading
 from pathlib import Path
 
 from mappings.format import MappingInvalid, MappingIssue, MappingSpec, mapping_parse
-from pipelines.configs import configs_root
 
-SHIPPED_DIR = "mappings"
+LIBRARY = Path(__file__).resolve().parent / "library"
 _lock = threading.Lock()
 
 
 def shipped_root() -> Path:
-    return configs_root() / SHIPPED_DIR
+    return LIBRARY
 
 
 @functools.lru_cache(maxsize=8)
@@ -22,7 +21,7 @@ def _load(root: str) -> dict[str, MappingSpec | MappingInvalid]:
     base = Path(root)
     found: dict[str, MappingSpec | MappingInvalid] = {}
     for path in sorted(base.glob("*.y*ml")):
-        file = f"configs/{SHIPPED_DIR}/{path.name}"
+        file = f"mappings/library/{path.name}"
         name = path.name.split(".", 1)[0]
         try:
             found[name] = mapping_parse(path.read_text(encoding="utf-8"), file=file, name=name)

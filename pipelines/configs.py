@@ -40,8 +40,6 @@ SYSTEM_PROVIDER = "system"
 # The generic pipeline (load, map to FOCUS, check) that runs a FOCUS mapping; a tenant runs it
 # as ``<mapping name>/cost/focus``, never under this name.
 MAPPED_PROVIDER = "mapping"
-# ``configs/mappings/`` holds FOCUS mapping files (the mappings app), not pipeline configs.
-MAPPINGS_DIR = "mappings"
 PARAMETER_TYPES = frozenset({"date", "string", "int", "number", "bool", "file"})
 # Every run may carry ``date`` (the scheduler always sends the slot's date).
 BUILTIN_PARAMETERS = {"date"}
@@ -455,8 +453,6 @@ def _load_all(root: str) -> dict[str, PipelineConfig | PipelineConfigInvalid]:
     loaded: dict[str, PipelineConfig | PipelineConfigInvalid] = {}
     for path in sorted(base.rglob("*.y*ml")):
         relative = path.relative_to(base)
-        if relative.parts[0] == MAPPINGS_DIR:
-            continue
         file = f"{base.name}/{relative.as_posix()}"
         parts = relative.with_suffix("").parts
         if len(parts) != 3 or not all(PATH_PART.match(p) for p in parts):

@@ -7,7 +7,7 @@ def extra_b_objects(tenant) -> dict:
     from mappings.services import mapping_create
     from tenants.services.audit import Actor
 
-    definition = (Path(__file__).parents[2] / "configs" / "mappings" / "oci.yml").read_text()
+    definition = (Path(__file__).parents[1] / "library" / "oci.yml").read_text()
     row = mapping_create(
         tenant=tenant,
         name="b_oci",

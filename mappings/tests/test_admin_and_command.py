@@ -13,7 +13,7 @@ from mappings.selectors import mapped_pipeline_config, mapping_spec_for_tenant
 from pipelines.configs import PipelineConfigNotFound
 
 ROOT = Path(__file__).parents[2]
-OCI = (ROOT / "configs" / "mappings" / "oci.yml").read_text()
+OCI = (ROOT / "mappings" / "library" / "oci.yml").read_text()
 SAMPLE = Path(__file__).parent / "data" / "oci_cost_report_sample.csv"
 ADD = "/admin/mappings/focusmapping/add/"
 

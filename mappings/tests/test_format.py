@@ -9,8 +9,8 @@ from mappings.expressions import Compiler, ExpressionError, expression_parse
 from mappings.format import MappingInvalid, mapping_parse
 from mappings.sql import MappingSourceError, mapping_sql
 
-OCI = (Path(__file__).parents[2] / "configs" / "mappings" / "oci.yml").read_text()
-FILE = "configs/mappings/oci_custom.yml"
+OCI = (Path(__file__).parents[1] / "library" / "oci.yml").read_text()
+FILE = "mappings/library/oci_custom.yml"
 
 
 def oci_with(**columns) -> str:

@@ -15,7 +15,7 @@ from tenants.tests.conftest import key_client
 
 DATA = Path(__file__).parents[1] / "data"
 OCI_SAMPLE = DATA / "oci_cost_report_sample.csv"
-OCI_YAML = (Path(__file__).parents[3] / "configs" / "mappings" / "oci.yml").read_text()
+OCI_YAML = (Path(__file__).parents[2] / "library" / "oci.yml").read_text()
 CENT = decimal.Decimal("0.01")
 
 

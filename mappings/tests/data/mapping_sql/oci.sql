@@ -1,4 +1,4 @@
--- configs/mappings/oci.yml, compiled for a source with the columns of oci_cost_report_sample.csv.
+-- mappings/library/oci.yml, compiled for a source with the columns of oci_cost_report_sample.csv.
 -- Query parameters:
 -- @map_0 = "^(\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2})([^:\\d]|$)"
 -- @map_1 = "\\1:00\\2"
