@@ -7,6 +7,8 @@ class BudgetsConfig(AppConfig):
     name = "budgets"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models and the apps' modules load only once the
+        # app registry is ready (Django's AppConfig.ready()).
         from pipelines.signals import run_finished
 
         checks.register(webhook_networks_check, checks.Tags.security)

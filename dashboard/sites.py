@@ -3,7 +3,7 @@
 from django.contrib.admin import AdminSite
 from django.urls import path
 
-from dashboard.views import tenant_overview_view
+from dashboard.views import dashboard_context, tenant_overview_view
 from tenants.models import Tenant
 
 DASHBOARD_TEMPLATE = "admin/dashboard/index.html"
@@ -19,8 +19,6 @@ class DashboardAdminSite(AdminSite):
     index_template = DASHBOARD_TEMPLATE
 
     def index(self, request, extra_context=None):
-        from dashboard.views import dashboard_context  # the views import the admin's models
-
         return super().index(
             request, extra_context={**dashboard_context(), **(extra_context or {})}
         )

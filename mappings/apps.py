@@ -6,6 +6,8 @@ class MappingsConfig(AppConfig):
     verbose_name = "FOCUS mappings"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models and the apps' modules load only once the
+        # app registry is ready (Django's AppConfig.ready()).
         from mappings.processors import FocusMap
         from mappings.selectors import MappingConfigs, mapping_names_for_tenant
         from pipelines.configs import config_source_register

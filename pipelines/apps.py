@@ -6,6 +6,8 @@ class PipelinesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models and the apps' modules load only once the
+        # app registry is ready (Django's AppConfig.ready()).
         from pipelines import configs, selectors
         from pipelines.processors.focus_anomalies import tenant_options
         from pipelines.services.quotas import slot_counters_ensure

@@ -7,6 +7,8 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models and the apps' modules load only once the
+        # app registry is ready (Django's AppConfig.ready()).
         from tenants.models import AdminKey, ApiKey
         from tenants.services.keys import key_forget
 
