@@ -19,6 +19,7 @@ from tenants.models import ProviderConfig
 from tenants.selectors import run_inputs_for_tenant
 from tenants.services.audit import Actor
 from tenants.services.credentials import credential_store
+from tenants.tests.conftest import key_client
 from warehouse.bigquery import get_warehouse
 from warehouse.datasets import tenant_dataset_provision
 from warehouse.iam import managed_identity
@@ -280,3 +281,19 @@ def test_a_source_view_reaching_into_the_platform_project_is_refused(production,
     assert production.job_inserts() == []
     lookups = [r for r in production.received if r.path.endswith("/gcp_billing_export_v1")]
     assert lookups and {production.identity(r) for r in lookups} == {managed.email}
+
+
+def test_the_provider_config_names_the_account_the_tenant_grants(settings, delta):
+    """The tenant learns from its provider configs which account to grant on its export and
+    buckets (docs/isolation.md, step 1); locally, without tenant identities, none."""
+    client = key_client(delta.api_key)
+    ProviderConfig.objects.create(
+        tenant=delta.tenant, provider="gcp", settings={"billing_export_table": EXPORT}
+    )
+    settings.WAREHOUSE_IDENTITY_PROJECTS = IDENTITY_PROJECTS
+    settings.WAREHOUSE_TENANT_IDENTITY = True
+    listed = client.get("/api/v1/tenants/id_delta/provider-configs").json()
+    assert [c["reader_account"] for c in listed] == [managed_identity("id_delta").email]
+    settings.WAREHOUSE_TENANT_IDENTITY = False
+    listed = client.get("/api/v1/tenants/id_delta/provider-configs").json()
+    assert [c["reader_account"] for c in listed] == [None]
