@@ -623,12 +623,9 @@ def platform_credentials(endpoint: str | None = None) -> Credentials:
     return credentials
 
 
-def warehouse_as_service_account(info: Mapping[str, Any]) -> Warehouse:
-    """The warehouse acting as a tenant's own service account (its key, from the credential
-    store): jobs run in the tenant's project and see only what the tenant granted it."""
-    credentials = service_account.Credentials.from_service_account_info(
-        dict(info), scopes=BIGQUERY_SCOPES
-    )
+def warehouse_acting_as(credentials: Credentials, *, job_project: str) -> Warehouse:
+    """The warehouse of the current settings acting as someone other than the platform (a
+    tenant's account); its jobs run, and are billed, in ``job_project``."""
     return Warehouse(
         project=settings.WAREHOUSE_PROJECT,
         endpoint=settings.WAREHOUSE_ENDPOINT,
@@ -636,8 +633,17 @@ def warehouse_as_service_account(info: Mapping[str, Any]) -> Warehouse:
         timeout=settings.WAREHOUSE_TIMEOUT_SECONDS,
         retry_seconds=settings.WAREHOUSE_RETRY_SECONDS,
         credentials=credentials,
-        job_project=info["project_id"],
+        job_project=job_project,
     )
+
+
+def warehouse_as_service_account(info: Mapping[str, Any]) -> Warehouse:
+    """The warehouse acting as a tenant's own service account (its key, from the credential
+    store): jobs run in the tenant's project and see only what the tenant granted it."""
+    credentials = service_account.Credentials.from_service_account_info(
+        dict(info), scopes=BIGQUERY_SCOPES
+    )
+    return warehouse_acting_as(credentials, job_project=info["project_id"])
 
 
 def tenant_dataset_id(tenant_id: str) -> str:

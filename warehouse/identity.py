@@ -12,16 +12,17 @@ platform-managed one, which the tenant grants read on its sources. Never as the 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 
 from django.conf import settings
 
-from warehouse.bigquery import Warehouse, get_warehouse, warehouse_as_service_account
+from warehouse.bigquery import (
+    Warehouse,
+    get_warehouse,
+    warehouse_acting_as,
+    warehouse_as_service_account,
+)
 from warehouse.iam import ManagedIdentity, impersonated, managed_identity, service_account_ensure
-
-_lock = threading.Lock()
-_managed: dict[tuple, Warehouse] = {}
 
 
 def tenant_identity_provision(*, tenant_id: str, dataset_id: str) -> ManagedIdentity:
@@ -35,25 +36,18 @@ def tenant_identity_provision(*, tenant_id: str, dataset_id: str) -> ManagedIden
 def managed_warehouse(tenant_id: str) -> Warehouse:
     """The warehouse acting as the tenant's platform-managed account; its jobs run in the
     account's project (where it holds ``roles/bigquery.jobUser``, and nothing else)."""
-    identity = managed_identity(tenant_id)
-    key = (
-        identity,
+    return _managed_warehouse(
+        managed_identity(tenant_id),
         settings.WAREHOUSE_ENDPOINT,
         settings.WAREHOUSE_IAM_ENDPOINT,
         settings.WAREHOUSE_CREDENTIALS_FILE,
     )
-    with _lock:
-        if key not in _managed:
-            _managed[key] = Warehouse(
-                project=settings.WAREHOUSE_PROJECT,
-                endpoint=settings.WAREHOUSE_ENDPOINT,
-                location=settings.WAREHOUSE_LOCATION,
-                timeout=settings.WAREHOUSE_TIMEOUT_SECONDS,
-                retry_seconds=settings.WAREHOUSE_RETRY_SECONDS,
-                credentials=impersonated(identity),
-                job_project=identity.project,
-            )
-        return _managed[key]
+
+
+# A worker serves many tenants: keep the recent ones' clients (and their tokens), not all.
+@functools.lru_cache(maxsize=256)
+def _managed_warehouse(identity: ManagedIdentity, *settings_key: str) -> Warehouse:
+    return warehouse_acting_as(impersonated(identity), job_project=identity.project)
 
 
 def foreign_warehouse_factory(

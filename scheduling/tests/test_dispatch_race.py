@@ -80,7 +80,6 @@ def test_two_concurrent_claims_get_disjoint_schedules(requires_postgres):
     claimed = threading.Event()
     second_done = threading.Event()
     results: dict[str, object] = {}
-    errors: list[BaseException] = []
 
     def first() -> None:
         try:
@@ -89,27 +88,15 @@ def test_two_concurrent_claims_get_disjoint_schedules(requires_postgres):
                 claimed.set()
                 # Hold the claim while the second dispatcher runs (or until it is stuck).
                 results["second_finished_in_time"] = second_done.wait(timeout=10)
-        except BaseException as exc:
-            errors.append(exc)
-            claimed.set()
         finally:
-            connection.close()
+            claimed.set()
 
     def second() -> None:
-        try:
-            claimed.wait(timeout=60)
-            results["second"] = schedule_dispatch_due(now=now, enqueue=False)
-            second_done.set()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        claimed.wait(timeout=60)
+        results["second"] = schedule_dispatch_due(now=now, enqueue=False)
+        second_done.set()
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = _threads_run(first, second)
     assert not errors, errors
 
     assert results["second_finished_in_time"] is True
@@ -117,3 +104,23 @@ def test_two_concurrent_claims_get_disjoint_schedules(requires_postgres):
     assert results["second"].schedules == 4
     slots = list(ScheduledRun.objects.values_list("schedule_id", flat=True))
     assert sorted(slots) == sorted(Schedule.objects.values_list("pk", flat=True))
+
+
+def _threads_run(*targets) -> list[BaseException]:
+    """Run each target in a thread of its own (its own connection); what they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(target) -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
