@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 from django.core.cache import cache
 
-from warehouse.bigquery import WarehouseError, WarehouseNotFound, get_warehouse
+from warehouse.bigquery import WarehouseError, WarehouseNotFound
+from warehouse.tenant import tenant_warehouse
 
 FOCUS_TABLES = ("aws_cost_focus", "azure_cost_focus", "gcp_cost_focus")
 COST_DAYS = 30
@@ -66,9 +67,11 @@ def _present_tables(warehouse, dataset_id: str) -> list[str]:
     return [t for t in FOCUS_TABLES if t in present]
 
 
-def tenant_cost_coverage_query(*, dataset_id: str) -> dict:
-    """Per FOCUS table present: its provider and its first and last charge day."""
-    warehouse = get_warehouse()
+def tenant_cost_coverage_query(*, tenant_id: str) -> dict:
+    """Per FOCUS table present: its provider and its first and last charge day (read as the
+    tenant, like everything of a tenant's: ``tenant_warehouse``)."""
+    warehouse = tenant_warehouse(tenant_id=tenant_id)
+    dataset_id = warehouse.dataset_id
     coverage = []
     for table in _present_tables(warehouse, dataset_id):
         try:
@@ -88,10 +91,11 @@ def tenant_cost_coverage_query(*, dataset_id: str) -> dict:
     return {"tables": [c["table"] for c in coverage], "coverage": coverage}
 
 
-def tenant_costs_query(*, dataset_id: str, cost_range: CostRange) -> dict:
-    """Query each FOCUS table that exists in the dataset over the range; a missing one is
-    skipped."""
-    warehouse = get_warehouse()
+def tenant_costs_query(*, tenant_id: str, cost_range: CostRange) -> dict:
+    """Query each FOCUS table that exists in the tenant's dataset over the range, as the
+    tenant; a missing one is skipped."""
+    warehouse = tenant_warehouse(tenant_id=tenant_id)
+    dataset_id = warehouse.dataset_id
     tables = _present_tables(warehouse, dataset_id)
     rows: list[dict] = []
     for table in tables:
@@ -127,13 +131,13 @@ def _cached(key: str, compute) -> dict:
     return found
 
 
-def tenant_costs(*, dataset_id: str, cost_range: CostRange | None = None) -> dict:
+def tenant_costs(*, tenant_id: str, cost_range: CostRange | None = None) -> dict:
     """Costs over ``cost_range`` (default: the 30 days up to the latest charge of any provider)
     with each provider's coverage, cached for a few minutes; a warehouse error is reported,
     not cached."""
     coverage = _cached(
-        f"tenant-cost-coverage:{dataset_id}",
-        lambda: tenant_cost_coverage_query(dataset_id=dataset_id),
+        f"tenant-cost-coverage:{tenant_id}",
+        lambda: tenant_cost_coverage_query(tenant_id=tenant_id),
     )
     if "error" in coverage:
         return {"tables": [], "rows": [], "coverage": [], "range": cost_range, **coverage}
@@ -143,8 +147,8 @@ def tenant_costs(*, dataset_id: str, cost_range: CostRange | None = None) -> dic
             return {"tables": [], "rows": [], "coverage": [], "range": None}
         cost_range = last_days(latest)
     costs = _cached(
-        f"tenant-costs:{dataset_id}:{cost_range.start}:{cost_range.end}",
-        lambda: tenant_costs_query(dataset_id=dataset_id, cost_range=cost_range),
+        f"tenant-costs:{tenant_id}:{cost_range.start}:{cost_range.end}",
+        lambda: tenant_costs_query(tenant_id=tenant_id, cost_range=cost_range),
     )
     return {
         "tables": [],

@@ -216,7 +216,7 @@ def tenant_cost_chart(*, tenant, cost_range: CostRange | None) -> dict:
     """The tenant's billed cost per charge day and provider over the range (default: the last
     30 days of data), its cost anomalies marked on their days' columns."""
 
-    costs = tenant_costs(dataset_id=tenant.dataset_id, cost_range=cost_range)
+    costs = tenant_costs(tenant_id=tenant.id, cost_range=cost_range)
     shown: CostRange | None = costs["range"]
     days, providers = costs_by_day_and_provider(
         costs["rows"], shown.days if shown is not None else None

@@ -237,7 +237,7 @@ def costed_tenant(warehouse, db):
 def test_tenant_costs_share_one_range_and_are_cached(costed_tenant, monkeypatch):
     """By default every provider is summed over the same 30 days, up to the latest charge of
     any provider; each provider's coverage is reported; a second call is cached."""
-    costs = tenant_costs(dataset_id=costed_tenant.dataset_id)
+    costs = tenant_costs(tenant_id=costed_tenant.id)
     assert costs["tables"] == ["aws_cost_focus", "gcp_cost_focus"]
     assert costs["range"] == CostRange(dt.date(2024, 9, 11), dt.date(2024, 10, 10))
     aws = [r for r in costs["rows"] if r["provider"] == "AWS"]
@@ -254,16 +254,16 @@ def test_tenant_costs_share_one_range_and_are_cached(costed_tenant, monkeypatch)
         raise AssertionError("the warehouse was queried again")
 
     monkeypatch.setattr(Warehouse, "query", no_queries)
-    assert tenant_costs(dataset_id=costed_tenant.dataset_id) == costs
+    assert tenant_costs(tenant_id=costed_tenant.id) == costs
 
 
 def test_tenant_costs_over_a_month_and_a_custom_range(costed_tenant):
     """A month or a custom range sums every provider over exactly those charge days."""
-    september = tenant_costs(dataset_id=costed_tenant.dataset_id, cost_range=month_range(2024, 9))
+    september = tenant_costs(tenant_id=costed_tenant.id, cost_range=month_range(2024, 9))
     assert september["range"] == CostRange(dt.date(2024, 9, 1), dt.date(2024, 9, 30))
     assert sum(r["cost"] for r in september["rows"]) == pytest.approx(30 * 2.75 + 3 * 1.0)
     custom = tenant_costs(
-        dataset_id=costed_tenant.dataset_id,
+        tenant_id=costed_tenant.id,
         cost_range=CostRange(dt.date(2024, 9, 3), dt.date(2024, 9, 4)),
     )
     assert sorted({(r["day"], r["provider"]) for r in custom["rows"]}) == [
@@ -291,7 +291,7 @@ def test_coverage_notes_say_when_providers_cover_different_periods():
 def test_tenant_without_dataset_has_no_costs(warehouse, db):
     """A tenant whose dataset does not exist shows no costs rather than an error."""
     cache.clear()
-    costs = tenant_costs(dataset_id=f"missing_{uuid.uuid4().hex[:8]}_local")
+    costs = tenant_costs(tenant_id=f"missing_{uuid.uuid4().hex[:8]}")
     assert (costs["tables"], costs["rows"], costs["coverage"], costs["range"]) == ([], [], [], None)
 
 
