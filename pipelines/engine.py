@@ -21,8 +21,7 @@ from pipelines.errors import tenant_message
 from pipelines.models import ROWS_WRITTEN, PipelineRun, RunStatus, StepRun, StepStatus
 from pipelines.processors import StepContext, processor_for
 from tenants.selectors import run_inputs_for_tenant
-from warehouse.bigquery import WarehouseUnavailable, tenant_dataset_id
-from warehouse.identity import tenant_warehouse_factory
+from warehouse.bigquery import WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +89,7 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
         notification_emails=inputs.recipients,
         sources=inputs.sources,
         buckets=inputs.buckets,
-        tenant_warehouse=tenant_warehouse_factory(
-            dataset_id=tenant_dataset_id(run.tenant_id), service_account=inputs.service_account
-        ),
+        service_account=inputs.service_account,
     )
     failure: str = ""
     failed_step = ""

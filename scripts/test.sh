@@ -19,6 +19,7 @@ DJANGO_SETTINGS_MODULE=convergence.settings.production \
   DJANGO_SECRET_KEY="check-deploy-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   DJANGO_ALLOWED_HOSTS=convergence.example.com \
   WAREHOUSE_ENDPOINT= WAREHOUSE_PROJECT=convergence-prod WAREHOUSE_TENANT_IDENTITY=true \
+  WAREHOUSE_IDENTITY_PROJECTS=convergence-ids-0,convergence-ids-1 \
   KMS_BACKEND=gcp KMS_KEY_NAME=projects/p/locations/l/keyRings/r/cryptoKeys/k \
   python manage.py check --deploy --fail-level WARNING
 echo "== pytest ($(python -c 'import environ; print(environ.Env().db_url("DATABASE_URL", default="sqlite:///").get("ENGINE"))'))"

@@ -23,7 +23,7 @@ from tenants.models import (
     Tenant,
 )
 from tenants.permissions import IsStaff, IsTenantOrStaff
-from tenants.selectors import tenant_get_for_user, tenant_usage
+from tenants.selectors import tenant_get_for_user, tenant_reader_account, tenant_usage
 from tenants.services.credentials import (
     credential_delete,
     credential_store,
@@ -303,10 +303,24 @@ class TenantCredentialDeleteApi(APIView):
 
 class ProviderConfigOutputSerializer(serializers.ModelSerializer):
     credential_id = serializers.IntegerField(allow_null=True)
+    # The account Convergence reads the sources as when no credential is attached: the one
+    # the tenant grants on its export and buckets (docs/isolation.md). Null where the
+    # deployment runs without tenant identities (locally).
+    reader_account = serializers.SerializerMethodField()
 
     class Meta:
         model = ProviderConfig
-        fields = ["id", "provider", "settings", "notification_emails", "credential_id"]
+        fields = [
+            "id",
+            "provider",
+            "settings",
+            "notification_emails",
+            "credential_id",
+            "reader_account",
+        ]
+
+    def get_reader_account(self, config: ProviderConfig) -> str | None:
+        return tenant_reader_account(tenant_id=config.tenant_id)
 
 
 class TenantProviderConfigsApi(APIView):

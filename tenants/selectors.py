@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from tenants.authentication import KeyPrincipal
 from tenants.models import CloudCredential, ProviderConfig, Tenant, UsageWindow
 from tenants.permissions import is_staff
 from tenants.services.usage import day_window_bounds, month_window_current
+from warehouse.iam import managed_identity
 from warehouse.isolation import bucket_names
 
 
@@ -95,6 +97,14 @@ class RunInputs:
         from tenants.services.credentials import credential_secret  # services use selectors
 
         return credential_secret(credential=self.credential)
+
+
+def tenant_reader_account(*, tenant_id: str) -> str | None:
+    """The platform-managed service account a tenant grants read on its own sources (its
+    billing export, its buckets); None where tenant identities are off (locally)."""
+    if not settings.WAREHOUSE_TENANT_IDENTITY:
+        return None
+    return managed_identity(tenant_id).email
 
 
 def provider_buckets(*, tenant_id: str, provider: str) -> frozenset[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import google.auth
 from django.conf import settings
 from google.api_core import exceptions as google_exceptions
 from google.api_core import retry as google_retry
@@ -199,9 +200,8 @@ class Warehouse:
         self.credentials = credentials
         self.emulated = bool(endpoint)
         options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-        if credentials is None and endpoint:
-            # A BigQuery-compatible server (the local emulator): no Google credentials.
-            credentials = AnonymousCredentials()
+        if credentials is None:
+            credentials = platform_credentials(endpoint)
         self._client = bigquery.Client(
             project=job_project or project,
             credentials=credentials,
@@ -355,11 +355,15 @@ class Warehouse:
         except Exception as exc:
             raise _translate(exc, f"list tables of {dataset_id}") from exc
 
-    def table_kind(self, dataset_id: str, table_id: str) -> TableKind | None:
-        """What a name is (table, view, external table ...) and what it reads; None if absent."""
+    def table_kind(self, dataset_id: str, table_id: str, *, project: str = "") -> TableKind | None:
+        """What a name is (table, view, external table ...) and what it reads; None if absent.
+
+        ``project``: a table outside the platform project (a tenant's registered source)."""
         try:
             table = self._client.get_table(
-                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+                f"{project or self.project}.{dataset_id}.{table_id}",
+                retry=self._retry,
+                timeout=self.timeout,
             )
         except google_exceptions.NotFound:
             return None
@@ -587,6 +591,7 @@ def get_warehouse() -> Warehouse:
         settings.WAREHOUSE_LOCATION,
         settings.WAREHOUSE_TIMEOUT_SECONDS,
         settings.WAREHOUSE_RETRY_SECONDS,
+        settings.WAREHOUSE_CREDENTIALS_FILE,
     )
     with _lock:
         if key not in _instances:
@@ -601,6 +606,35 @@ def get_warehouse() -> Warehouse:
 
 
 BIGQUERY_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
+PLATFORM_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+
+
+def platform_credentials(endpoint: str | None = None) -> Credentials:
+    """The platform's own identity, for control-plane work only (datasets, grants, run logs,
+    tenants' service accounts): the key file ``WAREHOUSE_CREDENTIALS_FILE`` if set, else
+    application-default credentials; anonymous for a BigQuery-compatible server without one
+    (the local emulator has no IAM)."""
+    path = settings.WAREHOUSE_CREDENTIALS_FILE
+    if path:
+        return service_account.Credentials.from_service_account_file(path, scopes=PLATFORM_SCOPES)
+    if settings.WAREHOUSE_ENDPOINT if endpoint is None else endpoint:
+        return AnonymousCredentials()
+    credentials, _ = google.auth.default(scopes=PLATFORM_SCOPES)
+    return credentials
+
+
+def warehouse_acting_as(credentials: Credentials, *, job_project: str) -> Warehouse:
+    """The warehouse of the current settings acting as someone other than the platform (a
+    tenant's account); its jobs run, and are billed, in ``job_project``."""
+    return Warehouse(
+        project=settings.WAREHOUSE_PROJECT,
+        endpoint=settings.WAREHOUSE_ENDPOINT,
+        location=settings.WAREHOUSE_LOCATION,
+        timeout=settings.WAREHOUSE_TIMEOUT_SECONDS,
+        retry_seconds=settings.WAREHOUSE_RETRY_SECONDS,
+        credentials=credentials,
+        job_project=job_project,
+    )
 
 
 def warehouse_as_service_account(info: Mapping[str, Any]) -> Warehouse:
@@ -609,15 +643,7 @@ def warehouse_as_service_account(info: Mapping[str, Any]) -> Warehouse:
     credentials = service_account.Credentials.from_service_account_info(
         dict(info), scopes=BIGQUERY_SCOPES
     )
-    return Warehouse(
-        project=settings.WAREHOUSE_PROJECT,
-        endpoint=settings.WAREHOUSE_ENDPOINT,
-        location=settings.WAREHOUSE_LOCATION,
-        timeout=settings.WAREHOUSE_TIMEOUT_SECONDS,
-        retry_seconds=settings.WAREHOUSE_RETRY_SECONDS,
-        credentials=credentials,
-        job_project=info["project_id"],
-    )
+    return warehouse_acting_as(credentials, job_project=info["project_id"])
 
 
 def tenant_dataset_id(tenant_id: str) -> str:

@@ -3,7 +3,10 @@
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from warehouse.bigquery import get_warehouse, tenant_dataset_id
+from warehouse.identity import tenant_identity_provision
 from warehouse.tables import (
     COMPREHENSIVE_VIEW,
     DQ_RESULTS,
@@ -29,7 +32,9 @@ def tenant_dataset_provision(
     force_recreate_dataset: bool = False,
     force_recreate_tables: bool = False,
 ) -> DatasetProvisioned:
-    """Create the tenant's dataset, log tables and view; on failure remove what this call made.
+    """Create the tenant's dataset, log tables and view, and (``WAREHOUSE_TENANT_IDENTITY``)
+    the tenant's service account granted that dataset only; on failure remove the dataset
+    and tables this call made (an account made stays, and a retry reuses it).
 
     ``force_recreate_dataset`` drops the dataset with all its tables first;
     ``force_recreate_tables`` drops and recreates only the log tables and the view.
@@ -56,6 +61,8 @@ def tenant_dataset_provision(
                 warehouse.quoted(dataset_id, DQ_RESULTS),
             ),
         )
+        if settings.WAREHOUSE_TENANT_IDENTITY:
+            tenant_identity_provision(tenant_id=tenant_id, dataset_id=dataset_id)
     except Exception:
         logger.exception("provisioning dataset %s failed; removing what was created", dataset_id)
         if existed:

@@ -1,8 +1,9 @@
 """``tenant_warehouse()``: the one way to a warehouse for a tenant's work.
 
-Runs, mapping previews, budgets and anomaly reads all get the platform's adapter behind the
-tenant's access policy (``warehouse.isolation``), so each statement is checked before the
-client sees it, whoever built it.
+Runs, mapping previews, budgets and anomaly reads all get an adapter acting as the tenant
+(in production) behind the tenant's access policy (``warehouse.isolation``), so each
+statement is checked before the client sees it, whoever built it, and BigQuery's IAM holds
+the same line.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from django.conf import settings
+
 from warehouse.bigquery import Warehouse, get_warehouse, tenant_dataset_id
 from warehouse.files import tenant_files_root
+from warehouse.identity import foreign_warehouse_factory, managed_warehouse
 from warehouse.isolation import AccessPolicy, GuardedWarehouse
 
 
@@ -55,20 +59,33 @@ def tenant_warehouse(
     dataset_id: str | None = None,
     sources: Iterable[str] = (),
     buckets: Iterable[str] = (),
-    identity: Callable[[], Warehouse] | None = None,
+    service_account: Callable[[], dict | None] | None = None,
     warehouse: Warehouse | None = None,
 ) -> GuardedWarehouse:
-    """The warehouse as the tenant's work sees it: ``warehouse`` (default: the platform's
-    adapter) guarded by the tenant's policy over its dataset (default ``{tenant}_{env}``), the
-    ``sources`` and ``buckets`` of its provider config and its local imports folder.
-    ``identity`` makes the adapter that acts as the tenant for reads outside the platform."""
+    """The warehouse as the tenant's work sees it, guarded by the tenant's policy over its
+    dataset (default ``{tenant}_{env}``), the ``sources`` and ``buckets`` of its provider
+    config and its local imports folder.
+
+    The identity is chosen here, and only here. With ``WAREHOUSE_TENANT_IDENTITY`` on
+    (production) every call acts as the tenant's platform-managed service account, and a
+    statement reaching outside the platform as the tenant's own account (``service_account``
+    gives its key) or else the managed one: never as the platform. Off (locally, against the
+    emulator, which has no IAM), ``warehouse`` (default: the platform's adapter) acts.
+    """
     adapter = warehouse or get_warehouse()
+    dataset_id = dataset_id or tenant_dataset_id(tenant_id)
     policy = AccessPolicy(
         project=adapter.project,
         tenant_id=tenant_id,
-        dataset_id=dataset_id or tenant_dataset_id(tenant_id),
+        dataset_id=dataset_id,
         sources=frozenset(sources),
         buckets=frozenset(buckets),
         files_root=tenant_files_root(tenant_id),
     )
-    return GuardedWarehouse(adapter, policy, tenant_warehouse=identity)
+    if not settings.WAREHOUSE_TENANT_IDENTITY:
+        return GuardedWarehouse(adapter, policy)
+    managed = managed_warehouse(tenant_id)
+    foreign = foreign_warehouse_factory(
+        dataset_id=dataset_id, managed=managed, service_account=service_account
+    )
+    return GuardedWarehouse(managed, policy, foreign=foreign)

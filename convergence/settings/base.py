@@ -199,10 +199,21 @@ WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default="http://127.0.0.1:905
 WAREHOUSE_LOCATION = env.str("WAREHOUSE_LOCATION", default="US")
 WAREHOUSE_ENV = env.str("WAREHOUSE_ENV", default="local")  # local | stage | prod
 WAREHOUSE_TIMEOUT_SECONDS = env.float("WAREHOUSE_TIMEOUT_SECONDS", default=60.0)
-# Reads of a tenant's sources outside the platform project (its billing export, its bucket)
-# act as the tenant's own GCP service account, so BigQuery's IAM keeps tenants apart too.
+# The platform's own service-account key file (control-plane work only); empty means
+# application-default credentials (anonymous for an emulator endpoint).
+WAREHOUSE_CREDENTIALS_FILE = env.str("WAREHOUSE_CREDENTIALS_FILE", default="")
+# Every BigQuery job of a tenant's work runs as a service account the platform made for that
+# tenant and granted its dataset only; sources outside the platform project are read as the
+# tenant's own stored account, or that one. So BigQuery's IAM keeps tenants apart too.
 # Off locally: the emulator has no IAM and the in-app access check is the whole guard.
+# Production requires it on (convergence/settings/production.py).
 WAREHOUSE_TENANT_IDENTITY = env.bool("WAREHOUSE_TENANT_IDENTITY", default=False)
+# The projects the tenants' service accounts are spread over (a stable hash of the tenant id
+# picks one; docs/isolation.md). Empty: WAREHOUSE_PROJECT alone.
+WAREHOUSE_IDENTITY_PROJECTS = env.list("WAREHOUSE_IDENTITY_PROJECTS", default=[])
+# An IAM-compatible endpoint serving both the IAM and IAM Credentials APIs (tests' stand-in);
+# empty means Google's.
+WAREHOUSE_IAM_ENDPOINT = env.str("WAREHOUSE_IAM_ENDPOINT", default="")
 # How long a step keeps retrying a warehouse that is unreachable before its run fails.
 WAREHOUSE_RETRY_SECONDS = env.float("WAREHOUSE_RETRY_SECONDS", default=30.0)
 # A GCS-compatible endpoint for reading gs:// export headers; empty means Google Cloud Storage.

@@ -1,5 +1,7 @@
 """Production: everything from the environment, secure defaults."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import cache_from_env, env
 
@@ -11,7 +13,19 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT")  # empty: Google's BigQuery
 WAREHOUSE_PROJECT = env.str("WAREHOUSE_PROJECT")
 KMS_BACKEND = env.str("KMS_BACKEND")  # gcp (Cloud KMS) or local (a keyring file)
+# Tenants' jobs run as their own identities (docs/isolation.md). Off, the platform's account
+# would run them, and it can read every tenant's dataset: production refuses to start unless
+# the opt-out below says, in its name, what it gives up.
 WAREHOUSE_TENANT_IDENTITY = env.bool("WAREHOUSE_TENANT_IDENTITY")
+TENANT_IDENTITY_OPT_OUT = "WAREHOUSE_TENANT_IDENTITY_OFF_PLATFORM_ACCOUNT_READS_EVERY_TENANT"
+if not WAREHOUSE_TENANT_IDENTITY and not env.bool(TENANT_IDENTITY_OPT_OUT, default=False):
+    raise ImproperlyConfigured(
+        "WAREHOUSE_TENANT_IDENTITY is off: tenants' BigQuery jobs would run as the platform's "
+        "account, which can read every tenant's dataset. Set WAREHOUSE_TENANT_IDENTITY=true "
+        f"(and WAREHOUSE_IDENTITY_PROJECTS), or {TENANT_IDENTITY_OPT_OUT}=true to run without."
+    )
+if WAREHOUSE_TENANT_IDENTITY:
+    WAREHOUSE_IDENTITY_PROJECTS = env.list("WAREHOUSE_IDENTITY_PROJECTS")
 
 # Persistent connections: each gunicorn sync worker (and Celery worker process) serves one
 # request at a time, so one connection per process, kept open, is all it needs; opening one

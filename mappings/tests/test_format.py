@@ -142,3 +142,18 @@ def test_a_source_lacking_a_required_column_is_named_at_run_time():
     columns = spec.required_source_columns - {"cost_myCost"}
     with pytest.raises(MappingSourceError, match="lacks columns the mapping reads: cost_myCost"):
         mapping_sql(spec, source="p-roject.d.s", destination="p-roject.d.t", source_columns=columns)
+
+
+def test_an_expression_longer_than_the_limit_is_refused_naming_it():
+    """4,000 characters are accepted; one more is refused, named at the column, even when the
+    expression is otherwise valid (a long concat of columns)."""
+    head = "concat(" + ", ".join(["cost_myCost"] * 300) + ", '"
+    fits = head + "a" * (4000 - len(head) - 2) + "')"
+    assert len(fits) == 4000
+    compiled = Compiler(lookups={}).compile(expression_parse(fits), "STRING")
+    assert compiled.startswith("CONCAT(")
+    longer = fits.replace("')", "a')")
+    with pytest.raises(ExpressionError, match="longer than 4000 characters"):
+        expression_parse(longer)
+    issues = refused(oci_with() + f'  x_note: "{longer}"\n')
+    assert [i for i in issues if "x_note" in i and "longer than 4000 characters" in i], issues

@@ -63,7 +63,8 @@ class StepContext:
     failure: str = ""
     sources: frozenset[str] = frozenset()
     buckets: frozenset[str] = frozenset()
-    tenant_warehouse: Callable[[], Warehouse] | None = None
+    # The tenant's own stored GCP service-account key, for reads outside the platform.
+    service_account: Callable[[], dict | None] | None = None
     # The pipeline's provider (its provider config holds the tenant's step settings).
     provider: str = ""
 
@@ -78,7 +79,7 @@ class StepContext:
                 dataset_id=self.dataset_id,
                 sources=self.sources,
                 buckets=self.buckets,
-                identity=self.tenant_warehouse,
+                service_account=self.service_account,
                 warehouse=self.warehouse,
             )
             object.__setattr__(self, "warehouse", guarded)
@@ -98,7 +99,7 @@ class StepContext:
         notification_emails: tuple[str, ...] = (),
         sources: frozenset[str] = frozenset(),
         buckets: frozenset[str] = frozenset(),
-        tenant_warehouse: Callable[[], Warehouse] | None = None,
+        service_account: Callable[[], dict | None] | None = None,
     ) -> StepContext:
         """The context of a recorded run; ``variables`` overlay the config's defaults."""
 
@@ -113,7 +114,7 @@ class StepContext:
             notification_emails=tuple(notification_emails),
             sources=sources,
             buckets=buckets,
-            tenant_warehouse=tenant_warehouse,
+            service_account=service_account,
             provider=config.provider,
         )
 

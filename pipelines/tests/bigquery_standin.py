@@ -1,7 +1,9 @@
-"""A protocol-level stand-in for Google's OAuth token endpoint and the BigQuery REST API.
+"""A protocol-level stand-in for Google's OAuth token endpoint, the IAM and IAM Credentials
+APIs and the BigQuery REST API.
 
-Just enough of both for the real ``google-cloud-bigquery`` client and ``google-auth``'s
-service-account flow to run a query, list tables and update a dataset's access list, so a
+Just enough of them for the real ``google-cloud-bigquery`` client and ``google-auth``'s
+service-account and impersonation flows to create a service account, mint its token, create a
+dataset and tables, run a query, read a table's kind and update a dataset's access list, so a
 test can see which identity (bearer token) each request really carried.
 """
 
@@ -30,6 +32,9 @@ class BigQueryStandin:
     received: list[Request] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> service account email
     datasets: dict[str, dict] = field(default_factory=dict)
+    # "project.dataset.table" -> the table resource (a test may put views here)
+    tables: dict[str, dict] = field(default_factory=dict)
+    service_accounts: dict[str, dict] = field(default_factory=dict)  # email -> resource
     jobs: dict[str, dict] = field(default_factory=dict)
     server: ThreadingHTTPServer | None = None
 
@@ -92,6 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
         owner.received.append(
             Request(self.command, path, self.headers.get("Authorization", ""), body)
         )
+        if path.startswith("/v1/projects/"):
+            return self._iam(path, body)
         if path == "/token":
             # The service-account JWT bearer grant: the assertion's issuer is the account.
             payload = body["assertion"].split(".")[1]
@@ -103,6 +110,13 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[0] != "projects":
             return self._reply(404, {"error": {"code": 404, "message": f"no route {path}"}})
         project = parts[1]
+        if parts[2:3] == ["datasets"] and len(parts) == 3 and self.command == "POST":
+            reference = body["datasetReference"]
+            key = f"{reference['projectId']}.{reference['datasetId']}"
+            if key in owner.datasets:
+                return self._reply(409, {"error": {"code": 409, "message": f"{key} exists"}})
+            owner.datasets[key] = {**body, "access": [], "etag": "e1"}
+            return self._reply(200, owner.datasets[key])
         if parts[2:3] == ["datasets"] and len(parts) == 4:
             key = f"{project}.{parts[3]}"
             dataset = owner.datasets.setdefault(
@@ -117,10 +131,20 @@ class _Handler(BaseHTTPRequestHandler):
                 dataset.update(body)
             return self._reply(200, dataset)
         if parts[2:3] == ["datasets"] and parts[4:5] == ["tables"] and len(parts) == 5:
+            if self.command == "POST":
+                reference = body["tableReference"]
+                key = f"{reference['projectId']}.{reference['datasetId']}.{reference['tableId']}"
+                owner.tables[key] = {**body, "type": "VIEW" if "view" in body else "TABLE"}
+                return self._reply(200, owner.tables[key])
             return self._reply(200, {"tables": []})
         if parts[2:3] == ["datasets"] and parts[4:5] == ["tables"]:
+            key = f"{project}.{parts[3]}.{parts[5]}"
+            if self.command == "DELETE":
+                owner.tables.pop(key, None)
+                return self._reply(200, {})
             reference = {"projectId": project, "datasetId": parts[3], "tableId": parts[5]}
-            return self._reply(200, {"tableReference": reference, "type": "TABLE"})
+            table = {"type": "TABLE", **owner.tables.get(key, {}), "tableReference": reference}
+            return self._reply(200, table)
         if parts[2:3] == ["jobs"] and self.command == "POST":
             job = {
                 **body,
@@ -146,4 +170,28 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return self._reply(404, {"error": {"code": 404, "message": f"no route {path}"}})
 
-    do_GET = do_POST = do_PATCH = do_PUT = _handle
+    def _iam(self, path: str, body: dict) -> None:
+        """``projects.serviceAccounts.create`` and ``generateAccessToken`` (impersonation)."""
+        owner = self.owner
+        parts = path.removeprefix("/v1/projects/").split("/")
+        if len(parts) == 2 and parts[1] == "serviceAccounts":
+            email = f"{body['accountId']}@{parts[0]}.iam.gserviceaccount.com"
+            if email in owner.service_accounts:
+                return self._reply(409, {"error": {"code": 409, "message": "exists"}})
+            owner.service_accounts[email] = {
+                "name": f"projects/{parts[0]}/serviceAccounts/{email}",
+                "email": email,
+                "projectId": parts[0],
+                **body["serviceAccount"],
+            }
+            return self._reply(200, owner.service_accounts[email])
+        if len(parts) == 3 and parts[2].endswith(":generateAccessToken"):
+            email = parts[2].removesuffix(":generateAccessToken")
+            if email not in owner.service_accounts:
+                return self._reply(404, {"error": {"code": 404, "message": f"no {email}"}})
+            token = f"tok-{uuid.uuid4().hex}"
+            owner.tokens[token] = email
+            return self._reply(200, {"accessToken": token, "expireTime": "2099-01-01T00:00:00Z"})
+        return self._reply(404, {"error": {"code": 404, "message": f"no route {path}"}})
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle

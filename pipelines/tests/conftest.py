@@ -1,3 +1,4 @@
 """Fixtures for pipelines tests; tenant onboarding comes from the tenants tests."""
 
+from pipelines.tests.test_isolation_walk import world  # noqa: F401
 from tenants.tests.conftest import api_client, onboard, staff_client  # noqa: F401

@@ -5,7 +5,9 @@ step of every shipped config (and so every processor, which must be used by one)
 placeholder, every field that accepts a table name, every SQL text and every file parameter
 is set in turn to another tenant's table (three-part, two-part, backticked, unquoted, in a
 subquery or CTE), a platform dataset, a view in the tenant's own dataset over a foreign
-table, INFORMATION_SCHEMA, another tenant's folder and a foreign bucket. Each must be
+table, INFORMATION_SCHEMA, a DELETE without FROM, an external table created over a foreign
+bucket, a routine in another dataset, object and AI functions, another tenant's folder and a
+foreign bucket. Each must be
 refused before the warehouse is asked to read or write anything, and the emulator must show
 the foreign tables unchanged and unread.
 """
@@ -119,6 +121,14 @@ class World:
             f"SELECT * FROM `{p}.{v}.aws_*`",
             "SELECT * FROM mine",
             "SELECT * FROM EXTERNAL_QUERY('conn', 'SELECT 1')",
+            # Writes in every DML form, external tables, routines and object/AI functions.
+            f"DELETE `{p}.{v}.aws_cur_raw` WHERE TRUE",
+            f"CREATE OR REPLACE EXTERNAL TABLE `{p}.{own}.mine` "
+            "OPTIONS(format='CSV', uris=['gs://victim-bucket/cur.csv'])",
+            f"SELECT {v}.secret_udf(a) AS a FROM {own}.mine",
+            f"SELECT `{p}.{v}.secret_udf`(a) AS a FROM {own}.mine",
+            "SELECT OBJ.MAKE_REF('gs://victim-bucket/cur.csv', 'us.conn') AS a",
+            "SELECT AI.GENERATE('x', connection_id => 'us.conn') AS a",
         ]
 
     @property
@@ -278,6 +288,9 @@ def _foreign_calls(world: World, calls: list[tuple[str, tuple]]) -> list[str]:
                 id(node.this.this if isinstance(node.this, exp.Schema) else node.this)
                 for node in tree.find_all(exp.Create, exp.Insert, exp.Merge)
             }
+            if world.victim in args[0] or "victim-bucket" in args[0]:
+                found.append(f"query naming victim's data: {args[0][:120]}")
+                continue
             for table in tree.find_all(exp.Table):
                 text = ".".join(part.name for part in table.parts)
                 if id(table) in targets:
@@ -386,7 +399,7 @@ def test_the_walk_catches_a_bypassed_check(warehouse, world, monkeypatch, db):
     """With the access policy switched off, the same walk finds escapes (it can fail)."""
     monkeypatch.setattr(AccessPolicy, "check_read", lambda self, ref: ref)
     monkeypatch.setattr(AccessPolicy, "check_write", lambda self, ref: ref)
-    monkeypatch.setattr(AccessPolicy, "check_uri", lambda self, uri: uri)
+    monkeypatch.setattr(AccessPolicy, "check_uri", lambda self, uri, **kw: uri)
 
     _, escapes = walk(world, warehouse)
 
