@@ -39,7 +39,7 @@ MUTATIONS = [
         "    try:\n        value = json.loads(text, parse_constant=_refuse_constant)\n"
         "    except RecursionError as exc:\n"
         '        raise JsonTooDeep(f"JSON nested deeper than {limit} levels.") from exc\n'
-        "    json_depth_check(value, limit=limit)\n    return value\n",
+        "    json_check(value, limit=limit)\n    return value\n",
         "    return json.loads(text)\n",
         "/provider-configs",
     ),
