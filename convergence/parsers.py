@@ -128,6 +128,16 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON.")
 
 
+class StoredJSONEncoder(json.JSONEncoder):
+    """The encoder of every model JSONField: a value that could not be rendered again (a lone
+    surrogate, a non-finite number) or stored in PostgreSQL (NUL) is refused before any row
+    holds it, whoever writes it (``JsonUnstorable``)."""
+
+    def encode(self, o: Any) -> str:
+        json_check(o, limit=None)
+        return super().encode(o)
+
+
 class LimitedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         problem = content_type_charset_problem(media_type or "")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from convergence.dashboard.runs import run_progress
+from convergence.parsers import JsonRefused, json_loads_bounded
 from pipelines.configs import PipelineConfigError, pipeline_configs_all
 from pipelines.errors import RunRefused
 from pipelines.models import ACTIVE_STATUSES, PipelineRun
@@ -53,8 +54,10 @@ class RunNowForm(forms.Form):
 
     def clean_parameters(self) -> dict:
         try:
-            value = json.loads(self.cleaned_data["parameters"])
-        except json.JSONDecodeError as exc:
+            value = json_loads_bounded(self.cleaned_data["parameters"])
+        except JsonRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        except ValueError as exc:
             raise forms.ValidationError(f"Not JSON: {exc}") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError("Give a JSON object of run parameters.")
