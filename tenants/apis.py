@@ -56,6 +56,7 @@ class ProviderField(serializers.RegexField):
         super().__init__(
             PROVIDER_PATTERN,
             max_length=32,
+            trim_whitespace=False,
             help_text="gcp, aws, azure, or a FOCUS mapping's name (e.g. oci).",
             error_messages={"invalid": "A provider is 2-32 characters of a-z, 0-9 and _."},
             **kwargs,
@@ -67,6 +68,7 @@ class TenantIdField(serializers.RegexField):
         super().__init__(
             TENANT_ID_PATTERN,
             max_length=50,
+            trim_whitespace=False,
             error_messages={"invalid": "Must be 3-50 characters of a-z, 0-9 and _."},
             **kwargs,
         )
@@ -266,7 +268,9 @@ class TenantCredentialsApi(APIView):
     class InputSerializer(StrictInputSerializer):
         provider = ProviderField()
         kind = serializers.ChoiceField(choices=CloudCredential.Kind.choices)
-        name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", max_length=100, default="default")
+        name = serializers.RegexField(
+            r"\A[A-Za-z0-9_.-]{1,100}\Z", max_length=100, trim_whitespace=False, default="default"
+        )
         secret = serializers.DictField(child=serializers.CharField(max_length=20000))
 
     @extend_schema(responses=CredentialOutputSerializer(many=True))

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from convergence.parsers import StoredJSONEncoder
 
-TENANT_ID_PATTERN = r"^[a-z0-9_]{3,50}$"
+TENANT_ID_PATTERN = r"\A[a-z0-9_]{3,50}\Z"
 tenant_id_validator = RegexValidator(
     TENANT_ID_PATTERN, "Tenant id must be 3-50 characters of a-z, 0-9 and _."
 )
@@ -22,7 +22,7 @@ class Provider(models.TextChoices):
     AZURE = "azure", "Microsoft Azure"
 
 
-PROVIDER_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+PROVIDER_PATTERN = r"\A[a-z][a-z0-9_]{1,31}\Z"
 provider_validator = RegexValidator(
     PROVIDER_PATTERN, "A provider is 2-32 characters of a-z, 0-9 and _, starting with a letter."
 )
