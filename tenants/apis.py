@@ -244,9 +244,12 @@ class TenantApiKeysApi(APIView):
 
 
 class TenantApiKeyRevokeApi(APIView):
+    """Revoke a key: it stays listed, with ``revoked_at``, and answers 200 with itself."""
+
     permission_classes = [IsTenantOrStaff]
 
-    @extend_schema(responses=KeyOutputSerializer)
+    # A DELETE is documented 204 unless told otherwise; revocation answers the revoked key.
+    @extend_schema(responses={200: KeyOutputSerializer})
     def delete(self, request, tenant_id: str, key_id: int):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         key = get_object_or_404(ApiKey, pk=key_id, tenant=tenant)
@@ -471,11 +474,13 @@ class AdminApiKeyIssueApi(APIView):
 
 
 class AdminApiKeyRevokeApi(APIView):
+    """Revoke a tenant's (``kind=api``) or a staff (``kind=admin``) key; 200 with the key."""
+
     permission_classes = [IsStaff]
 
     @extend_schema(
         parameters=[OpenApiParameter("kind", str, enum=["api", "admin"])],
-        responses=KeyOutputSerializer,
+        responses={200: KeyOutputSerializer},
     )
     def delete(self, request, key_id: int):
         kind = request.query_params.get("kind", "api")

@@ -22,10 +22,12 @@ import re
 import time
 import uuid
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 import requests
 import schemathesis
+from django.conf import settings as settings_module
 from django.urls import resolve
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -39,12 +41,15 @@ from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from billing.stripe_client import webhook_signature_header
+from budgets.services.budgets import budget_create
+from mappings.services import mapping_create
 from pipelines.tests.test_admin import make_run
 from scheduling.services.schedules import schedule_create
 from tenants.models import Tenant
 from tenants.permissions import IsStaff, IsTenantOrStaff
 from tenants.services.audit import Actor
-from tenants.services.keys import admin_key_issue
+from tenants.services.credentials import credential_store
+from tenants.services.keys import admin_key_issue, api_key_issue
 from tenants.services.onboarding import tenant_onboard
 
 FUZZ_TENANT = "fuzz_co"
@@ -418,6 +423,81 @@ def test_api_fuzz_as_staff(api_schema, fuzz_keys):
     unauthenticated ones (webhook, health) also through coverage and extremes."""
     headers = {"X-Admin-Key": fuzz_keys["staff"]}
     _assert_clean(*_fuzz(api_schema, headers, {"staff", "anyone"}))
+
+
+def _delete_targets(tenant: Tenant) -> dict[str, dict[str, int]]:
+    """A real object for each DELETE operation to remove (the fuzz's own are protected, so its
+    DELETEs only ever meet 404s)."""
+    actor = Actor.system("fuzz")
+    oci = (settings_module.PIPELINE_CONFIGS_DIR / "mappings" / "oci.yml").read_text()
+    budget = budget_create(
+        tenant=tenant,
+        name="doomed",
+        amount=Decimal("10.00"),
+        thresholds=[{"kind": "actual", "percent": 80}],
+        actor=actor,
+    )
+    credential = credential_store(
+        tenant=tenant,
+        provider="gcp",
+        kind="gcp_service_account",
+        name="doomed",
+        secret={
+            "type": "service_account",
+            "project_id": "p",
+            "private_key": "k",
+            "client_email": "e@p.example",
+        },
+        actor=actor,
+    )
+    mapping = mapping_create(
+        tenant=tenant,
+        name="doomed_oci",
+        definition=oci.replace("name: oci\n", "name: doomed_oci\n"),
+        actor=actor,
+    )
+    return {
+        "/api/v1/tenants/{tenant_id}/api-keys/{key_id}": {
+            "key_id": api_key_issue(tenant=tenant, actor=actor).record.pk
+        },
+        "/api/v1/admin/api-keys/{key_id}": {
+            "key_id": api_key_issue(tenant=tenant, actor=actor).record.pk
+        },
+        # The fixture's own schedule: this test runs no fuzz that needs it afterwards.
+        "/api/v1/scheduler/tenant/{tenant_id}/pipelines/{config_id}": {
+            "config_id": targets["config_id"]
+        },
+        "/api/v1/tenants/{tenant_id}/budgets/{budget_id}": {"budget_id": budget.pk},
+        "/api/v1/tenants/{tenant_id}/credentials/{credential_id}": {"credential_id": credential.pk},
+        "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}": {"mapping_id": mapping.pk},
+    }
+
+
+def test_every_delete_answers_as_documented(api_schema, fuzz_keys):
+    """Each DELETE of a real object answers a status, content type and body its schema
+    documents, with every check (revoking a key answered 200 with the key where the schema
+    documented 204 and no body)."""
+    targets_by_path = _delete_targets(Tenant.objects.get(pk=FUZZ_TENANT))
+    deletes = [
+        result.ok()
+        for result in api_schema.get_all_operations()
+        if result.ok().method.upper() == "DELETE"
+    ]
+    assert {operation.path for operation in deletes} == set(targets_by_path)
+    for operation in deletes:
+        parameters = {"tenant_id": FUZZ_TENANT, **targets_by_path[operation.path]}
+        names = {p.name for p in operation.path_parameters}
+        case = operation.Case(
+            method="DELETE", path_parameters={k: v for k, v in parameters.items() if k in names}
+        )
+        audience = _audience(operation)
+        key = (
+            {"X-Admin-Key": fuzz_keys["staff"]}
+            if audience == "staff"
+            else {"X-API-Key": fuzz_keys["tenant"]}
+        )
+        response = case.call_and_validate(headers=key)
+        assert 200 <= response.status_code < 300, (operation.label, response.text)
 
 
 def test_signed_webhook_deliveries_reach_the_event_checks(live_server, fuzz_keys):
