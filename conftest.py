@@ -6,7 +6,18 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from core.middleware import CharsetGuard
 from devtools.emulator import emulator_start, emulator_wait, free_port
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server):
+    """pytest-django's live server behind the WSGI wrapper ``convergence.wsgi`` puts in front
+    of Django in production, so requests to it meet what production's meet."""
+    server = live_server.thread.httpd
+    if not isinstance(server.get_app(), CharsetGuard):
+        server.set_app(CharsetGuard(server.get_app()))
+    return live_server
 
 
 @pytest.fixture(scope="session", autouse=True)

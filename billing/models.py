@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from core.parsers import StoredJSONEncoder
+
 
 class StripeEvent(models.Model):
     """One Stripe event, stored once by its id, whatever the number of deliveries."""
@@ -20,7 +22,7 @@ class StripeEvent(models.Model):
     created = models.DateTimeField(help_text="When Stripe created the event.")
     livemode = models.BooleanField(default=False)
     stripe_customer_id = models.CharField(max_length=255, blank=True, db_index=True)
-    payload = models.JSONField()
+    payload = models.JSONField(encoder=StoredJSONEncoder)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True, help_text="Why the last attempt failed.")
     note = models.CharField(max_length=300, blank=True, help_text="What the last attempt did.")

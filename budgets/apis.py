@@ -68,7 +68,10 @@ class TenantBudgetsApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
     class InputSerializer(StrictInputSerializer):
-        name = serializers.RegexField(r"^[\w .-]{1,100}$", max_length=100)
+        # ASCII, as the schema's pattern reads in JSON Schema (Python's \w took any letter).
+        name = serializers.RegexField(
+            r"\A[A-Za-z0-9_ .-]{1,100}\Z", max_length=100, trim_whitespace=False
+        )
         period = serializers.ChoiceField(choices=Budget.Period.choices, default="monthly")
         amount = MoneyField()
         provider = serializers.ChoiceField(choices=Provider.choices, required=False, default="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from core.parsers import StoredJSONEncoder
 from tenants.models import Provider, Tenant
 
 
@@ -25,7 +26,7 @@ class Budget(models.Model):
     tag_key = models.CharField(max_length=128, blank=True)
     tag_value = models.CharField(max_length=256, blank=True)
     # [{"kind": "actual" | "forecast", "percent": 80}, ...]
-    thresholds = models.JSONField(default=list)
+    thresholds = models.JSONField(encoder=StoredJSONEncoder, default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

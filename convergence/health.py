@@ -58,12 +58,12 @@ class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        responses=inline_serializer(
-            "Health",
-            {"status": serializers.CharField(), "components": serializers.DictField()},
-        )
+    HEALTH = inline_serializer(
+        "Health",
+        {"status": serializers.CharField(), "components": serializers.DictField()},
     )
+
+    @extend_schema(responses={200: HEALTH, 503: HEALTH})
     def get(self, request):
         components = health_status()
         down = sorted(name for name, c in components.items() if c["status"] != "ok")

@@ -1,9 +1,11 @@
-"""WSGI entry point."""
+"""WSGI entry point: Django behind the charset guard, which must see a request first."""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from core.middleware import CharsetGuard
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convergence.settings.production")
 
-application = get_wsgi_application()
+application = CharsetGuard(get_wsgi_application())

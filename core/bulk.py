@@ -58,7 +58,9 @@ def rows_update(
     qn = connection.ops.quote_name
     arrays = [array_literal(list(rows))]
     arrays += [
-        array_literal([values[i] for values in rows.values()], json_field=_is_json(f))
+        array_literal(
+            [values[i] for values in rows.values()], json_field=_is_json(f), encoder=_encoder(f)
+        )
         for i, f in enumerate(columns)
     ]
     casts = [f.cast_db_type(connection) for f in (key_field, *columns)]
@@ -121,7 +123,11 @@ def rows_insert(
         return json.dumps(value, cls=f.encoder) if _is_json(f) else value
 
     arrays = [
-        array_literal([row[name] for row in rows], json_field=_is_json(by_name[name]))
+        array_literal(
+            [row[name] for row in rows],
+            json_field=_is_json(by_name[name]),
+            encoder=_encoder(by_name[name]),
+        )
         for name in varying
     ]
     sql = _insert_sql(model, tuple(varying), tuple(constants), ignore_conflicts, connection.vendor)
@@ -184,13 +190,23 @@ def _is_json(field) -> bool:
     return field.get_internal_type() == "JSONField"
 
 
-def array_literal(values: Sequence[Any], *, json_field: bool = False) -> str:
+def _encoder(field) -> type[json.JSONEncoder] | None:
+    """A JSON column's encoder (its checks hold for these writes too), else None."""
+    return field.encoder if _is_json(field) else None
+
+
+def array_literal(
+    values: Sequence[Any],
+    *,
+    json_field: bool = False,
+    encoder: type[json.JSONEncoder] | None = None,
+) -> str:
     """A PostgreSQL array literal (``{...}``) of ``values``, to pass as one text parameter.
 
     The database driver quotes list parameters element by element in Python, which costs
     more than the statement itself at thousands of rows; one string costs one quote.
     Takes None, str, bool, int, UUID, date/datetime (aware), and JSON-able values for JSON
-    columns.
+    columns (written with the column's ``encoder``).
     """
     parts = []
     dumped: dict[int, str] = {}  # rows often share one parameters object: dump it once
@@ -201,7 +217,7 @@ def array_literal(values: Sequence[Any], *, json_field: bool = False) -> str:
         if json_field:
             quoted = dumped.get(id(value))
             if quoted is None:
-                quoted = dumped[id(value)] = _quoted(json.dumps(value))
+                quoted = dumped[id(value)] = _quoted(json.dumps(value, cls=encoder))
             parts.append(quoted)
             continue
         if isinstance(value, bool):

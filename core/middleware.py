@@ -1,10 +1,12 @@
 """Every answer under ``/api/`` is JSON, whatever went wrong and whatever ``DEBUG`` says."""
 
+import json
 import logging
 import math
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.parsers import content_type_charset_problem
 from core.throttling import AddressRateThrottle, KeyRateThrottle, address_check
 
 logger = logging.getLogger("core.errors")
@@ -107,3 +109,29 @@ class AddressThrottleMiddleware:
         )
         response["Retry-After"] = str(wait)
         return response
+
+
+class CharsetGuard:
+    """WSGI, first in line: a request whose ``Content-Type`` names a charset that is no
+    character set (``rot13``, ``base64``, an unknown name) is answered 400 before Django
+    builds the request. Building it decodes the query string in that charset, so
+    ``GET /health?x=1`` with ``charset=rot13`` was a plain-text 500 that no middleware saw
+    (the JSON error handling and the per-address throttle included), on every path."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        problem = content_type_charset_problem(environ.get("CONTENT_TYPE", ""))
+        if problem is None:
+            return self.application(environ, start_response)
+        body = json.dumps({"detail": problem}).encode()
+        start_response(
+            "400 Bad Request",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("X-Content-Type-Options", "nosniff"),
+            ],
+        )
+        return [body]

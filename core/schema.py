@@ -37,7 +37,8 @@ ERROR = {
     "`errors` (per field); a quota refusal adds `window`, `used`, `limit` and `resets_at`.",
 }
 ERROR_DESCRIPTIONS = {
-    "400": "Invalid input; `detail` names the field and the problem.",
+    "400": "Invalid input; `detail` names the field and the problem (on any operation: a "
+    "`charset` in `Content-Type` that is no character set, such as `rot13`).",
     "401": "No credentials, or an invalid, expired or revoked key.",
     "403": "Authenticated but not allowed (a tenant key on a staff route, a tenant that may "
     "not run).",
@@ -67,41 +68,46 @@ def postprocess_errors(result, generator, request, public):
     schemas["Error"] = ERROR
     ref = {"$ref": "#/components/schemas/Error"}
     for path, item in result.get("paths", {}).items():
-        if not path.startswith("/api/"):
-            continue
         for method, operation in item.items():
             if method not in METHODS:
+                continue
+            # Every path: the charset guard answers before any view (convergence.wsgi).
+            statuses = ["400"]
+            if not path.startswith("/api/"):
+                _add_errors(operation, statuses, ref)
                 continue
             parameters = operation.get("parameters", [])
             for parameter in parameters:
                 if parameter["in"] == "query":
                     _close_string(parameter.get("schema", {}))
-            statuses = ["429"]
-            if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
-                statuses.append("400")
+            statuses.append("429")
             if operation.get("security"):
                 statuses += ["401", "403", "404"]
             elif any(p["in"] == "path" for p in parameters):
                 statuses.append("404")
             statuses += EXTRA_STATUSES.get((path, method), [])
-            responses = operation.setdefault("responses", {})
-            for status in statuses:
-                responses.setdefault(
-                    status,
-                    {
-                        "description": ERROR_DESCRIPTIONS[status],
-                        "content": {"application/json": {"schema": ref}},
-                    },
-                )
-            for status, response in responses.items():
-                if status in ERROR_DESCRIPTIONS and "content" not in response:
-                    response["content"] = {"application/json": {"schema": ref}}
+            _add_errors(operation, statuses, ref)
             body = operation.get("requestBody", {}).get("content", {})
             for media in body.values():
                 name = media.get("schema", {}).get("$ref", "").rpartition("/")[2]
                 if name in schemas:
                     _close_request_schema(schemas[name])
     return result
+
+
+def _add_errors(operation: dict, statuses: list[str], ref: dict) -> None:
+    responses = operation.setdefault("responses", {})
+    for status in statuses:
+        responses.setdefault(
+            status,
+            {
+                "description": ERROR_DESCRIPTIONS[status],
+                "content": {"application/json": {"schema": ref}},
+            },
+        )
+    for status, response in responses.items():
+        if status in ERROR_DESCRIPTIONS and "content" not in response:
+            response["content"] = {"application/json": {"schema": ref}}
 
 
 # The server trims surrounding whitespace (a blank string is then refused) and refuses NUL.

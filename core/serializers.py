@@ -130,21 +130,47 @@ class QuerySerializer(serializers.Serializer):
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2099, 12, 31)
 DATE_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# What the schema's formats say, and nothing more: an ISO 8601 calendar date (YYYY-MM-DD), and
+# an RFC 3339 date-time, which has seconds and a time zone. Python's own parsers take much
+# else: week dates (2026-W45-1), basic format (20261102), one-digit fields (2026-11-2), other
+# scripts' digits, a trailing newline (Django's ``$``), a date-time without a zone.
+ISO_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+RFC3339_DATETIME = re.compile(
+    r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
+)
 
 
 @extend_schema_field({"type": "string", "format": "date", "pattern": DATE_PATTERN})
 class BoundedDateField(serializers.DateField):
-    """A date in 2000-01-01 .. 2099-12-31."""
+    """A date as YYYY-MM-DD, in 2000-01-01 .. 2099-12-31."""
+
+    default_error_messages = {
+        "iso": "Must be a date as YYYY-MM-DD.",
+        "out_of_range": f"Must be between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}.",
+    }
 
     def to_internal_value(self, value):
+        if not isinstance(value, str) or not ISO_DATE.match(value):
+            self.fail("iso")
         parsed = super().to_internal_value(value)
         if not DATE_MIN <= parsed <= DATE_MAX:
             self.fail("out_of_range")
         return parsed
 
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """A moment as RFC 3339 (``format: date-time``): ``2026-11-02T09:30:00Z`` or with an
+    offset such as ``+01:00``; no other spelling, and never without a time zone."""
+
     default_error_messages = {
-        "out_of_range": f"Must be between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}."
+        "rfc3339": "Must be a date-time as RFC 3339 with a time zone, such as 2026-11-02T09:30:00Z."
     }
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not RFC3339_DATETIME.match(value):
+            self.fail("rfc3339")
+        return super().to_internal_value(value.upper())
 
 
 # A positive amount of money: 0.01 .. 99,999,999,999.99, digits and at most two decimals.
@@ -167,12 +193,12 @@ class MoneyField(serializers.DecimalField):
         super().__init__(max_digits=13, decimal_places=2, **limits, **kwargs)
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not re.match(MONEY_PATTERN, data):
+        if not isinstance(data, str) or not re.fullmatch(MONEY_PATTERN, data):
             self.fail("money")
         return super().to_internal_value(data)
 
 
-class FutureDateTimeField(serializers.DateTimeField):
+class FutureDateTimeField(StrictDateTimeField):
     """A moment after now (an expiry that has already passed is a mistake, not a key)."""
 
     default_error_messages = {"past": "Must be in the future."}

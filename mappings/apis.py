@@ -60,7 +60,7 @@ class TenantMappingsApi(APIView):
     permission_classes = [IsTenantOrStaff]
 
     class InputSerializer(StrictInputSerializer):
-        name = serializers.RegexField(MAPPING_NAME.pattern, max_length=32)
+        name = serializers.RegexField(MAPPING_NAME.pattern, max_length=32, trim_whitespace=False)
         definition = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
 
     @extend_schema(responses=MappingOutputSerializer(many=True))

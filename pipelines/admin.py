@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.parsers import JsonRefused, json_loads_bounded
 from pipelines.configs import CONFIG_SOURCES, PipelineConfigError, pipeline_configs_all
 from pipelines.errors import RunRefused
 from pipelines.models import ACTIVE_STATUSES, PipelineRun
@@ -52,8 +53,10 @@ class RunNowForm(forms.Form):
 
     def clean_parameters(self) -> dict:
         try:
-            value = json.loads(self.cleaned_data["parameters"])
-        except json.JSONDecodeError as exc:
+            value = json_loads_bounded(self.cleaned_data["parameters"])
+        except JsonRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        except ValueError as exc:
             raise forms.ValidationError(f"Not JSON: {exc}") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError("Give a JSON object of run parameters.")

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from core.pagination import BoundedLimitOffsetPagination, PageQuerySerializer, paginated
 from core.responses import json_text_response
-from core.serializers import QuerySerializer
+from core.serializers import QuerySerializer, StrictDateTimeField
 from pipelines.configs import PipelineConfigNotFound
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import PipelineRun, RunStatus, StepRun
@@ -253,8 +253,8 @@ class TenantRunsApi(APIView):
         trigger = serializers.ChoiceField(choices=PipelineRun.Trigger.choices, required=False)
         provider = serializers.CharField(max_length=32, required=False)
         pipeline = serializers.CharField(max_length=64, required=False)
-        created_after = serializers.DateTimeField(required=False)
-        created_before = serializers.DateTimeField(required=False)
+        created_after = StrictDateTimeField(required=False)
+        created_before = StrictDateTimeField(required=False)
 
     @extend_schema(
         parameters=[

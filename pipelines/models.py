@@ -5,6 +5,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from core.parsers import StoredJSONEncoder
+
 
 class RunStatus(models.TextChoices):
     PENDING = "PENDING"
@@ -59,7 +61,7 @@ class PipelineRun(models.Model):
     pipeline_id = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
-    parameters = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(encoder=StoredJSONEncoder, default=dict, blank=True)
     user_id = models.CharField(max_length=150, blank=True)
     # True while the run holds one of the tenant's concurrency slots; cleared exactly once.
     holds_slot = models.BooleanField(default=True)
@@ -118,7 +120,7 @@ class StepRun(models.Model):
     rows_processed = models.BigIntegerField(default=0)
     bytes_processed = models.BigIntegerField(default=0)
     error_message = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(encoder=StoredJSONEncoder, default=dict, blank=True)
 
     class Meta:
         ordering = ["run", "index"]

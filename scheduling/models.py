@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from core.parsers import StoredJSONEncoder
+
 
 class CatchUp(models.TextChoices):
     LATEST = "latest", "Latest missed slot only"
@@ -24,7 +26,7 @@ class Schedule(models.Model):
     cron = models.CharField(max_length=100, help_text="Five-field cron expression.")
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA timezone name.")
     active = models.BooleanField(default=True)
-    parameters = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(encoder=StoredJSONEncoder, default=dict, blank=True)
     priority = models.SmallIntegerField(default=0, help_text="Higher starts first when queued.")
     max_retries = models.PositiveSmallIntegerField(default=3)
     retry_backoff_seconds = models.PositiveIntegerField(default=60)
@@ -108,7 +110,7 @@ class ScheduledRun(models.Model):
         on_delete=models.SET_NULL,
         related_name="scheduled_slot",
     )
-    previous_run_ids = models.JSONField(default=list, blank=True)
+    previous_run_ids = models.JSONField(encoder=StoredJSONEncoder, default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,4 +1,4 @@
-"""Put each fixed 500 of issue 11 back, one at a time, and check that the API fuzz fails.
+"""Put each fixed 500 (issues 11 and 27) back, one at a time, and check that the API fuzz fails.
 
     .venv/bin/python scripts/fuzz_mutations.py            # every mutation, then the baseline
     .venv/bin/python scripts/fuzz_mutations.py limit      # the ones whose name contains "limit"
@@ -39,7 +39,7 @@ MUTATIONS = [
         "    try:\n        value = json.loads(text, parse_constant=_refuse_constant)\n"
         "    except RecursionError as exc:\n"
         '        raise JsonTooDeep(f"JSON nested deeper than {limit} levels.") from exc\n'
-        "    json_depth_check(value, limit=limit)\n    return value\n",
+        "    json_check(value, limit=limit)\n    return value\n",
         "    return json.loads(text)\n",
         "/provider-configs",
     ),
@@ -84,6 +84,50 @@ MUTATIONS = [
         "if not isinstance(value, str) or (required and not value):",
         "stripe/webhook",
     ),
+    # Issue 27: bytes no answer could carry, and formats the schema does not write.
+    Mutation(
+        "27-charset-guard",
+        "no charset guard in front of Django (rot13 and the like reach request.GET)",
+        "core/middleware.py",
+        "        if problem is None:\n"
+        "            return self.application(environ, start_response)\n",
+        "        return self.application(environ, start_response)\n",
+        "/usage",
+    ),
+    Mutation(
+        "27-json-strings",
+        "JSON strings and keys not checked (lone surrogates and NUL parsed and stored)",
+        "core/parsers.py",
+        "def _string_problem(text: str) -> str | None:\n",
+        "def _string_problem(text: str) -> str | None:\n    return None\n",
+        "/provider-configs",
+    ),
+    Mutation(
+        "27-json-finite",
+        "numbers beyond a float (1e999) parsed as infinity and stored",
+        "core/parsers.py",
+        "            if not math.isfinite(item):\n",
+        "            if False:\n",
+        "stripe/webhook",
+    ),
+    Mutation(
+        "27-iso-dates",
+        "backfill dates in any spelling Python reads (2026-W45-1, 20261102, ...)",
+        "core/serializers.py",
+        "        if not isinstance(value, str) or not ISO_DATE.match(value):\n"
+        '            self.fail("iso")\n',
+        "",
+        "/backfill",
+    ),
+    Mutation(
+        "27-rfc3339",
+        "run filters in any date-time spelling Python reads (no time zone, week dates, ...)",
+        "core/serializers.py",
+        "        if not isinstance(value, str) or not RFC3339_DATETIME.match(value):\n"
+        '            self.fail("rfc3339")\n',
+        "",
+        "GET /api/v1/tenants/{tenant_id}/runs",
+    ),
 ]
 
 
@@ -107,9 +151,14 @@ def _fuzz(only: str) -> tuple[int, str]:
 
 
 def _findings(output: str) -> list[str]:
-    """The fuzz's failure lines: operation, pass, check code and title, status."""
+    """The fuzz's failure lines: operation, pass, check code and title, status; or, for the
+    refused pass and the read-back, what was answered instead."""
     found = []
     pattern = r"([A-Z]+ /\S+) \[(\w+)\]: Schemathesis found.*?- ([A-Z]+\d+ [^|]+)"
+    ours = (
+        r"([A-Z]+ /\S+) \[(refused|read back)\]: "
+        r"(expected a 4xx naming .*?, got \d{3}|HTTP \d{3})"
+    )
     for line in output.splitlines():
         if "first extra item" in line:  # pytest's shortened repeat of a failure
             continue
@@ -118,6 +167,8 @@ def _findings(output: str) -> list[str]:
             status = re.search(r"\[(\d{3})\] ", line)
             text = f"{match[1]} [{match[2]}] {match[3].strip()}"
             found.append(text + (f" → HTTP {status[1]}" if status else ""))
+        elif match := re.search(ours, line.replace("\\'", "'")):
+            found.append(f"{match[1]} [{match[2]}] {match[3]}")
     return sorted(set(found))
 
 

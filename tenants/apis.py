@@ -58,6 +58,7 @@ class ProviderField(serializers.RegexField):
         super().__init__(
             PROVIDER_PATTERN,
             max_length=32,
+            trim_whitespace=False,
             help_text="gcp, aws, azure, or a FOCUS mapping's name (e.g. oci).",
             error_messages={"invalid": "A provider is 2-32 characters of a-z, 0-9 and _."},
             **kwargs,
@@ -69,6 +70,7 @@ class TenantIdField(serializers.RegexField):
         super().__init__(
             TENANT_ID_PATTERN,
             max_length=50,
+            trim_whitespace=False,
             error_messages={"invalid": "Must be 3-50 characters of a-z, 0-9 and _."},
             **kwargs,
         )
@@ -244,9 +246,12 @@ class TenantApiKeysApi(APIView):
 
 
 class TenantApiKeyRevokeApi(APIView):
+    """Revoke a key: it stays listed, with ``revoked_at``, and answers 200 with itself."""
+
     permission_classes = [IsTenantOrStaff]
 
-    @extend_schema(responses=KeyOutputSerializer)
+    # A DELETE is documented 204 unless told otherwise; revocation answers the revoked key.
+    @extend_schema(responses={200: KeyOutputSerializer})
     def delete(self, request, tenant_id: str, key_id: int):
         tenant = tenant_get_for_user(user=request.user, tenant_id=tenant_id)
         key = get_object_or_404(ApiKey, pk=key_id, tenant=tenant)
@@ -268,7 +273,9 @@ class TenantCredentialsApi(APIView):
     class InputSerializer(StrictInputSerializer):
         provider = ProviderField()
         kind = serializers.ChoiceField(choices=CloudCredential.Kind.choices)
-        name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,100}$", max_length=100, default="default")
+        name = serializers.RegexField(
+            r"\A[A-Za-z0-9_.-]{1,100}\Z", max_length=100, trim_whitespace=False, default="default"
+        )
         secret = serializers.DictField(child=serializers.CharField(max_length=20000))
 
     @extend_schema(responses=CredentialOutputSerializer(many=True))
@@ -480,11 +487,13 @@ class AdminApiKeyIssueApi(APIView):
 
 
 class AdminApiKeyRevokeApi(APIView):
+    """Revoke a tenant's (``kind=api``) or a staff (``kind=admin``) key; 200 with the key."""
+
     permission_classes = [IsStaff]
 
     @extend_schema(
         parameters=[OpenApiParameter("kind", str, enum=["api", "admin"])],
-        responses=KeyOutputSerializer,
+        responses={200: KeyOutputSerializer},
     )
     def delete(self, request, key_id: int):
         kind = request.query_params.get("kind", "api")

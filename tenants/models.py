@@ -6,7 +6,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-TENANT_ID_PATTERN = r"^[a-z0-9_]{3,50}$"
+from core.parsers import StoredJSONEncoder
+
+TENANT_ID_PATTERN = r"\A[a-z0-9_]{3,50}\Z"
 tenant_id_validator = RegexValidator(
     TENANT_ID_PATTERN, "Tenant id must be 3-50 characters of a-z, 0-9 and _."
 )
@@ -20,7 +22,7 @@ class Provider(models.TextChoices):
     AZURE = "azure", "Microsoft Azure"
 
 
-PROVIDER_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+PROVIDER_PATTERN = r"\A[a-z][a-z0-9_]{1,31}\Z"
 provider_validator = RegexValidator(
     PROVIDER_PATTERN, "A provider is 2-32 characters of a-z, 0-9 and _, starting with a letter."
 )
@@ -227,8 +229,8 @@ class ProviderConfig(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="provider_configs")
     provider = models.CharField(max_length=32, validators=[provider_validator])
-    settings = models.JSONField(default=dict, blank=True)
-    notification_emails = models.JSONField(default=list, blank=True)
+    settings = models.JSONField(encoder=StoredJSONEncoder, default=dict, blank=True)
+    notification_emails = models.JSONField(encoder=StoredJSONEncoder, default=list, blank=True)
     credential = models.ForeignKey(
         CloudCredential, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -256,7 +258,7 @@ class AuditEvent(models.Model):
     user_id = models.CharField(max_length=150, blank=True, help_text="X-User-ID, for audit only.")
     action = models.CharField(max_length=64)
     target = models.CharField(max_length=200, blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(encoder=StoredJSONEncoder, default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -17,15 +17,18 @@ at the fuzz tenant and schedule routes at its schedule, so inputs get past the 4
 ``docs/api-fuzz.md`` says how each fixed 500, put back, makes this test fail.
 """
 
+import json
 import os
 import re
 import time
 import uuid
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 import requests
 import schemathesis
+from django.conf import settings as settings_module
 from django.urls import resolve
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -39,12 +42,19 @@ from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from billing.stripe_client import webhook_signature_header
+from budgets.models import Budget, WebhookEndpoint
+from budgets.services.budgets import budget_create
+from mappings.models import FocusMapping
+from mappings.services import mapping_create
+from pipelines.models import PipelineRun
 from pipelines.tests.test_admin import make_run
+from scheduling.models import Schedule
 from scheduling.services.schedules import schedule_create
 from tenants.models import Tenant
 from tenants.permissions import IsStaff, IsTenantOrStaff
 from tenants.services.audit import Actor
-from tenants.services.keys import admin_key_issue
+from tenants.services.credentials import credential_store
+from tenants.services.keys import admin_key_issue, api_key_issue
 from tenants.services.onboarding import tenant_onboard
 
 FUZZ_TENANT = "fuzz_co"
@@ -164,7 +174,7 @@ class _StripeSigner(AuthBase):
         return request
 
 
-def _send(case, headers: dict[str, str]) -> None:
+def _send(case, headers: dict[str, str]):
     """One case with every check; the webhook's deliveries signed unless the case is about
     the signature header."""
     _aim(case)
@@ -180,7 +190,7 @@ def _send(case, headers: dict[str, str]) -> None:
         and not (case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER))
     ):
         extra["auth"] = _StripeSigner()
-    case.call_and_validate(headers=headers, excluded_checks=excluded, **extra)
+    return case.call_and_validate(headers=headers, excluded_checks=excluded, **extra)
 
 
 FUZZ_SETTINGS = settings(
@@ -269,15 +279,16 @@ def _resolver(bundle: dict):
     return resolve
 
 
-def _body_variants(schema: dict, body: dict, resolve, depth: int = 0):
-    """``body`` with one property (at any depth) replaced by each of its extreme values."""
+def _body_variants(schema: dict, body: dict, resolve, depth: int = 0, values=_extreme_values):
+    """``body`` with one property (at any depth) replaced by each of its ``values`` (by
+    default its extreme values)."""
     for name, prop in (schema.get("properties") or {}).items():
         prop = resolve(prop)
-        for value in _extreme_values(prop):
+        for value in values(prop):
             yield {**body, name: value}
         inner = body.get(name)
         if prop.get("type") == "object" and isinstance(inner, dict) and depth < 3:
-            for variant in _body_variants(prop, inner, resolve, depth + 1):
+            for variant in _body_variants(prop, inner, resolve, depth + 1, values):
                 yield {**body, name: variant}
 
 
@@ -316,6 +327,145 @@ def _extreme_cases(operation, base) -> list:
         for raw in DEEP_BODIES:
             make(body=raw)
     return cases
+
+
+# Input the server must refuse with a 4xx whatever the operation (issue 27): a charset that
+# is no character set (on every operation, with a query string, before Django reads it),
+# values no answer could carry in every free-form JSON object (a lone surrogate as a key and
+# as a value, a NUL, 1e999), and every date and date-time in the spellings Python reads and
+# the schema does not.
+CHARSETS = ["rot13", "base64", "hex", "zlib", "utf-7", "x-no-such-charset"]
+NOT_A_FLOAT = "__1e999__"  # replaced by the number 1e999 in the bytes sent
+UNSTORABLE = {"lone surrogate": "\ud800", "NUL": "a\x00", "not finite": NOT_A_FLOAT}
+# Each spelling below names 2026-11-02 (midnight UTC), the day the other date fields of the
+# body are set to, so a server that read it would accept the request: only the format can
+# be why it is refused, and the refusal must say so.
+NOT_ISO_DAY = {"date": "2026-11-02", "date-time": "2026-11-02T00:00:00Z"}
+NOT_ISO_REFUSAL = {
+    "date": "Must be a date as YYYY-MM-DD",
+    "date-time": "Must be a date-time as RFC 3339",
+}
+NOT_ISO = {
+    "date": [
+        "2026-W45-1",
+        "20261102",
+        "2026-11-2",
+        "2026-11-02\n",
+        "\u0662\u0660\u0662\u0666-\u0661\u0661-\u0660\u0662",
+        "\uff12\uff10\uff12\uff16-\uff11\uff11-\uff10\uff12",
+    ],
+    "date-time": [
+        "20261102T000000Z",
+        "2026-W45-1T00:00:00Z",
+        "2026-11-02T00:00:00",
+        "2026-11-02 00:00:00Z",
+        "2026-11-02T00:00:00Z\n",
+        "\uff12\uff10\uff12\uff16-11-02T00:00:00Z",
+    ],
+}
+
+
+def _json_bytes(body) -> bytes:
+    """``body`` as JSON text with its escapes (a lone surrogate cannot be UTF-8 encoded) and
+    the 1e999 placeholders made numbers."""
+    return json.dumps(body).replace(f'"{NOT_A_FLOAT}"', "1e999").encode()
+
+
+def _free_form(schema: dict) -> bool:
+    """An object whose keys the schema leaves open (settings, parameters, a Stripe event)."""
+    return (schema.get("type") == "object" or "properties" in schema) and schema.get(
+        "additionalProperties", True
+    ) is not False
+
+
+def _unstorable_variants(schema: dict, body: dict, resolve, depth: int = 0):
+    """``body`` with each unstorable value (and a lone surrogate as a key) put in each of its
+    free-form objects, at any depth: ``(body, what the refusal must name)``."""
+    if _free_form(schema):
+        yield {**body, "\udc00": "x"}, "lone surrogate"
+        for problem, value in UNSTORABLE.items():
+            yield {**body, "fuzz": value}, problem
+    if depth < 3:
+        for name, prop in (schema.get("properties") or {}).items():
+            prop = resolve(prop)
+            if prop.get("type") == "object" or "properties" in prop:
+                inner = body.get(name) if isinstance(body.get(name), dict) else {}
+                for variant, problem in _unstorable_variants(prop, inner, resolve, depth + 1):
+                    yield {**body, name: variant}, problem
+
+
+def _not_iso_values(schema: dict) -> list:
+    return NOT_ISO.get(schema.get("format"), []) if schema.get("type") == "string" else []
+
+
+def _on_the_day(schema: dict, body: dict, resolve) -> dict:
+    """``body`` with each date and date-time property (at any depth) on NOT_ISO_DAY."""
+    body = dict(body)
+    for name, prop in (schema.get("properties") or {}).items():
+        prop = resolve(prop)
+        if prop.get("type") == "string" and prop.get("format") in NOT_ISO_DAY:
+            body[name] = NOT_ISO_DAY[prop["format"]]
+        elif isinstance(body.get(name), dict):
+            body[name] = _on_the_day(prop, body[name], resolve)
+    return body
+
+
+def _refused_cases(operation, base) -> list:
+    """``(case, fragment)``: cases like the valid ``base`` that must be refused with a 4xx
+    whose ``detail`` names ``fragment``."""
+    cases = []
+
+    def make(fragment: str, **changes):
+        fields = {
+            "method": base.method,
+            "path_parameters": dict(base.path_parameters or {}),
+            "headers": dict(base.headers or {}),
+            "query": dict(base.query or {}),
+            "body": base.body,
+            "media_type": base.media_type,
+        }
+        cases.append((operation.Case(**{**fields, **changes}), fragment))
+
+    media = base.media_type or "text/plain"
+    for charset in CHARSETS:
+        make(
+            f"'{charset}'",
+            headers={**(base.headers or {}), "Content-Type": f"{media}; charset={charset}"},
+            query={**(base.query or {}), "x": "1"},
+        )
+    required = {p.name: base.query[p.name] for p in operation.query if p.is_required}
+    for parameter in operation.query:
+        schema = parameter.definition.get("schema", {})
+        for value in _not_iso_values(schema):
+            refusal = f"{parameter.name}: {NOT_ISO_REFUSAL[schema['format']]}"
+            make(refusal, query={**required, parameter.name: value})
+    if base.media_type == "application/json" and isinstance(base.body, dict):
+        body_schema = operation.body[0].definition.get("schema", {})
+        resolve = _resolver(body_schema.get("x-bundled", {}))
+        for body, problem in _unstorable_variants(resolve(body_schema), base.body, resolve):
+            make(problem, body=_json_bytes(body))
+        on_the_day = _on_the_day(resolve(body_schema), base.body, resolve)
+        for kind, spellings in NOT_ISO.items():
+
+            def values(prop: dict, kind=kind, spellings=spellings) -> list:
+                return spellings if prop.get("format") == kind else []
+
+            for body in _body_variants(resolve(body_schema), on_the_day, resolve, values=values):
+                name = next(k for k in body if body[k] != on_the_day.get(k))
+                where = f"{name}: " if isinstance(body[name], str) else ""  # else nested
+                make(where + NOT_ISO_REFUSAL[kind], body=body)
+    return cases
+
+
+def _refused(case, fragment: str, headers: dict[str, str]) -> None:
+    """Send a case that must be refused; every check, then a 4xx naming ``fragment``."""
+    response = _send(case, headers)
+    detail = response.json().get("detail", "") if response.content else ""
+    if not (400 <= response.status_code < 500 and fragment in str(detail)):
+        raise AssertionError(
+            f"expected a 4xx naming {fragment!r}, got {response.status_code}: "
+            f"{response.text[:300]} (query {case.query!r}, body {str(case.body)[:200]!r})"
+        )
 
 
 def _audience(operation) -> str:
@@ -375,12 +525,20 @@ def _fuzz_operation(operation, headers: dict[str, str], deep: set[str], sent: Co
     if not ours:
         return failures
     coverage = _coverage_cases(operation)
-    for kind, cases in (("coverage", coverage), ("extremes", _extremes_of(coverage))):
+    passes = (
+        ("coverage", [(case, None) for case in coverage]),
+        ("extremes", [(case, None) for case in _extremes_of(coverage, _extreme_cases)]),
+        ("refused", _extremes_of(coverage, _refused_cases)),
+    )
+    for kind, cases in passes:
         started = time.monotonic()
-        for case in cases:
+        for case, fragment in cases:
             sent[kind] += 1
             try:
-                _send(case, headers)
+                if fragment is None:
+                    _send(case, headers)
+                else:
+                    _refused(case, fragment, headers)
             except (Exception, BaseExceptionGroup) as exc:
                 record(kind, exc)
                 break  # one failure per operation and pass is enough to read
@@ -388,8 +546,8 @@ def _fuzz_operation(operation, headers: dict[str, str], deep: set[str], sent: Co
     return failures
 
 
-def _extremes_of(coverage: list) -> list:
-    """The extreme cases built on the coverage phase's first valid request."""
+def _extremes_of(coverage: list, build) -> list:
+    """The cases ``build`` makes on the coverage phase's first valid request."""
     for case in coverage:
         data = case.meta.phase.data
         if case.meta.generation.mode.is_positive and data.scenario in (
@@ -397,27 +555,172 @@ def _extremes_of(coverage: list) -> list:
             CoverageScenario.VALID_OBJECT,
         ):
             _aim(case)
-            return _extreme_cases(case.operation, case)
+            return build(case.operation, case)
     return []
+
+
+# Each path parameter of a read, and the objects of the fuzz tenant it can name.
+READ_BACK_IDS = {
+    "tenant_id": lambda: [FUZZ_TENANT],
+    "run_id": lambda: [
+        str(pk)
+        for pk in PipelineRun.objects.filter(tenant_id=FUZZ_TENANT).values_list("pk", flat=True)
+    ],
+    "config_id": lambda: list(
+        Schedule.objects.filter(tenant_id=FUZZ_TENANT).values_list("pk", flat=True)
+    ),
+    "budget_id": lambda: list(
+        Budget.objects.filter(tenant_id=FUZZ_TENANT).values_list("pk", flat=True)
+    ),
+    "mapping_id": lambda: list(
+        FocusMapping.objects.filter(tenant_id=FUZZ_TENANT).values_list("pk", flat=True)
+    ),
+}
+
+
+# Reads of one object that exists only once set (404 until then).
+READ_BACK_SINGLE = {
+    "/api/v1/tenants/{tenant_id}/webhook": lambda: WebhookEndpoint.objects.filter(
+        tenant_id=FUZZ_TENANT
+    ).exists(),
+}
+
+
+def _read_back(schema, base_url: str, keys: dict[str, str]) -> tuple[list[str], int]:
+    """After the fuzz, every read (GET) of the schema on every object the fuzz tenant now
+    holds, each page of a list: any answer but 2xx is a failure (a row the fuzz stored that
+    no read can render). Also how many reads were made."""
+    failures, reads = [], 0
+    credentials = {"tenant": {"X-API-Key": keys["tenant"]}, "staff": {"X-Admin-Key": keys["staff"]}}
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        if operation.method.upper() != "GET":
+            continue
+        if not READ_BACK_SINGLE.get(operation.path, lambda: True)():
+            continue
+        names = [p.name for p in operation.path_parameters]
+        unknown = set(names) - set(READ_BACK_IDS)
+        assert not unknown, f"{operation.label}: say which objects {unknown} can name"
+        combinations = [{}]
+        for name in names:
+            ids = READ_BACK_IDS[name]()
+            combinations = [{**c, name: value} for c in combinations for value in ids]
+        headers = credentials.get(_audience(operation), {})
+        for values in combinations:
+            url = base_url + operation.path.format(**values)
+            while url:
+                reads += 1
+                response = requests.get(url, headers=headers, timeout=60)
+                if not 200 <= response.status_code < 300:
+                    failures.append(
+                        f"{operation.label} [read back]: HTTP {response.status_code} at {url}: "
+                        f"{response.text[:200]}"
+                    )
+                    break
+                page = response.json()
+                url = page.get("next") if isinstance(page, dict) else None
+    return failures, reads
 
 
 def _assert_clean(failures: list[str], sent: Counter) -> None:
     print(f"fuzz cases sent: { {kind: round(n) for kind, n in sent.items()} }")
     assert failures == [], "\n".join(failures)
-    assert (sent["coverage"] > 300 and sent["extremes"] > 50) or os.environ.get("FUZZ_ONLY")
+    assert (
+        sent["coverage"] > 300 and sent["extremes"] > 50 and sent["refused"] > 100
+    ) or os.environ.get("FUZZ_ONLY")
 
 
-def test_api_fuzz_as_tenant(api_schema, fuzz_keys):
+def test_api_fuzz_as_tenant(api_schema, fuzz_keys, live_server):
     """As the fuzz tenant (X-API-Key): every operation generated, the tenant routes also
-    through coverage and extremes; no failure of any check."""
-    _assert_clean(*_fuzz(api_schema, {"X-API-Key": fuzz_keys["tenant"]}, {"tenant"}))
+    through coverage, extremes and the refused shapes; no failure of any check. Then every
+    read of the tenant's objects answers 2xx: nothing the fuzz stored breaks a later read."""
+    failures, sent = _fuzz(api_schema, {"X-API-Key": fuzz_keys["tenant"]}, {"tenant"})
+    read_failures, sent["read back"] = _read_back(api_schema, live_server.url, fuzz_keys)
+    _assert_clean(failures + read_failures, sent)
 
 
-def test_api_fuzz_as_staff(api_schema, fuzz_keys):
+def test_api_fuzz_as_staff(api_schema, fuzz_keys, live_server):
     """As staff (X-Admin-Key): every operation generated, the staff-only routes and the
-    unauthenticated ones (webhook, health) also through coverage and extremes."""
+    unauthenticated ones (webhook, health) also through coverage, extremes and the refused
+    shapes. Then every read of the fuzz tenant's objects answers 2xx."""
     headers = {"X-Admin-Key": fuzz_keys["staff"]}
-    _assert_clean(*_fuzz(api_schema, headers, {"staff", "anyone"}))
+    failures, sent = _fuzz(api_schema, headers, {"staff", "anyone"})
+    read_failures, sent["read back"] = _read_back(api_schema, live_server.url, fuzz_keys)
+    _assert_clean(failures + read_failures, sent)
+
+
+def _delete_targets(tenant: Tenant) -> dict[str, dict[str, int]]:
+    """A real object for each DELETE operation to remove (the fuzz's own are protected, so its
+    DELETEs only ever meet 404s)."""
+    actor = Actor.system("fuzz")
+    oci = (settings_module.BASE_DIR / "mappings" / "library" / "oci.yml").read_text()
+    budget = budget_create(
+        tenant=tenant,
+        name="doomed",
+        amount=Decimal("10.00"),
+        thresholds=[{"kind": "actual", "percent": 80}],
+        actor=actor,
+    )
+    credential = credential_store(
+        tenant=tenant,
+        provider="gcp",
+        kind="gcp_service_account",
+        name="doomed",
+        secret={
+            "type": "service_account",
+            "project_id": "p",
+            "private_key": "k",
+            "client_email": "e@p.example",
+        },
+        actor=actor,
+    )
+    mapping = mapping_create(
+        tenant=tenant,
+        name="doomed_oci",
+        definition=oci.replace("name: oci\n", "name: doomed_oci\n"),
+        actor=actor,
+    )
+    return {
+        "/api/v1/tenants/{tenant_id}/api-keys/{key_id}": {
+            "key_id": api_key_issue(tenant=tenant, actor=actor).record.pk
+        },
+        "/api/v1/admin/api-keys/{key_id}": {
+            "key_id": api_key_issue(tenant=tenant, actor=actor).record.pk
+        },
+        # The fixture's own schedule: this test runs no fuzz that needs it afterwards.
+        "/api/v1/scheduler/tenant/{tenant_id}/pipelines/{config_id}": {
+            "config_id": targets["config_id"]
+        },
+        "/api/v1/tenants/{tenant_id}/budgets/{budget_id}": {"budget_id": budget.pk},
+        "/api/v1/tenants/{tenant_id}/credentials/{credential_id}": {"credential_id": credential.pk},
+        "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}": {"mapping_id": mapping.pk},
+    }
+
+
+def test_every_delete_answers_as_documented(api_schema, fuzz_keys):
+    """Each DELETE of a real object answers a status, content type and body its schema
+    documents, with every check (revoking a key answered 200 with the key where the schema
+    documented 204 and no body)."""
+    targets_by_path = _delete_targets(Tenant.objects.get(pk=FUZZ_TENANT))
+    deletes = [
+        result.ok()
+        for result in api_schema.get_all_operations()
+        if result.ok().method.upper() == "DELETE"
+    ]
+    assert {operation.path for operation in deletes} == set(targets_by_path)
+    for operation in deletes:
+        parameters = {"tenant_id": FUZZ_TENANT, **targets_by_path[operation.path]}
+        names = {p.name for p in operation.path_parameters}
+        case = operation.Case(
+            method="DELETE", path_parameters={k: v for k, v in parameters.items() if k in names}
+        )
+        audience = _audience(operation)
+        key = (
+            {"X-Admin-Key": fuzz_keys["staff"]}
+            if audience == "staff"
+            else {"X-API-Key": fuzz_keys["tenant"]}
+        )
+        response = case.call_and_validate(headers=key)
+        assert 200 <= response.status_code < 300, (operation.label, response.text)
 
 
 def test_signed_webhook_deliveries_reach_the_event_checks(live_server, fuzz_keys):

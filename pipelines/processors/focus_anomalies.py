@@ -41,7 +41,7 @@ NUMBERS: dict[str, tuple[type, float, float]] = {
     "top_contributors": (int, 1, 20),
 }
 # A tag key travels as a query parameter; this only keeps it a plausible tag key.
-TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+TAG_KEY = re.compile(r"\A[\w .:/=+\-@]{1,128}\Z")
 # What a tenant may set for itself, per provider, in its provider config's settings:
 # "anomaly_<option>": "<value>" (strings, as every setting; a list is comma-separated).
 TENANT_OPTIONS = (*NUMBERS, "cost_column", "tag_key", "charge_categories")

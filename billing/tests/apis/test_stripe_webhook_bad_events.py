@@ -29,7 +29,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("billing.tests.urls")]
         ({"data": {"object": None}}, "data.object"),
         ({"data": {"object": "customer"}}, "data.object"),
         ({"data": {"object": {"id": 7}}}, "data.object.id"),
-        ({"livemode": False, "request": {"id": "req_\x00"}}, "The event holds a NUL"),
+        ({"livemode": False, "request": {"id": "req_\x00"}}, "JSON at request.id holds a NUL"),
+        ({"id": "evt_\ud800"}, "JSON at id holds a lone surrogate (U+D800)"),
+        ({"type": "checkout.session.\udc00"}, "JSON at type holds a lone surrogate (U+DC00)"),
+        ({"data": {"object": {"customer": "cus_\udbff"}}}, "JSON at data.object.customer holds"),
+        ({"data": {"object": {"\ud800": 1}}}, "JSON at data.object has a key holding a lone"),
     ],
 )
 def test_malformed_signed_event_is_400_and_not_stored(change, field):
@@ -38,6 +42,29 @@ def test_malformed_signed_event_is_400_and_not_stored(change, field):
     response = post_signed(event)
     assert response.status_code == 400, response.content
     assert response.json()["detail"].startswith(f"Invalid Stripe event: {field}")
+    assert not StripeEvent.objects.exists()
+    assert InvalidDelivery.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("number", "where"),
+    [("1e999", "livemode"), ("-1e999", "data.object.amount_total"), ("1E400", "request")],
+)
+def test_signed_event_with_a_number_beyond_a_float_is_400_and_not_stored(number, where):
+    """1e999 reads as infinity: the store's JSON check failed (IntegrityError), then the
+    look-up for the "duplicate" found nothing (DoesNotExist): a 500 Stripe retries for days."""
+    event = checkout_event(new_tenant_id())
+    *parents, name = where.split(".")
+    target = event
+    for parent in parents:
+        target = target[parent]
+    target[name] = "NUMBER"
+    body = json.dumps(event).replace('"NUMBER"', number)
+    response = post_signed(body)
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"] == (
+        f"Invalid Stripe event: JSON at {where} is a number out of range (not finite)."
+    )
     assert not StripeEvent.objects.exists()
     assert InvalidDelivery.objects.count() == 1
 
