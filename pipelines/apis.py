@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.pagination import BoundedLimitOffsetPagination, PageQuerySerializer, paginated
-from core.serializers import QuerySerializer
+from core.serializers import FieldsBuiltOnce, QuerySerializer
 from pipelines.configs import PipelineConfigNotFound
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import PipelineRun, RunStatus, StepRun
@@ -41,7 +41,7 @@ class CheckOutputSerializer(serializers.Serializer):
     message = serializers.CharField(allow_blank=True, required=False)
 
 
-class StepOutputSerializer(serializers.ModelSerializer):
+class StepOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     duration_ms = serializers.IntegerField(allow_null=True)
     checks = serializers.SerializerMethodField()
 
@@ -67,7 +67,7 @@ class StepOutputSerializer(serializers.ModelSerializer):
         return [{"name": name, **outcome} for name, outcome in checks.items()]
 
 
-class RunOutputSerializer(serializers.ModelSerializer):
+class RunOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     run_id = serializers.UUIDField(source="id", help_text="The run id.")
     pipeline_logging_id = serializers.UUIDField(
         source="id", help_text="The run id again, under its older name (kept as an alias)."

@@ -10,9 +10,13 @@ from django.utils import timezone
 from tenants import hooks
 from tenants.authentication import KeyPrincipal
 from tenants.models import CloudCredential, ProviderConfig, Tenant, UsageWindow
-from tenants.permissions import is_staff
 from tenants.services.usage import day_window_bounds, month_window_current
 from warehouse.isolation import bucket_names
+
+
+def is_staff(user) -> bool:
+    """A logged-in, active staff user, or a staff machine's admin key."""
+    return bool(user and user.is_authenticated and user.is_staff and getattr(user, "is_active", 1))
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,10 @@ class TenantScope:
 
     every_tenant: bool
     tenant_id: str | None = None
+
+    @property
+    def sees_any(self) -> bool:
+        return self.every_tenant or self.tenant_id is not None
 
     def allows(self, tenant_id: str) -> bool:
         return self.every_tenant or (self.tenant_id is not None and self.tenant_id == tenant_id)
