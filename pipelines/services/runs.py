@@ -84,9 +84,8 @@ def pipeline_run_start(
     TenantCannotRun or QuotaExceeded;
     a refused run leaves no row and uses no quota.
 
-    Admission is ``runs_admit_batch`` with a batch of one, the transaction's last statements
-    (after the run, its steps and its audit event are written), so the tenant's counters are
-    locked only from there to the commit; a refusal rolls the writes back.
+    Admission is ``runs_admit_batch`` with a batch of one; the run, its steps and its audit
+    event are written after it in the same transaction, so a refusal writes nothing.
     """
     request = RunRequest(
         tenant_id=tenant_id,
@@ -104,6 +103,13 @@ def pipeline_run_start(
     now = now or timezone.now()
 
     with transaction.atomic():
+        # Admitted first: a missing slot counter is made from the runs holding a slot, and
+        # this run must not count itself.
+        admission = runs_admit_batch(wanted={tenant_id: 1}, now=now).get(tenant_id)
+        if admission is None:
+            raise Tenant.DoesNotExist(f"No tenant {tenant_id}.")
+        if admission.refusal is not None:
+            raise admission.refusal
         run_row, step_rows = _run_rows(request, config=config, values=values)
         run = PipelineRun(**run_row)
         run.save(force_insert=True)
@@ -120,11 +126,6 @@ def pipeline_run_start(
                     **({"retry_of": str(retry_of.pk)} if retry_of is not None else {}),
                 },
             )
-        admission = runs_admit_batch(wanted={tenant_id: 1}, now=now).get(tenant_id)
-        if admission is None:
-            raise Tenant.DoesNotExist(f"No tenant {tenant_id}.")
-        if admission.refusal is not None:
-            raise admission.refusal
         if enqueue:
             transaction.on_commit(lambda: runs_enqueue_admitted(run_ids=[run.pk]))
     logger.info("run %s admitted: %s for %s", run.pk, run.config_path, tenant_id)

@@ -277,9 +277,9 @@ def test_run_detail_lists_each_steps_checks(client, tenant):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_admitted_run_takes_at_most_six_queries(requires_postgres, onboard):
-    """Key check (when its row is not cached), the run, its steps, its audit event, then the
-    admission (``runs_admit_batch`` with one run: lock the counter, count the run): at most
-    six statements for one 202, whatever the tenant's history."""
+    """Key check (when its row is not cached), the admission (``runs_admit_batch`` with one
+    run: lock the counter, count the run), then the run, its steps and its audit event: at
+    most six statements for one 202, whatever the tenant's history."""
     onboarded = onboard("runs_short", plan="PROFESSIONAL")
     client = key_client(onboarded.api_key)
     # The key's last-used time is written at most every few minutes; this request does it.
