@@ -244,7 +244,7 @@ def rows_copy(
     rows: Sequence[Sequence[Any]],
     constants: Mapping[str, Any] | None = None,
 ) -> int:
-    """Insert ``rows`` with ``COPY ... FROM STDIN`` (PostgreSQL only); returns the rows sent.
+    """Insert ``rows`` with ``COPY ... FROM STDIN``; returns the rows sent.
 
     Each row is a tuple of the values of ``fields``; ``constants`` are the same in every
     row; every other field takes its default, made once (``auto_now``/``auto_now_add``:
@@ -253,12 +253,19 @@ def rows_copy(
     build and parse, and each value is turned into text once (rows share values: a run id
     names its run, its steps and its slot). ``rows`` must be a list (the values stay
     alive while it runs). A unique violation raises IntegrityError, and the statement is
-    seen by ``connection.execute_wrappers`` like any other.
+    seen by ``connection.execute_wrappers`` like any other. Elsewhere (SQLite, the local
+    default) ``bulk_create``, where ``auto_now_add`` fields take the time of the insert.
     """
     from django.utils import timezone
 
     if not rows:
         return 0
+    if connection.vendor != "postgresql":
+        model._base_manager.bulk_create(
+            [model(**dict(zip(fields, row, strict=True)), **(constants or {})) for row in rows],
+            batch_size=500,
+        )
+        return len(rows)
     opts = model._meta
     constants = dict(constants or {})
     now = timezone.now()

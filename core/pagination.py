@@ -1,14 +1,9 @@
 """Limit/offset pages with bounds: a limit or offset out of range is a 400, never a SQL error."""
 
 import functools
-import json
-from collections.abc import Callable
 
-from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
-
-from core.responses import json_text_response
 
 MAX_LIMIT = 500
 MAX_OFFSET = 2**31 - 1
@@ -36,21 +31,6 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_offset(self, request) -> int:
         return self._page_values(request).get(self.offset_query_param, 0)
-
-    def json_page_response(
-        self, request, page: Callable[[int, int], tuple[int, str]]
-    ) -> HttpResponse:
-        """The page envelope around results the database wrote as JSON text:
-        ``page(limit, offset)`` gives the count of all rows and the page's JSON array."""
-        values = self._page_values(request)
-        self.request = request
-        self.limit = values.get(self.limit_query_param, self.default_limit)
-        self.offset = values.get(self.offset_query_param, 0)
-        self.count, results = page(self.limit, self.offset)
-        links = {"next": self.get_next_link(), "previous": self.get_previous_link()}
-        return json_text_response(
-            f'{{"count": {self.count}, {json.dumps(links)[1:-1]}, "results": {results}}}'
-        )
 
 
 @functools.lru_cache(maxsize=256)

@@ -2,11 +2,7 @@
 
 from rest_framework import permissions
 
-from tenants.authentication import KeyPrincipal
-
-
-def is_staff(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_staff and getattr(user, "is_active", 1))
+from tenants.selectors import is_staff, tenant_scope_for_user
 
 
 class IsStaff(permissions.BasePermission):
@@ -22,5 +18,4 @@ class IsTenantOrStaff(permissions.BasePermission):
     message = "Send X-API-Key."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return is_staff(user) or (isinstance(user, KeyPrincipal) and user.tenant_id is not None)
+        return tenant_scope_for_user(user=request.user).sees_any

@@ -4,38 +4,76 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from tenants import hooks
 from tenants.authentication import KeyPrincipal
 from tenants.models import CloudCredential, ProviderConfig, Tenant, UsageWindow
-from tenants.permissions import is_staff
 from tenants.services.usage import day_window_bounds, month_window_current
 from warehouse.iam import managed_identity
 from warehouse.isolation import bucket_names
 
 
+def is_staff(user) -> bool:
+    """A logged-in, active staff user, or a staff machine's admin key."""
+    return bool(user and user.is_authenticated and user.is_staff and getattr(user, "is_active", 1))
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """The tenants a principal may see: every one (staff), one (a tenant key's), or none."""
+
+    every_tenant: bool
+    tenant_id: str | None = None
+
+    @property
+    def sees_any(self) -> bool:
+        return self.every_tenant or self.tenant_id is not None
+
+    def allows(self, tenant_id: str) -> bool:
+        return self.every_tenant or (self.tenant_id is not None and self.tenant_id == tenant_id)
+
+    def filter(self, queryset: QuerySet, *, field: str = "tenant_id") -> QuerySet:
+        """``queryset`` narrowed to the rows of the tenants in scope (``field`` names the
+        tenant)."""
+        if self.every_tenant:
+            return queryset
+        if self.tenant_id is None:
+            return queryset.none()
+        return queryset.filter(**{field: self.tenant_id})
+
+
+def tenant_scope_for_user(*, user) -> TenantScope:
+    """Who may see which tenant, the one rule every read of a tenant's data asks: staff see
+    every tenant, a tenant key its own tenant, anyone else none. No query."""
+    if isinstance(user, KeyPrincipal) and user.tenant_id is not None:
+        return TenantScope(every_tenant=False, tenant_id=user.tenant_id)
+    return TenantScope(every_tenant=is_staff(user))
+
+
 def tenant_id_for_user(*, user, tenant_id: str) -> str:
     """``tenant_id`` if this user may see that tenant, else 404; no query for a tenant key."""
-    if isinstance(user, KeyPrincipal) and user.tenant_id is not None:
-        if user.tenant_id != tenant_id:
-            raise Http404("No such tenant.")
-        return tenant_id
-    return tenant_get_for_user(user=user, tenant_id=tenant_id).id
+    scope = tenant_scope_for_user(user=user)
+    if scope.every_tenant:
+        return tenant_get_for_user(user=user, tenant_id=tenant_id).id
+    if not scope.allows(tenant_id):
+        raise Http404("No such tenant.")
+    return tenant_id
 
 
 def tenant_get_for_user(*, user, tenant_id: str) -> Tenant:
     """The tenant if this user may see it; 404 otherwise, so another tenant's id reveals nothing."""
-    if isinstance(user, KeyPrincipal) and user.tenant_id is not None:
-        if user.tenant_id != tenant_id:
-            raise Http404("No such tenant.")
+    scope = tenant_scope_for_user(user=user)
+    if not scope.allows(tenant_id):
+        raise Http404("No such tenant.")
+    if not scope.every_tenant:
         return user.tenant
-    if is_staff(user):
-        tenant = Tenant.objects.select_related("subscription__plan").filter(pk=tenant_id).first()
-        if tenant is not None:
-            return tenant
-    raise Http404("No such tenant.")
+    tenant = Tenant.objects.select_related("subscription__plan").filter(pk=tenant_id).first()
+    if tenant is None:
+        raise Http404("No such tenant.")
+    return tenant
 
 
 def tenant_usage(*, tenant: Tenant, now: datetime | None = None) -> dict:

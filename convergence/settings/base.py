@@ -81,12 +81,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, worker and beat share one file locally: wait for locks, take them early.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The run API's statements go through core.prepared, which psycopg prepares on
-    # their fifth run on a connection (the ORM binds on the client and prepares nothing).
-    # Off (None) behind a transaction-mode pooler that cannot keep them (PgBouncer < 1.21).
-    prepared = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if prepared else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

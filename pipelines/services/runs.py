@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from core.bulk import rows_copy, rows_insert
+from core.bulk import rows_copy
 from pipelines.configs import (
     PipelineConfigError,
     pipeline_config_for_tenant,
@@ -34,17 +34,11 @@ from pipelines.models import (
 )
 from pipelines.selectors import run_writes_focus
 from pipelines.services.inputs import pipeline_settings_check
-from pipelines.services.quotas import (
-    run_admit,
-    run_admit_statement,
-    run_admit_statement_supported,
-    run_slot_release,
-    runs_admit_batch,
-)
+from pipelines.services.quotas import run_slot_release, runs_admit_batch
 from pipelines.signals import run_finished
-from tenants.models import AuditEvent
+from tenants.models import Tenant
 from tenants.selectors import provider_buckets
-from tenants.services.audit import Actor, audit_record, audit_row
+from tenants.services.audit import Actor, audit_record
 from warehouse.bigquery import WarehouseError, get_warehouse
 from warehouse.tables import PIPELINE_RUNS, STEP_LOGS
 
@@ -63,10 +57,6 @@ class RunRequest:
     user_id: str = ""
     trigger: str = PipelineRun.Trigger.MANUAL
     attempt: int = 1
-
-
-class _NotAdmittedInOneStatement(Exception):
-    """The one-statement admission said no: roll back, then ask ``run_admit`` why."""
 
 
 # The pipelines that write a FOCUS table (and detect anomalies): budgets are evaluated after
@@ -94,11 +84,8 @@ def pipeline_run_start(
     TenantCannotRun or QuotaExceeded;
     a refused run leaves no row and uses no quota.
 
-    On PostgreSQL the run, its steps, its audit event and the admission are one statement
-    (``run_admit_statement`` with the inserts as its first parts), so the tenant's counters
-    are locked only from that statement to the commit. When it says no, everything is
-    rolled back and ``run_admit`` decides again under the lock, raising the reason (or
-    admitting, if a counter row was only missing).
+    Admission is ``runs_admit_batch`` with a batch of one; the run, its steps and its audit
+    event are written after it in the same transaction, so a refusal writes nothing.
     """
     request = RunRequest(
         tenant_id=tenant_id,
@@ -115,55 +102,32 @@ def pipeline_run_start(
     values = _config_resolve(request, config=config)
     now = now or timezone.now()
 
-    def rows() -> tuple[dict, list[dict], dict | None]:
-        """The run's row, its steps' rows and its audit event (None without an actor)."""
-        run_row, step_rows = _run_rows(request, config=config, values=values, now=timezone.now())
-        event = None
+    with transaction.atomic():
+        # Admitted first: a missing slot counter is made from the runs holding a slot, and
+        # this run must not count itself.
+        admission = runs_admit_batch(wanted={tenant_id: 1}, now=now).get(tenant_id)
+        if admission is None:
+            raise Tenant.DoesNotExist(f"No tenant {tenant_id}.")
+        if admission.refusal is not None:
+            raise admission.refusal
+        run_row, step_rows = _run_rows(request, config=config, values=values)
+        run = PipelineRun(**run_row)
+        run.save(force_insert=True)
+        StepRun.objects.bulk_create([StepRun(**row) for row in step_rows])
         if actor is not None:
-            event = audit_row(
+            audit_record(
                 actor=actor,
                 action="run.retry" if trigger == PipelineRun.Trigger.RETRY else "run.start",
                 tenant_id=tenant_id,
-                target=str(run_row["id"]),
+                target=str(run.pk),
                 details={
-                    "config_path": config_path,
+                    "config_path": run.config_path,
                     "trigger": trigger,
                     **({"retry_of": str(retry_of.pk)} if retry_of is not None else {}),
                 },
             )
-        return run_row, step_rows, event
-
-    def recorded(run_row: dict) -> PipelineRun:
-        """The written run; queued once the transaction commits."""
-        run = PipelineRun(**run_row)
-        run._state.adding, run._state.db = False, connection.alias
         if enqueue:
             transaction.on_commit(lambda: runs_enqueue_admitted(run_ids=[run.pk]))
-        return run
-
-    config_path = PipelineRun(provider=provider, domain=domain, pipeline=pipeline).config_path
-
-    run = None
-    if run_admit_statement_supported():
-        run_row, step_rows, event = rows()
-        writes = [rows_insert(PipelineRun, rows=[run_row])]
-        writes += [rows_insert(StepRun, rows=step_rows)] if step_rows else []
-        writes += [rows_insert(AuditEvent, rows=[event])] if event is not None else []
-        try:
-            with transaction.atomic():
-                if not run_admit_statement(tenant_id=tenant_id, now=now, writes=writes):
-                    raise _NotAdmittedInOneStatement
-                run = recorded(run_row)
-        except _NotAdmittedInOneStatement:
-            run = None
-    if run is None:
-        with transaction.atomic():
-            run_admit(tenant_id=tenant_id, now=now)
-            run_row, step_rows, event = rows()
-            runs_insert(runs=[run_row], steps=step_rows)
-            if event is not None:
-                AuditEvent.objects.create(**event)
-            run = recorded(run_row)
     logger.info("run %s admitted: %s for %s", run.pk, run.config_path, tenant_id)
     return run
 
@@ -292,22 +256,11 @@ _STEP_FIELDS = ("run_id", "index", "step_id", "ps_type")
 
 
 def _runs_write(*, runs: list[tuple], steps: list[tuple]) -> None:
-    """Insert new runs and their steps from tuples of ``_RUN_FIELDS`` and ``_STEP_FIELDS``:
-    with COPY on PostgreSQL (the run ids are made here, and foreign keys are checked at
-    commit, so the steps may name runs of the same batch), else through ``runs_insert``."""
-    if not runs:
-        return
-    if connection.vendor == "postgresql":
-        rows_copy(PipelineRun, fields=_RUN_FIELDS, rows=runs)
-        rows_copy(StepRun, fields=_STEP_FIELDS, rows=steps)
-        return
-    created_at = timezone.now()
-    runs_insert(
-        runs=[
-            {**dict(zip(_RUN_FIELDS, run, strict=True)), "created_at": created_at} for run in runs
-        ],
-        steps=[dict(zip(_STEP_FIELDS, step, strict=True)) for step in steps],
-    )
+    """Insert new runs and their steps from tuples of ``_RUN_FIELDS`` and ``_STEP_FIELDS``
+    (``rows_copy``: the run ids are made here, and foreign keys are checked at commit, so the
+    steps may name runs of the same batch)."""
+    rows_copy(PipelineRun, fields=_RUN_FIELDS, rows=runs)
+    rows_copy(StepRun, fields=_STEP_FIELDS, rows=steps)
 
 
 def _params_key(request: RunRequest) -> Any:
@@ -344,9 +297,7 @@ def _config_resolve(request: RunRequest, *, config) -> dict:
     return values
 
 
-def _run_rows(
-    request: RunRequest, *, config, values: dict, now: datetime
-) -> tuple[dict, list[dict]]:
+def _run_rows(request: RunRequest, *, config, values: dict) -> tuple[dict, list[dict]]:
     """A new run's row and its steps' rows (field name -> value)."""
     run = {
         "id": uuid.uuid4(),
@@ -359,38 +310,12 @@ def _run_rows(
         "user_id": request.user_id,
         "trigger": request.trigger,
         "attempt": request.attempt,
-        "created_at": now,
     }
     steps = [
         {"run_id": run["id"], "index": i, "step_id": step.step_id, "ps_type": step.ps_type}
         for i, step in enumerate(config.steps)
     ]
     return run, steps
-
-
-def runs_insert(*, runs: list[dict], steps: list[dict]) -> None:
-    """Insert runs and their steps from rows; on PostgreSQL in one statement.
-
-    The runs' ids are made here, so the steps name their run in the same statement
-    (PostgreSQL checks foreign keys at commit).
-    """
-    if not runs:
-        return
-    if connection.vendor != "postgresql":
-        created = PipelineRun.objects.bulk_create([PipelineRun(**row) for row in runs])
-        # auto_now_add stamps its own time on save: the rows must say what was stored.
-        for row, run in zip(runs, created, strict=True):
-            row["created_at"] = run.created_at
-        StepRun.objects.bulk_create([StepRun(**row) for row in steps])
-        return
-    run_sql, run_params = rows_insert(PipelineRun, rows=runs)
-    if steps:
-        step_sql, step_params = rows_insert(StepRun, rows=steps)
-        sql, params = f"WITH runs AS ({run_sql}) {step_sql}", [*run_params, *step_params]
-    else:
-        sql, params = run_sql, run_params
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def pipeline_run_retry(*, run: PipelineRun, actor: Actor) -> PipelineRun:

@@ -18,7 +18,7 @@ from billing.tests.conftest import (
     subscription_event,
 )
 from pipelines.errors import TenantCannotRun
-from pipelines.services.quotas import run_admit
+from pipelines.services.quotas import runs_admit_batch
 from tenants.models import ApiKey, Plan, Tenant
 from tenants.services.audit import Actor
 from tenants.services.lifecycle import tenant_suspend
@@ -56,12 +56,13 @@ def signed_up(deliver):
 
 def _admitted(tenant: Tenant) -> bool:
     """Whether a run would be admitted now; the admission is rolled back, using no quota."""
-    try:
-        with transaction.atomic():
-            run_admit(tenant_id=tenant.pk, now=timezone.now())
-            transaction.set_rollback(True)
-    except TenantCannotRun:
+    with transaction.atomic():
+        refusal = runs_admit_batch(wanted={tenant.pk: 1}, now=timezone.now())[tenant.pk].refusal
+        transaction.set_rollback(True)
+    if isinstance(refusal, TenantCannotRun):
         return False
+    if refusal is not None:
+        raise refusal
     return True
 
 
@@ -123,9 +124,9 @@ def test_payment_failed_refuses_runs_and_paid_allows_them_again(deliver, signed_
     assert failed.status == Status.PROCESSED
     tenant.refresh_from_db()
     assert tenant.status == Tenant.Status.PAST_DUE
-    with pytest.raises(TenantCannotRun) as refused, transaction.atomic():
-        run_admit(tenant_id=tenant.pk, now=timezone.now())
-    assert refused.value.status_code == 403
+    with transaction.atomic():
+        refused = runs_admit_batch(wanted={tenant.pk: 1}, now=timezone.now())[tenant.pk].refusal
+    assert isinstance(refused, TenantCannotRun) and refused.status_code == 403
     assert mail.outbox[-1].subject.startswith("Convergence: your payment failed")
 
     deliver(invoice_event(tenant.id, "invoice.paid", created=now))

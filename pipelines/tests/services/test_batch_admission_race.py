@@ -1,4 +1,4 @@
-"""Batch admission against a single admission holding the tenant's lock, on PostgreSQL."""
+"""Batch admission against another admission holding the tenant's lock, on PostgreSQL."""
 
 import threading
 import time
@@ -8,7 +8,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from pipelines.errors import QuotaExceeded
-from pipelines.services.quotas import run_admit, runs_admit_batch
+from pipelines.services.quotas import runs_admit_batch
 from scheduling.tests.factories import tenant_on_plan
 from tenants.models import UsageWindow
 
@@ -27,14 +27,19 @@ def _waiting_on_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
+def _admit_one(tenant_id: str, now) -> None:
+    """One run admitted, as the API admits it: a batch of one."""
+    assert runs_admit_batch(wanted={tenant_id: 1}, now=now)[tenant_id].admitted == 1
+
+
 def test_a_batch_that_waited_for_the_lock_counts_what_the_holder_committed(requires_postgres):
-    """Daily limit 2, one run counted: a single admission takes the second run and holds the
-    tenant's lock; a batch asking for one more waits, then sees 2 of 2 and admits nothing
+    """Daily limit 2, one run counted: an API-sized admission takes the second run and holds
+    the tenant's lock; a batch asking for one more waits, then sees 2 of 2 and admits nothing
     (deciding on the counts read before the lock was granted would admit a third)."""
     tenant = tenant_on_plan(runs_per_day=2, runs_per_month=100, concurrent_runs=10)
     now = timezone.now()
     with transaction.atomic():
-        run_admit(tenant_id=tenant.id, now=now)
+        _admit_one(tenant.id, now)
     holding, release = threading.Event(), threading.Event()
     answers: dict = {}
     errors: list[BaseException] = []
@@ -42,7 +47,7 @@ def test_a_batch_that_waited_for_the_lock_counts_what_the_holder_committed(requi
     def holder() -> None:
         try:
             with transaction.atomic():
-                run_admit(tenant_id=tenant.id, now=now)
+                _admit_one(tenant.id, now)
                 holding.set()
                 release.wait(timeout=30)
         except BaseException as exc:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipelines.models import SlotCounter
-from pipelines.services.quotas import run_admit
+from pipelines.services.quotas import runs_admit_batch
 from tenants.models import Plan
 from tenants.selectors import tenant_usage
 from tenants.services.audit import Actor
@@ -22,7 +22,7 @@ def test_plan_change_with_a_new_period_keeps_the_month_window(onboard):
     now = timezone.now()
     for _ in range(2):
         with transaction.atomic():
-            run_admit(tenant_id=tenant.id, now=now)
+            assert runs_admit_batch(wanted={tenant.id: 1}, now=now)[tenant.id].admitted == 1
         # Each probe run ends at once: its concurrency slot is free again (STARTER has one).
         SlotCounter.objects.filter(tenant_id=tenant.id).update(held=0)
     before = tenant_usage(tenant=tenant, now=now)
@@ -39,7 +39,8 @@ def test_plan_change_with_a_new_period_keeps_the_month_window(onboard):
     )
     tenant.refresh_from_db()
     with transaction.atomic():
-        run_admit(tenant_id=tenant.id, now=now + timedelta(seconds=1))
+        admission = runs_admit_batch(wanted={tenant.id: 1}, now=now + timedelta(seconds=1))
+        assert admission[tenant.id].admitted == 1
     after = tenant_usage(tenant=tenant, now=now + timedelta(seconds=1))
     assert after["plan"] == "PROFESSIONAL"
     assert after["monthly"]["used"] == 3
