@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "scheduling",
     "billing",
     "budgets",
+    "costs",
     "mappings",
     "dashboard",
 ]
