@@ -372,8 +372,12 @@ class TenantAdmin(admin.ModelAdmin):
             else:
                 report = tenant_dry_run(
                     tenant_id=data["tenant_id"],
+                    company_name=data["company_name"],
                     admin_email=data["admin_email"],
                     plan_code=data["plan"],
+                    status=data["status"],
+                    force_recreate_dataset=data["force_recreate_dataset"],
+                    force_recreate_tables=data["force_recreate_tables"],
                 )
         context = {
             **self.admin_site.each_context(request),

@@ -33,6 +33,12 @@ from tenants.services.keys import admin_key_issue, api_key_issue, key_revoke
 from tenants.services.lifecycle import tenant_status_set
 from tenants.services.onboarding import tenant_dry_run, tenant_onboard
 
+# The statuses a tenant may be onboarded with (the onboarding and dry-run bodies).
+ONBOARD_STATUSES = [
+    (Tenant.Status.TRIAL.value, Tenant.Status.TRIAL.label),
+    (Tenant.Status.ACTIVE.value, Tenant.Status.ACTIVE.label),
+]
+
 
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -144,19 +150,31 @@ class TenantDryRunApi(APIView):
     permission_classes = [IsStaff]
 
     class InputSerializer(StrictInputSerializer):
-        # Free-form on purpose: the dry run reports a bad value as a failed check.
+        # Exactly the onboarding body (TenantOnboardApi); tenant id, company name and email
+        # free-form on purpose: the dry run reports a bad value as a failed check.
         tenant_id = serializers.CharField(max_length=200)
+        company_name = serializers.CharField(
+            max_length=200, required=False, default="", allow_blank=True
+        )
         admin_email = serializers.CharField(max_length=254)
         plan = serializers.CharField(max_length=32, default="STARTER")
+        status = serializers.ChoiceField(choices=ONBOARD_STATUSES, default=Tenant.Status.TRIAL)
+        force_recreate_dataset = serializers.BooleanField(default=False)
+        force_recreate_tables = serializers.BooleanField(default=False)
 
     @extend_schema(request=InputSerializer, responses=DryRunOutputSerializer)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values = data.validated_data
         report = tenant_dry_run(
-            tenant_id=data.validated_data["tenant_id"],
-            admin_email=data.validated_data["admin_email"],
-            plan_code=data.validated_data["plan"],
+            tenant_id=values["tenant_id"],
+            company_name=values["company_name"],
+            admin_email=values["admin_email"],
+            plan_code=values["plan"],
+            status=values["status"],
+            force_recreate_dataset=values["force_recreate_dataset"],
+            force_recreate_tables=values["force_recreate_tables"],
         )
         return Response(report.as_dict())
 
@@ -169,9 +187,7 @@ class TenantOnboardApi(APIView):
         company_name = serializers.CharField(max_length=200)
         admin_email = serializers.EmailField()
         plan = serializers.CharField(max_length=32, default="STARTER")
-        status = serializers.ChoiceField(
-            choices=[Tenant.Status.TRIAL, Tenant.Status.ACTIVE], default=Tenant.Status.TRIAL
-        )
+        status = serializers.ChoiceField(choices=ONBOARD_STATUSES, default=Tenant.Status.TRIAL)
         force_recreate_dataset = serializers.BooleanField(default=False)
         force_recreate_tables = serializers.BooleanField(default=False)
 

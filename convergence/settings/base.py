@@ -169,6 +169,7 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "pipelines.models.StepStatus",
         "CredentialKindEnum": "tenants.models.CloudCredential.Kind",
         "BudgetAlertKindEnum": "budgets.models.BudgetAlert.Kind",
+        "OnboardStatusEnum": "tenants.apis.ONBOARD_STATUSES",
     },
 }
 

@@ -107,6 +107,35 @@ def test_dry_run_api_reports_checks(staff_client, warehouse):
     assert Tenant.objects.count() == 0
 
 
+def test_dry_run_api_takes_exactly_the_onboarding_body(staff_client, warehouse):
+    """The body onboarding takes is the body the dry run takes: every onboarding field is
+    accepted and checked (all pass here, onboarding then succeeds); another field is a 400."""
+    body = {
+        "tenant_id": "same_co",
+        "company_name": "Same Co",
+        "admin_email": "ops@same.example.com",
+        "plan": "STARTER",
+    }
+    for extra in ({}, {"status": "ACTIVE", "force_recreate_dataset": False}):
+        response = staff_client.post("/api/v1/tenants/dryrun", {**body, **extra}, format="json")
+        assert response.status_code == 200, response.content
+        answer = response.json()
+        assert answer["summary"]["ready_for_onboarding"] is True, answer
+        assert {"company_name", "dataset"} <= {c["name"] for c in answer["checks"]}
+    response = staff_client.post(
+        "/api/v1/tenants/dryrun", {**body, "company_name": ""}, format="json"
+    )
+    assert [c["name"] for c in response.json()["checks"] if not c["passed"]] == ["company_name"]
+    response = staff_client.post("/api/v1/tenants/dryrun", {**body, "colour": 1}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "colour: Unknown field."
+    try:
+        response = staff_client.post("/api/v1/tenants/onboard", body, format="json")
+        assert response.status_code == 201, response.content
+    finally:
+        warehouse.dataset_delete("same_co_local")
+
+
 SECRET = {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "wJalrXUtnFEMI-very-secret-42"}
 
 
