@@ -4,7 +4,7 @@ import json
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -13,12 +13,14 @@ from rest_framework.views import APIView
 from core.serializers import BoundedDateField, QuerySerializer
 from costs.export import CONTENT_TYPES, FORMATS, tenant_focus_export
 from costs.query import (
+    DIMENSION_PATTERN,
     GRANULARITIES,
     MAX_GROUP_BY,
     MAX_RANGE_MONTHS,
     METRICS,
     CostQuery,
     CostQueryInvalid,
+    dimension_check,
     filters_parse,
 )
 from costs.selectors import tenant_costs
@@ -49,6 +51,21 @@ class _ListQuerySerializer(QuerySerializer):
             super(QuerySerializer, self).__init__(*args, data=data, **kwargs)
         else:
             super().__init__(*args, data=data, **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": DIMENSION_PATTERN, "maxLength": 133})
+class DimensionField(serializers.CharField):
+    """A FOCUS dimension or ``Tags.<key>`` (``costs.query.dimension_check``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=133, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return dimension_check(value, field="group_by")
+        except CostQueryInvalid as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 def _validated(serializer_class, query_params) -> dict:
@@ -122,7 +139,7 @@ class TenantCostsApi(APIView):
             help_text="Repeat for several; default BilledCost.",
         )
         group_by = serializers.ListField(
-            child=serializers.CharField(max_length=140),
+            child=DimensionField(),
             max_length=MAX_GROUP_BY,
             required=False,
             help_text=(

@@ -34,6 +34,8 @@ TAG_PREFIX = "Tags."
 # Tag keys as the providers allow them (AWS: letters, digits, spaces and _ . : / = + - @;
 # Azure and OCI keys are narrower), at most 128 characters. No quote, backtick or backslash.
 TAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
+# The same rule as dimension_check, for the OpenAPI schema.
+DIMENSION_PATTERN = r"^(" + "|".join(DIMENSIONS) + r"|Tags\.[A-Za-z0-9 _.:/=+@-]{1,128})$"
 MAX_GROUP_BY = 3
 MAX_RANGE_MONTHS = 13
 MAX_GROUPS = 10_000
