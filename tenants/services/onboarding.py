@@ -1,8 +1,10 @@
 """Dry run and onboarding (SPEC flow 2): check everything, then create everything or nothing."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
@@ -101,6 +103,26 @@ def _check_control_tables() -> Check:
     if missing:
         return Check("control_tables", False, f"Missing tables (run migrate): {missing}.")
     return Check("control_tables", True, "Control tables present.")
+
+
+# The onboarding body (API and admin form alike), which the dry run takes too.
+ONBOARDING_FIELDS = (
+    "tenant_id",
+    "company_name",
+    "admin_email",
+    "plan",
+    "status",
+    "force_recreate_dataset",
+    "force_recreate_tables",
+)
+
+
+def onboarding_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``tenant_onboard``'s and ``tenant_dry_run``'s arguments from a checked onboarding body
+    (``plan`` is ``plan_code``)."""
+    arguments = {name: body[name] for name in ONBOARDING_FIELDS}
+    arguments["plan_code"] = arguments.pop("plan")
+    return arguments
 
 
 def tenant_dry_run(

@@ -240,3 +240,12 @@ def test_admin_issue_and_revoke_key(api_onboarded, staff_client):
     assert key_client(key).get("/api/v1/tenants/api_co/usage").status_code == 401
     unknown = staff_client.post("/api/v1/admin/api-keys", {"tenant_id": "nobody"}, format="json")
     assert unknown.status_code == 404
+
+
+def test_dry_run_body_is_the_onboarding_body():
+    """The dry run and onboarding take the same fields, the ones onboarding_arguments reads."""
+    from tenants.apis import TenantDryRunApi, TenantOnboardApi
+    from tenants.services.onboarding import ONBOARDING_FIELDS
+
+    dry_run = set(TenantDryRunApi.InputSerializer().fields)
+    assert dry_run == set(TenantOnboardApi.InputSerializer().fields) == set(ONBOARDING_FIELDS)
