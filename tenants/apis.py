@@ -146,11 +146,21 @@ class BootstrapOutputSerializer(serializers.Serializer):
     plans = serializers.ListField(child=serializers.CharField())
 
 
+class SentLengthCharField(serializers.CharField):
+    """A CharField whose ``max_length`` holds for the value as sent, as the schema's
+    ``maxLength`` says, not only once DRF has trimmed its surrounding whitespace."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
 class OnboardingBodySerializer(StrictInputSerializer):
     tenant_id = TenantIdField()
-    company_name = serializers.CharField(max_length=200)
+    company_name = SentLengthCharField(max_length=200)
     admin_email = serializers.EmailField()
-    plan = serializers.CharField(max_length=32, default="STARTER")
+    plan = SentLengthCharField(max_length=32, default="STARTER")
     status = serializers.ChoiceField(choices=ONBOARD_STATUSES, default=Tenant.Status.TRIAL)
     force_recreate_dataset = serializers.BooleanField(default=False)
     force_recreate_tables = serializers.BooleanField(default=False)
@@ -162,11 +172,11 @@ class TenantDryRunApi(APIView):
     class InputSerializer(OnboardingBodySerializer):
         # Exactly the onboarding body; tenant id, company name and email free-form on
         # purpose: the dry run reports a bad value as a failed check.
-        tenant_id = serializers.CharField(max_length=200)
-        company_name = serializers.CharField(
+        tenant_id = SentLengthCharField(max_length=200)
+        company_name = SentLengthCharField(
             max_length=200, required=False, default="", allow_blank=True
         )
-        admin_email = serializers.CharField(max_length=254)
+        admin_email = SentLengthCharField(max_length=254)
 
     @extend_schema(request=InputSerializer, responses=DryRunOutputSerializer)
     def post(self, request):
