@@ -16,7 +16,7 @@ from budgets.webhooks import WebhookUrlRefused
 from core.errors import Conflict
 from core.serializers import MoneyField, StrictInputSerializer
 from tenants.authentication import request_actor
-from tenants.models import Provider
+from tenants.models import PROVIDER_PATTERN
 from tenants.permissions import IsTenantOrStaff
 from tenants.selectors import tenant_get_for_user
 
@@ -74,7 +74,15 @@ class TenantBudgetsApi(APIView):
         )
         period = serializers.ChoiceField(choices=Budget.Period.choices, default="monthly")
         amount = MoneyField()
-        provider = serializers.ChoiceField(choices=Provider.choices, required=False, default="")
+        provider = serializers.RegexField(
+            PROVIDER_PATTERN,
+            max_length=32,
+            required=False,
+            default="",
+            help_text="A built-in provider (aws, azure, gcp, focus) or a FOCUS mapping's name "
+            "(e.g. oci): that provider's FOCUS table only. Omitted: every FOCUS table.",
+            error_messages={"invalid": "A provider is 2-32 characters of a-z, 0-9 and _."},
+        )
         service = serializers.CharField(max_length=200, required=False, default="")
         sub_account = serializers.CharField(max_length=200, required=False, default="")
         tag_key = serializers.CharField(max_length=128, required=False, default="")

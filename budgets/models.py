@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from core.parsers import StoredJSONEncoder
-from tenants.models import Provider, Tenant
+from tenants.models import Tenant, provider_validator
 
 
 class Budget(models.Model):
@@ -20,7 +20,8 @@ class Budget(models.Model):
     name = models.CharField(max_length=100)
     period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTHLY)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
-    provider = models.CharField(max_length=8, choices=Provider.choices, blank=True)
+    # A built-in provider or a FOCUS mapping's name (any FOCUS table of the tenant); blank: all.
+    provider = models.CharField(max_length=32, validators=[provider_validator], blank=True)
     service = models.CharField(max_length=200, blank=True)
     sub_account = models.CharField(max_length=200, blank=True)
     tag_key = models.CharField(max_length=128, blank=True)

@@ -43,9 +43,19 @@ def month_range(year: int, month: int) -> CostRange:
 
 def _coverage_sql(table: str) -> str:
     return (
-        "SELECT ANY_VALUE(ProviderName) AS provider, MIN(DATE(ChargePeriodStart)) AS first_day, "
+        "SELECT STRING_AGG(DISTINCT ProviderName, '|') AS providers, "
+        "MIN(DATE(ChargePeriodStart)) AS first_day, "
         f"MAX(DATE(ChargePeriodStart)) AS last_day FROM {table}"
     )
+
+
+def _source_name(source: str, providers: str | None) -> str:
+    """A table's provider as the page names it: its one ProviderName, or, for a table of
+    several (native FOCUS files), the source with the names it holds."""
+    names = sorted(set((providers or "").split("|")) - {""})
+    if len(names) == 1:
+        return names[0]
+    return f"{source} ({', '.join(names)})" if names else source
 
 
 def _cost_sql(table: str) -> str:
@@ -71,6 +81,7 @@ def _present_tables(warehouse, tenant_id: str) -> list[str]:
 def tenant_cost_coverage_query(*, tenant_id: str) -> dict:
     """Per FOCUS table present: its provider and its first and last charge day."""
     warehouse = tenant_warehouse(tenant_id=tenant_id)
+    sources = {t: p for p, t in focus_tables_for_tenant(tenant_id=tenant_id).items()}
     coverage = []
     for table in _present_tables(warehouse, tenant_id):
         try:
@@ -83,7 +94,7 @@ def tenant_cost_coverage_query(*, tenant_id: str) -> dict:
         coverage.append(
             {
                 "table": table,
-                "provider": row["provider"] or table.split("_", 1)[0],
+                "provider": _source_name(sources.get(table, table), row["providers"]),
                 "first": _day(row["first_day"]),
                 "last": _day(row["last_day"]),
             }

@@ -29,7 +29,7 @@ from tenants.services.audit import Actor, audit_record
 from tenants.services.credentials import credential_delete
 from tenants.services.keys import admin_key_issue, api_key_issue, key_revoke
 from tenants.services.lifecycle import tenant_reactivate, tenant_status_set, tenant_suspend
-from tenants.services.onboarding import tenant_dry_run, tenant_onboard
+from tenants.services.onboarding import onboarding_arguments, tenant_dry_run, tenant_onboard
 
 RECENT_AUDIT_EVENTS = 20
 # Encrypted material never leaves the database through the admin, not even to a template.
@@ -347,16 +347,7 @@ class TenantAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             if "_onboard" in request.POST:
                 try:
-                    onboarded = tenant_onboard(
-                        tenant_id=data["tenant_id"],
-                        company_name=data["company_name"],
-                        admin_email=data["admin_email"],
-                        plan_code=data["plan"],
-                        status=data["status"],
-                        force_recreate_dataset=data["force_recreate_dataset"],
-                        force_recreate_tables=data["force_recreate_tables"],
-                        actor=_actor(request),
-                    )
+                    onboarded = tenant_onboard(**onboarding_arguments(data), actor=_actor(request))
                 except TenantError as exc:
                     form.add_error(exc.field if exc.field in form.fields else None, str(exc))
                 else:
@@ -370,11 +361,7 @@ class TenantAdmin(admin.ModelAdmin):
                         reverse("admin:tenants_tenant_change", args=[onboarded.tenant.pk])
                     )
             else:
-                report = tenant_dry_run(
-                    tenant_id=data["tenant_id"],
-                    admin_email=data["admin_email"],
-                    plan_code=data["plan"],
-                )
+                report = tenant_dry_run(**onboarding_arguments(data))
         context = {
             **self.admin_site.each_context(request),
             "title": "Onboard tenant",

@@ -31,7 +31,13 @@ from tenants.services.credentials import (
 )
 from tenants.services.keys import admin_key_issue, api_key_issue, key_revoke
 from tenants.services.lifecycle import tenant_status_set
-from tenants.services.onboarding import tenant_dry_run, tenant_onboard
+from tenants.services.onboarding import onboarding_arguments, tenant_dry_run, tenant_onboard
+
+# The statuses a tenant may be onboarded with (the onboarding and dry-run bodies).
+ONBOARD_STATUSES = [
+    (Tenant.Status.TRIAL.value, Tenant.Status.TRIAL.label),
+    (Tenant.Status.ACTIVE.value, Tenant.Status.ACTIVE.label),
+]
 
 
 class ServiceUnavailable(APIException):
@@ -142,56 +148,58 @@ class BootstrapOutputSerializer(serializers.Serializer):
     plans = serializers.ListField(child=serializers.CharField())
 
 
+class SentLengthCharField(serializers.CharField):
+    """A CharField whose ``max_length`` holds for the value as sent, as the schema's
+    ``maxLength`` says, not only once DRF has trimmed its surrounding whitespace."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class OnboardingBodySerializer(StrictInputSerializer):
+    tenant_id = TenantIdField()
+    company_name = SentLengthCharField(max_length=200)
+    admin_email = serializers.EmailField()
+    plan = SentLengthCharField(max_length=32, default="STARTER")
+    status = serializers.ChoiceField(choices=ONBOARD_STATUSES, default=Tenant.Status.TRIAL)
+    force_recreate_dataset = serializers.BooleanField(default=False)
+    force_recreate_tables = serializers.BooleanField(default=False)
+
+
 class TenantDryRunApi(APIView):
     permission_classes = [IsStaff]
 
-    class InputSerializer(StrictInputSerializer):
-        # Free-form on purpose: the dry run reports a bad value as a failed check.
-        tenant_id = serializers.CharField(max_length=200)
-        admin_email = serializers.CharField(max_length=254)
-        plan = serializers.CharField(max_length=32, default="STARTER")
+    class InputSerializer(OnboardingBodySerializer):
+        # Exactly the onboarding body; tenant id, company name and email free-form on
+        # purpose: the dry run reports a bad value as a failed check.
+        tenant_id = SentLengthCharField(max_length=200)
+        company_name = SentLengthCharField(
+            max_length=200, required=False, default="", allow_blank=True
+        )
+        admin_email = SentLengthCharField(max_length=254)
 
     @extend_schema(request=InputSerializer, responses=DryRunOutputSerializer)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = tenant_dry_run(
-            tenant_id=data.validated_data["tenant_id"],
-            admin_email=data.validated_data["admin_email"],
-            plan_code=data.validated_data["plan"],
-        )
+        report = tenant_dry_run(**onboarding_arguments(data.validated_data))
         return Response(report.as_dict())
 
 
 class TenantOnboardApi(APIView):
     permission_classes = [IsStaff]
 
-    class InputSerializer(StrictInputSerializer):
-        tenant_id = TenantIdField()
-        company_name = serializers.CharField(max_length=200)
-        admin_email = serializers.EmailField()
-        plan = serializers.CharField(max_length=32, default="STARTER")
-        status = serializers.ChoiceField(
-            choices=[Tenant.Status.TRIAL, Tenant.Status.ACTIVE], default=Tenant.Status.TRIAL
-        )
-        force_recreate_dataset = serializers.BooleanField(default=False)
-        force_recreate_tables = serializers.BooleanField(default=False)
+    InputSerializer = OnboardingBodySerializer
 
     @extend_schema(request=InputSerializer, responses={201: OnboardOutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
         try:
             onboarded = tenant_onboard(
-                tenant_id=values["tenant_id"],
-                company_name=values["company_name"],
-                admin_email=values["admin_email"],
-                plan_code=values["plan"],
-                status=values["status"],
-                actor=request_actor(request),
-                force_recreate_dataset=values["force_recreate_dataset"],
-                force_recreate_tables=values["force_recreate_tables"],
+                **onboarding_arguments(data.validated_data), actor=request_actor(request)
             )
         except TenantError as exc:
             raise_for_tenant_error(exc)

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -434,6 +434,31 @@ class Warehouse:
             bytes_processed=job.total_bytes_processed or 0,
             job_id=job.job_id,
         )
+
+    def query_pages(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, page_size: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Run one query to its end, then its rows a page at a time (an export's rows are
+        never all in memory). The job's errors are raised here, before the first page."""
+        config = bigquery.QueryJobConfig(
+            query_parameters=[_query_parameter(k, v) for k, v in (params or {}).items()]
+        )
+        try:
+            job = self._client.query(
+                sql, job_config=config, retry=self._retry, job_retry=None, timeout=self.timeout
+            )
+            rows = job.result(retry=self._retry, timeout=self.timeout, page_size=page_size)
+        except Exception as exc:
+            raise _translate(exc, "query") from exc
+        return self._pages(rows)
+
+    @staticmethod
+    def _pages(rows) -> Iterator[list[dict[str, Any]]]:
+        try:
+            for page in rows.pages:
+                yield [dict(row.items()) for row in page]
+        except Exception as exc:
+            raise _translate(exc, "query") from exc
 
     # -- loading -----------------------------------------------------------------
 

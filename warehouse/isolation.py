@@ -390,6 +390,10 @@ class GuardedWarehouse:
         access = self.access(sql)
         return self._acting(access.external(self.project)).query(sql, params)
 
+    def query_pages(self, sql: str, params: Mapping[str, Any] | None = None, **options):
+        access = self.access(sql)
+        return self._acting(access.external(self.project)).query_pages(sql, params, **options)
+
     def load_file(self, source, dataset_id: str, table_id: str, **options):
         self.policy.check_write(self._ref(dataset_id, table_id))
         uri = self.policy.check_uri(str(source))

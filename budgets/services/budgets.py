@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from budgets.models import Budget, BudgetAlert
 from budgets.selectors import budget_status
 from budgets.services.alerts import alert_send
+from pipelines.selectors import focus_tables_for_tenant
 from tenants.models import Tenant
 from tenants.services.audit import Actor, audit_record
 
@@ -41,6 +42,13 @@ def budget_create(
 ) -> Budget:
     if bool(tag_key) != bool(tag_value):
         raise BudgetInvalid("tag_key and tag_value go together")
+    if provider:
+        providers = focus_tables_for_tenant(tenant_id=tenant.pk)
+        if provider not in providers:
+            raise BudgetInvalid(
+                f"provider: {provider!r} has no FOCUS costs here; providers: "
+                f"{', '.join(sorted(providers))}"
+            )
     if Budget.objects.filter(tenant=tenant, name=name).exists():
         raise BudgetExists(f"a budget named {name!r} exists")
     unique = sorted({(t["kind"], int(t["percent"])) for t in thresholds})

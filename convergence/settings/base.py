@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "scheduling",
     "billing",
     "budgets",
+    "costs",
     "mappings",
     "dashboard",
 ]
@@ -162,6 +163,7 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "pipelines.models.StepStatus",
         "CredentialKindEnum": "tenants.models.CloudCredential.Kind",
         "BudgetAlertKindEnum": "budgets.models.BudgetAlert.Kind",
+        "OnboardStatusEnum": "tenants.apis.ONBOARD_STATUSES",
     },
 }
 

@@ -17,6 +17,8 @@ at the fuzz tenant and schedule routes at its schedule, so inputs get past the 4
 ``docs/api-fuzz.md`` says how each fixed 500, put back, makes this test fail.
 """
 
+import datetime as dt
+import decimal
 import json
 import os
 import re
@@ -44,6 +46,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from billing.stripe_client import webhook_signature_header
 from budgets.models import Budget, WebhookEndpoint
 from budgets.services.budgets import budget_create
+from focus.model import FOCUS_COLUMNS
 from mappings.models import FocusMapping
 from mappings.services import mapping_create
 from pipelines.models import PipelineRun
@@ -94,6 +97,10 @@ DATA_DEPENDENT = {
     ("POST", "/api/v1/tenants/{tenant_id}/mappings"),
     ("PUT", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}"),
     ("POST", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}/preview"),
+    # Costs: start before end and at most 13 months apart, and the filter a JSON object of
+    # dimensions (OpenAPI 3.0 cannot relate two parameters or a string's JSON content).
+    ("GET", "/api/v1/tenants/{tenant_id}/costs"),
+    ("GET", "/api/v1/tenants/{tenant_id}/costs/export"),
 }
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -118,6 +125,23 @@ def fuzz_keys(warehouse, settings):
         pipeline="hello",
         cron="0 * * * *",
         actor=Actor.system("fuzz"),
+    )
+    # FOCUS rows, so the costs routes reach their warehouse statements (no table: no query).
+    warehouse.table_create(onboarded.dataset_id, "aws_cost_focus", list(FOCUS_COLUMNS))
+    warehouse.insert_rows(
+        onboarded.dataset_id,
+        "aws_cost_focus",
+        [
+            {
+                "ChargePeriodStart": dt.datetime(year, 1, 15, tzinfo=dt.UTC),
+                "BillingCurrency": "USD",
+                "ProviderName": "AWS",
+                "ServiceName": "Amazon EC2",
+                "Tags": {"team": "data"},
+                "BilledCost": decimal.Decimal("1.25"),
+            }
+            for year in (2000, 2024, 2099)
+        ],
     )
     # A finished run, so the runs list reaches its LIMIT query (an empty list never does).
     run = make_run(onboarded.tenant)

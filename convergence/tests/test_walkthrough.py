@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,15 @@ def test_the_readme_walkthrough_runs_as_written_and_shows_in_the_admin(
         assert UsageWindow.objects.get(tenant_id=TENANT, kind="day").runs_used == 1
         tenant = Tenant.objects.select_related("subscription__plan").get(pk=TENANT)
         assert (tenant.status, tenant.subscription.plan.code) == ("ACTIVE", "SCALE")
+        # The walk-through ends reading the costs it loaded through the API, to the cent.
+        costs = json.loads(shell.responses[-1][1])
+        assert shell.responses[-1][0] == 200
+        assert [(c["currency"], c["totals"]["BilledCost"]) for c in costs["currencies"]] == [
+            ("USD", "1.682308713")
+        ]
+        assert sum(
+            Decimal(s["totals"]["BilledCost"]) for s in costs["currencies"][0]["series"]
+        ) == Decimal("1.682308713")
         cost_page = shell.echoed[-1]
         assert cost_page.endswith(f"/admin/tenants/tenant/{TENANT}/overview/")
 

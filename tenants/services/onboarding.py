@@ -1,8 +1,10 @@
 """Dry run and onboarding (SPEC flow 2): check everything, then create everything or nothing."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
@@ -103,22 +105,93 @@ def _check_control_tables() -> Check:
     return Check("control_tables", True, "Control tables present.")
 
 
-def tenant_dry_run(*, tenant_id: str, admin_email: str, plan_code: str) -> DryRunReport:
-    """Every onboarding check, each reported pass/fail; creates nothing."""
+# The onboarding body (API and admin form alike), which the dry run takes too.
+ONBOARDING_FIELDS = (
+    "tenant_id",
+    "company_name",
+    "admin_email",
+    "plan",
+    "status",
+    "force_recreate_dataset",
+    "force_recreate_tables",
+)
+
+
+def onboarding_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``tenant_onboard``'s and ``tenant_dry_run``'s arguments from a checked onboarding body
+    (``plan`` is ``plan_code``)."""
+    arguments = {name: body[name] for name in ONBOARDING_FIELDS}
+    arguments["plan_code"] = arguments.pop("plan")
+    return arguments
+
+
+def tenant_dry_run(
+    *,
+    tenant_id: str,
+    admin_email: str,
+    plan_code: str,
+    company_name: str = "",
+    status: str = Tenant.Status.TRIAL,
+    force_recreate_dataset: bool = False,
+    force_recreate_tables: bool = False,
+) -> DryRunReport:
+    """Every onboarding check on exactly what ``tenant_onboard`` would be given, each reported
+    pass/fail, and what onboarding would do with the dataset; creates nothing."""
     id_check = _check_tenant_id(tenant_id)
+    warehouse_check = _check_warehouse()
     checks = [
         id_check,
+        _check_company_name(company_name),
         _check_email(admin_email),
         _check_plan(plan_code),
         _check_unused(tenant_id)
         if id_check.passed
         else Check("tenant_id_unused", False, "Skipped: invalid tenant id."),
-        _check_warehouse(),
+        warehouse_check,
         _check_kms(),
         _check_control_tables(),
         *(Check(*check()) for check in hooks.dry_run_checks),
     ]
+    if id_check.passed and warehouse_check.passed:
+        checks.append(
+            _dataset_plan(tenant_id, status, force_recreate_dataset, force_recreate_tables)
+        )
     return DryRunReport(checks=checks)
+
+
+def _check_company_name(company_name: str) -> Check:
+    if not company_name.strip():
+        return Check("company_name", False, "Company name is required.")
+    return Check("company_name", True, f"Company name {company_name.strip()!r}.")
+
+
+def _dataset_plan(
+    tenant_id: str, status: str, force_recreate_dataset: bool, force_recreate_tables: bool
+) -> Check:
+    """What onboarding would do in the warehouse (``tenant_dataset_provision``)."""
+    dataset_id = tenant_dataset_id(tenant_id)
+    try:
+        exists = get_warehouse().dataset_exists(dataset_id)
+    except WarehouseError as exc:
+        return Check("dataset", False, f"Could not look for the dataset: {type(exc).__name__}.")
+    if not exists:
+        action = f"Dataset {dataset_id} would be created with its log tables and view"
+    elif force_recreate_dataset:
+        action = (
+            f"Dataset {dataset_id} exists and would be dropped with all its tables, then "
+            "created again"
+        )
+    elif force_recreate_tables:
+        action = (
+            f"Dataset {dataset_id} exists; its log tables and view would be recreated, its "
+            "other tables kept"
+        )
+    else:
+        action = (
+            f"Dataset {dataset_id} exists and would be kept; missing log tables would be "
+            "created and the view replaced"
+        )
+    return Check("dataset", True, f"{action}; the tenant would start as {status}.")
 
 
 @dataclass(frozen=True)

@@ -113,10 +113,12 @@ def test_force_recreate_tables_empties_log_tables(onboard, warehouse):
 
 def test_dry_run_all_checks_pass_and_creates_nothing(db, warehouse):
     """With everything in place, every dry-run check passes and no row is written."""
-    report = tenant_dry_run(tenant_id="new_co", admin_email="a@example.com", plan_code="SCALE")
+    report = tenant_dry_run(
+        tenant_id="new_co", company_name="New Co", admin_email="a@example.com", plan_code="SCALE"
+    )
     assert report.summary == {
-        "total_checks": 8,
-        "passed": 8,
+        "total_checks": 10,
+        "passed": 10,
         "failed": 0,
         "ready_for_onboarding": True,
     }, report.as_dict()
@@ -130,12 +132,18 @@ def _failed(report):
 
 def test_dry_run_each_check_fails_on_its_own(db, warehouse, onboard, settings, tmp_path):
     """Each check fails alone when only its condition is broken."""
-    ok = {"tenant_id": "fresh_co", "admin_email": "a@example.com", "plan_code": "STARTER"}
+    ok = {
+        "tenant_id": "fresh_co",
+        "company_name": "Fresh Co",
+        "admin_email": "a@example.com",
+        "plan_code": "STARTER",
+    }
     assert _failed(tenant_dry_run(**{**ok, "tenant_id": "NO"})) == [
         "tenant_id_format",
         "tenant_id_unused",
     ]
     assert _failed(tenant_dry_run(**{**ok, "admin_email": "nope"})) == ["admin_email"]
+    assert _failed(tenant_dry_run(**{**ok, "company_name": "  "})) == ["company_name"]
     assert _failed(tenant_dry_run(**{**ok, "plan_code": "GOLD"})) == ["plan_exists"]
     onboard("taken_co")
     assert _failed(tenant_dry_run(**{**ok, "tenant_id": "taken_co"})) == ["tenant_id_unused"]
@@ -166,5 +174,31 @@ def test_dry_run_reports_missing_control_tables(db, warehouse, monkeypatch):
         "table_names",
         lambda *a, **k: [t for t in real(*a, **k) if t != "tenants_apikey"],
     )
-    report = tenant_dry_run(tenant_id="fresh_co", admin_email="a@example.com", plan_code="STARTER")
+    report = tenant_dry_run(
+        tenant_id="fresh_co", company_name="Fresh", admin_email="a@example.com", plan_code="STARTER"
+    )
     assert _failed(report) == ["control_tables"]
+
+
+def test_dry_run_says_what_onboarding_would_do_with_the_dataset(db, warehouse):
+    """The dataset check names what onboarding would do with the flags it was given."""
+
+    def said(**flags) -> str:
+        report = tenant_dry_run(
+            tenant_id="kept_co",
+            company_name="Kept",
+            admin_email="a@example.com",
+            plan_code="STARTER",
+            **flags,
+        )
+        return next(c.message for c in report.checks if c.name == "dataset")
+
+    assert said().startswith("Dataset kept_co_local would be created")
+    assert said(status="ACTIVE").endswith("the tenant would start as ACTIVE.")
+    warehouse.dataset_create("kept_co_local")
+    try:
+        assert "exists and would be kept" in said()
+        assert "would be dropped with all its tables" in said(force_recreate_dataset=True)
+        assert "log tables and view would be recreated" in said(force_recreate_tables=True)
+    finally:
+        warehouse.dataset_delete("kept_co_local")
