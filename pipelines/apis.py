@@ -111,11 +111,37 @@ class RunOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class BillingPeriodOutputSerializer(serializers.Serializer):
+    """A billing period a run replaced in a FOCUS table, with the table's rows of it before and
+    after (docs/focus.md, "Billing periods")."""
+
+    table = serializers.CharField()
+    billing_period_start = serializers.DateTimeField()
+    rows_before = serializers.IntegerField()
+    rows_after = serializers.IntegerField()
+
+
+def run_billing_periods(details) -> list[dict]:
+    """The billing periods a run's steps replaced, in step order, from each step's details."""
+    return [
+        period
+        for found in details
+        if isinstance(found, dict)
+        for period in found.get("billing_periods") or ()
+    ]
+
+
 class RunDetailOutputSerializer(RunOutputSerializer):
     steps = StepOutputSerializer(many=True)
+    billing_periods = serializers.SerializerMethodField()
 
     class Meta(RunOutputSerializer.Meta):
-        fields = [*RunOutputSerializer.Meta.fields, "steps"]
+        fields = [*RunOutputSerializer.Meta.fields, "billing_periods", "steps"]
+
+    @extend_schema_field(BillingPeriodOutputSerializer(many=True))
+    def get_billing_periods(self, run: PipelineRun) -> list[dict]:
+        steps = sorted(run.steps.all(), key=lambda s: s.index)
+        return run_billing_periods(s.details for s in steps)
 
 
 _DATETIME = serializers.DateTimeField()
@@ -162,7 +188,11 @@ def run_output(run: dict) -> dict:
 
 def run_detail_output(run: dict) -> dict:
     """``RunDetailOutputSerializer``'s output from ``run_values_get_for_user``."""
-    return {**run_output(run), "steps": [_step_output(step) for step in run["steps"]]}
+    return {
+        **run_output(run),
+        "billing_periods": run_billing_periods(step["details"] for step in run["steps"]),
+        "steps": [_step_output(step) for step in run["steps"]],
+    }
 
 
 def _step_output(step: dict) -> dict:

@@ -3,6 +3,7 @@
 import logging
 import threading
 import traceback
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import connection
@@ -23,6 +24,7 @@ from pipelines.processors import StepContext, processor_for
 from tenants.selectors import run_inputs_for_tenant
 from warehouse.bigquery import WarehouseUnavailable, tenant_dataset_id
 from warehouse.identity import tenant_warehouse_factory
+from warehouse.sql_identifiers import RUN_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -94,49 +96,85 @@ def run_steps(run: PipelineRun) -> tuple[str, str]:
             dataset_id=tenant_dataset_id(run.tenant_id), service_account=inputs.service_account
         ),
     )
+    try:
+        with Heartbeat(run.pk):
+            return _steps_run(run, config, context, rows)
+    finally:
+        _staging_drop(config, context)
+
+
+def _steps_run(run: PipelineRun, config, context: StepContext, rows: dict) -> tuple[str, str]:
     failure: str = ""
     failed_step = ""
-    with Heartbeat(run.pk):
-        for index, step in enumerate(config.steps):
-            row = rows[index]
-            processor = processor_for(step)
-            if processor.runs_on_failure != bool(failure):
-                _step_skip(row)
-                continue
-            if not failure and _cancel_requested(run):
-                return RunStatus.CANCELLED, "Cancelled while running."
-            _step_start(row)
-            try:
-                result = _retrying()(processor.run, context.for_step(step, failed_step, failure))
-            except (Exception, RetryError) as exc:
-                # The operator log keeps the whole text; the tenant sees it without server
-                # paths or source lines.
-                full = _error_text(exc)
-                logger.warning("run %s step %s failed: %s", run.pk, step.step_id, full)
-                message = tenant_message(_error_text(exc, located=False))
-                if isinstance(exc, WarehouseUnavailable):
-                    message = (
-                        "The warehouse is unavailable; gave up after retrying for "
-                        f"{settings.WAREHOUSE_RETRY_SECONDS:g} s. {message}"
-                    )
-                _step_end(row, RunStatus.FAILED, error=message)
-                if not failure:
-                    failure, failed_step = f"Step {step.step_id} failed: {message}", step.step_id
-                continue
-            details = dict(result.details)
-            if "destination" in step.options:
-                # The run's row figure is the last of these: rows written to its final table.
-                details[ROWS_WRITTEN] = result.rows_processed
-            _step_end(
-                row,
-                RunStatus.COMPLETED,
-                rows=result.rows_processed,
-                bytes_=result.bytes_processed,
-                details=details,
-            )
+    for index, step in enumerate(config.steps):
+        row = rows[index]
+        processor = processor_for(step)
+        if processor.runs_on_failure != bool(failure):
+            _step_skip(row)
+            continue
+        if not failure and _cancel_requested(run):
+            return RunStatus.CANCELLED, "Cancelled while running."
+        _step_start(row)
+        try:
+            result = _retrying()(processor.run, context.for_step(step, failed_step, failure))
+        except (Exception, RetryError) as exc:
+            # The operator log keeps the whole text; the tenant sees it without server
+            # paths or source lines.
+            full = _error_text(exc)
+            logger.warning("run %s step %s failed: %s", run.pk, step.step_id, full)
+            message = tenant_message(_error_text(exc, located=False))
+            if isinstance(exc, WarehouseUnavailable):
+                message = (
+                    "The warehouse is unavailable; gave up after retrying for "
+                    f"{settings.WAREHOUSE_RETRY_SECONDS:g} s. {message}"
+                )
+            _step_end(row, RunStatus.FAILED, error=message)
+            if not failure:
+                failure, failed_step = f"Step {step.step_id} failed: {message}", step.step_id
+            continue
+        details = dict(result.details)
+        if _writes_final_table(step):
+            # The run's row figure is the last of these: rows written to its final table.
+            details[ROWS_WRITTEN] = result.rows_processed
+        _step_end(
+            row,
+            RunStatus.COMPLETED,
+            rows=result.rows_processed,
+            bytes_=result.bytes_processed,
+            details=details,
+        )
     if failure:
         return RunStatus.FAILED, failure
     return RunStatus.COMPLETED, ""
+
+
+def _staging_templates(value) -> list[str]:
+    """The table templates named with ``{run_tag}`` anywhere in a step's options."""
+    if isinstance(value, str):
+        return [value] if RUN_TAG in value else []
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _staging_templates(v)]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _staging_templates(v)]
+    return []
+
+
+def _writes_final_table(step) -> bool:
+    """A step writing a table other than the run's own staging: its rows are the run's figure."""
+    destination = step.options.get("destination")
+    return isinstance(destination, Mapping) and not _staging_templates(destination.get("table"))
+
+
+def _staging_drop(config, context: StepContext) -> None:
+    """Drop the run's staging tables (named with its ``{run_tag}``), whatever its outcome."""
+    templates = {t for step in config.steps for t in _staging_templates(step.options)}
+    for template in sorted(templates):
+        try:
+            context.warehouse.table_delete(context.dataset_id, context.table_in_dataset(template))
+        except Exception as exc:  # the run's outcome stands; a leftover is logged
+            logger.warning(
+                "run %s: staging table %s not dropped: %s", context.run_id, template, exc
+            )
 
 
 def _error_text(exc: BaseException, *, located: bool = True) -> str:

@@ -154,7 +154,15 @@ def _sql_steps_array(run_alias: str) -> str:
 
 @functools.cache
 def _run_detail_sql(*, of_tenant: bool) -> str:
-    run = _sql_run_object("r", f"'steps', {_sql_steps_array('r')}")
+    # billing_periods: RunDetailOutputSerializer's, until these SQL answers give way to it.
+    periods = (
+        "(SELECT coalesce(json_agg(p.value ORDER BY s.index, p.n), '[]') "
+        f"FROM {StepRun._meta.db_table} AS s CROSS JOIN LATERAL jsonb_array_elements(CASE "
+        "WHEN jsonb_typeof(s.details -> 'billing_periods') = 'array' THEN "
+        "s.details -> 'billing_periods' END) WITH ORDINALITY AS p(value, n) "
+        "WHERE s.run_id = r.id)"
+    )
+    run = _sql_run_object("r", f"'billing_periods', {periods}", f"'steps', {_sql_steps_array('r')}")
     where = "r.id = %s AND r.tenant_id = %s" if of_tenant else "r.id = %s"
     return f"SELECT {run}::text FROM {PipelineRun._meta.db_table} AS r WHERE {where}"
 

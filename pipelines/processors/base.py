@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -125,12 +126,18 @@ class StepContext:
         return self.warehouse.project
 
     @property
+    def run_tag(self) -> str:
+        """The run id as a table-name part: a run's staging tables are named with it."""
+        return "r" + re.sub(r"[^A-Za-z0-9]", "", self.run_id)[:32]
+
+    @property
     def identifiers(self) -> dict[str, str | None]:
         return {
             **self.variables,
             "tenant_id": self.tenant_id,
             "dataset": self.dataset_id,
             "project": self.project,
+            "run_tag": self.run_tag,
         }
 
     def render(self, template: str) -> str:
