@@ -29,6 +29,7 @@ from pipelines.processors.base import (
     require_str,
 )
 from warehouse.files import FileSourceError, file_fingerprint, file_source_check
+from warehouse.sql_identifiers import NAME_PATTERN
 from warehouse.tables import FOCUS_PERIODS, META_TABLES
 
 # Bounds of a table written before the ledger existed: its periods' days are not known.
@@ -49,6 +50,12 @@ class FocusReplacePeriods(Processor):
         if isinstance(source, Mapping):
             unknown = sorted(set(source) - {"table", "file_param", "origin_table"})
             errors.extend(f"source.{name}: unknown field" for name in unknown)
+            param = source.get("file_param")
+            if param is not None and not (isinstance(param, str) and NAME_PATTERN.match(param)):
+                errors.append("source.file_param: must be the name of a file parameter")
+            check_table_template(
+                source.get("origin_table"), "source.origin_table", errors, bare=False
+            )
         check_destination(step, errors, modes=("replace_periods",))
         return errors
 
@@ -59,6 +66,9 @@ class FocusReplacePeriods(Processor):
         table_id = context.table_in_dataset(options["destination"]["table"])
         destination = context.table(table_id)
         wh, dataset = context.warehouse, context.dataset_id
+        # Every identifier is rendered and checked, and the file read, before the warehouse is
+        # asked anything.
+        source_name, size, checksum = self._source(context)
 
         periods = wh.query(staged_periods_sql(staged)).rows
         if not periods:
@@ -102,7 +112,6 @@ class FocusReplacePeriods(Processor):
             periods_replace_sql(destination, staged, [c.name for c in columns], count), params
         )
 
-        source_name, size, checksum = self._source(context)
         now = dt.datetime.now(dt.UTC)
         for p in periods:
             wh.query(
@@ -142,7 +151,8 @@ class FocusReplacePeriods(Processor):
         """The file (name, size, SHA-256) or source table the staged rows came from."""
         source = self.step.options["source"]
         if table := get_path(source, "origin_table"):
-            return context.render(table), None, None
+            # A table the run may read (the guard's rule), kept by name only.
+            return context.table(table), None, None
         param = source.get("file_param")
         if not param or not context.params.get(param):
             return None, None, None

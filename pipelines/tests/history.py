@@ -6,6 +6,7 @@ Deterministic: the same month and restatement always give the same bytes.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import decimal
 import io
 import re
@@ -68,3 +69,48 @@ def cur_total(path: Path) -> decimal.Decimal:
             (decimal.Decimal(row[COST]) for row in csv.DictReader(handle) if row[COST]),
             decimal.Decimal(0),
         )
+
+
+def aws_cur_days(path: Path, first, last, *, spike_day=None, spike: int = 0) -> Path:
+    """A daily CUR from ``first`` to ``last`` (dates; may span months, each row in its own
+    month's billing period): the sample's usage lines of its first day, repeated every day,
+    each line costing 20 + 5 x its number dollars a day, ±8 % by a fixed pattern; ``spike``
+    dollars added to the dearest line on ``spike_day``."""
+    with AWS_SAMPLE.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or ())
+        template = [
+            row
+            for row in reader
+            if row["lineItem/LineItemType"] == "Usage"
+            and row["lineItem/UsageStartDate"].startswith("2023-11-01")
+        ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, header, lineterminator="\n")
+    writer.writeheader()
+    day = first
+    while day <= last:
+        month = day.replace(day=1)
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+        for n, line in enumerate(template):
+            cost = decimal.Decimal(20 + 5 * n) * (
+                1 + decimal.Decimal(((day.toordinal() * 7 + n * 13) % 17) - 8) / 100
+            )
+            if day == spike_day and n == len(template) - 1:
+                cost += spike
+            start, end = f"{day}T00:00:00Z", f"{day + dt.timedelta(days=1)}T00:00:00Z"
+            writer.writerow(
+                {
+                    **line,
+                    "identity/LineItemId": f"{line['identity/LineItemId']}-{day}",
+                    "identity/TimeInterval": f"{start}/{end}",
+                    "bill/BillingPeriodStartDate": f"{month}T00:00:00.000Z",
+                    "bill/BillingPeriodEndDate": f"{following}T00:00:00.000Z",
+                    "lineItem/UsageStartDate": start,
+                    "lineItem/UsageEndDate": end,
+                    "lineItem/UnblendedCost": str(cost.quantize(decimal.Decimal("0.0001"))),
+                }
+            )
+        day += dt.timedelta(days=1)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path

@@ -214,3 +214,65 @@ def test_two_runs_at_once_on_two_months_keep_each_month_whole(
     assert mixed == 0
     assert staging_tables(warehouse, dataset) == []
     assert runs[0].status == RunStatus.COMPLETED
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_backfill_runs_a_folder_of_months_in_one_run(celery_worker, onboard, warehouse, imports):
+    """A folder of monthly files is one run (one quota unit): each file's month is loaded,
+    checked and replaced in turn; the run lists every period it replaced."""
+    onboarded = onboard("backfill_co", plan="PROFESSIONAL")
+    dataset = onboarded.dataset_id
+    folder = imports / "backfill_co" / "history"
+    folder.mkdir(parents=True)
+    files = [aws_cur_month(folder / f"cur-{n:02d}.csv", n) for n in range(3)]
+    client = key_client(onboarded.api_key)
+
+    answer = run_through(client, "backfill_co", "history/")
+
+    assert answer["status"] == "COMPLETED", answer["error_message"]
+    assert answer["parameters"]["source_file"] == [f"history/{f.name}" for f in files]
+    months = [
+        dt.datetime(2023, 11, 1, tzinfo=dt.UTC),
+        DECEMBER,
+        dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    ]
+    assert [p["billing_period_start"] for p in answer["billing_periods"]] == [
+        m.isoformat() for m in months
+    ]
+    assert answer["rows_processed"] == 3 * 1281
+    assert per_period(warehouse, dataset) == {
+        m: (1281, cur_total(f).quantize(CENT)) for m, f in zip(months, files, strict=True)
+    }
+    checks = {c["name"] for s in answer["steps"] for c in s["checks"]}
+    assert {f"history/{f.name}: cost_total" for f in files} <= checks
+    usage = client.get("/api/v1/tenants/backfill_co/usage").json()
+    assert usage["daily"]["used"] == 1
+    assert staging_tables(warehouse, dataset) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("source_file", "problem"),
+    [
+        ([], "expected 1 to 120 files"),
+        (["cur-a.csv", "missing.csv"], "no file 'missing.csv'"),
+        ("nowhere/", "no folder 'nowhere/'"),
+        ("empty/", "holds 0 loadable files"),
+        ("gs://bucket/exports/", "gs:// prefixes are not listed"),
+        (["cur-a.csv", 3], "file source must be a non-empty string"),
+    ],
+)
+def test_a_bad_backfill_is_refused_naming_the_problem(onboard, imports, source_file, problem):
+    """A list or folder that cannot run is a 400 naming it: no run, no quota used."""
+    onboarded = onboard("refused_co")
+    (imports / "refused_co" / "empty").mkdir(parents=True)
+    aws_cur_month(imports / "refused_co" / "cur-a.csv")
+    client = key_client(onboarded.api_key)
+
+    answer = client.post(
+        AWS_FOCUS.format(tenant="refused_co"), {"source_file": source_file}, format="json"
+    )
+
+    assert answer.status_code == 400, answer.content
+    assert problem in answer.json()["detail"]
+    assert not PipelineRun.objects.filter(tenant_id="refused_co").exists()
