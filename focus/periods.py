@@ -105,12 +105,15 @@ def ledger_widen_sql(ledger: str, count: int) -> str:
 
 
 def ledger_record_sql(ledger: str) -> str:
-    """After a replacement: one period's writer (run, source file) and its new rows and days."""
+    """After a replacement: one period's writer (run, source file) and rows. Its days are only
+    ever widened: a run replacing the same period at the same moment may have written rows
+    on other days, and the bound must cover whichever rows won."""
     return sql_render(
         "MERGE `{ledger}` AS l\n"
         "USING (SELECT @table_name AS table_name, @period AS period) AS p\n"
         "ON l.table_name = p.table_name AND l.billing_period_start = p.period\n"
-        "WHEN MATCHED THEN UPDATE SET day_from = @day_from, day_to = @day_to, "
+        "WHEN MATCHED THEN UPDATE SET day_from = LEAST(l.day_from, @day_from), "
+        "day_to = GREATEST(l.day_to, @day_to), "
         "row_count = @row_count, pipeline_logging_id = @run_id, source_name = @source_name, "
         "source_bytes = CAST(@source_bytes AS INT64), source_sha256 = @source_sha256, "
         "written_at = @written_at\n"

@@ -13,6 +13,7 @@ from core.serializers import QuerySerializer
 from pipelines.configs import PipelineConfigNotFound
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import PipelineRun, RunStatus, StepRun
+from pipelines.progress import run_billing_periods
 from pipelines.selectors import (
     RUN_COLUMNS,
     run_answers_in_sql,
@@ -119,16 +120,11 @@ class BillingPeriodOutputSerializer(serializers.Serializer):
     billing_period_start = serializers.DateTimeField()
     rows_before = serializers.IntegerField()
     rows_after = serializers.IntegerField()
-
-
-def run_billing_periods(details) -> list[dict]:
-    """The billing periods a run's steps replaced, in step order, from each step's details."""
-    return [
-        period
-        for found in details
-        if isinstance(found, dict)
-        for period in found.get("billing_periods") or ()
-    ]
+    source_name = serializers.CharField(
+        allow_null=True, help_text="The file (or source table) the period's rows came from."
+    )
+    source_bytes = serializers.IntegerField(allow_null=True)
+    source_sha256 = serializers.CharField(allow_null=True)
 
 
 class RunDetailOutputSerializer(RunOutputSerializer):

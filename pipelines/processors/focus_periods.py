@@ -141,6 +141,9 @@ class FocusReplacePeriods(Processor):
                         "billing_period_start": p["period"].isoformat(),
                         "rows_before": before.get(p["period"], 0),
                         "rows_after": p["row_count"],
+                        "source_name": source_name,
+                        "source_bytes": size,
+                        "source_sha256": checksum,
                     }
                     for p in periods
                 ],

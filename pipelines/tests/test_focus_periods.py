@@ -3,9 +3,12 @@ per run (real emulator, real Celery worker)."""
 
 import datetime as dt
 import decimal
+import hashlib
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 
 from pipelines.models import PipelineRun, RunStatus
 from pipelines.tests.history import aws_cur_month, cur_total
@@ -89,6 +92,9 @@ def test_months_are_replaced_on_their_own_and_history_is_kept(
             "billing_period_start": NOVEMBER.isoformat(),
             "rows_before": 0,
             "rows_after": 1281,
+            "source_name": november.name,
+            "source_bytes": november.stat().st_size,
+            "source_sha256": hashlib.sha256(november.read_bytes()).hexdigest(),
         }
     ]
     second = run_through(client, "history_co", december.name)
@@ -107,6 +113,9 @@ def test_months_are_replaced_on_their_own_and_history_is_kept(
             "billing_period_start": NOVEMBER.isoformat(),
             "rows_before": 1281,
             "rows_after": 1281,
+            "source_name": restated.name,
+            "source_bytes": restated.stat().st_size,
+            "source_sha256": hashlib.sha256(restated.read_bytes()).hexdigest(),
         }
     ]
     totals = per_period(warehouse, dataset)
@@ -146,6 +155,13 @@ def test_months_are_replaced_on_their_own_and_history_is_kept(
         },
     ]
     assert staging_tables(warehouse, dataset) == []
+
+    # The admin's run page lists them too.
+    admin = get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
+    page = Client()
+    page.force_login(admin)
+    html = page.get(f"/admin/pipelines/pipelinerun/{third['run_id']}/change/").content.decode()
+    assert 'id="run-periods"' in html and restated.name in html and "2023-11-01" in html
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
