@@ -204,6 +204,34 @@ def cast_numeric_sql(bq_sql: str) -> str:
     return sqlglot.parse_one(bq_sql, read="bigquery").transform(rewrite).sql(dialect="bigquery")
 
 
+def bench_tenant(tenant_id: str):
+    """A tenant onboarded on the SCALE plan, as a customer would be."""
+    from tenants.services.audit import Actor
+    from tenants.services.onboarding import tenant_onboard
+
+    return tenant_onboard(
+        tenant_id=tenant_id,
+        company_name="Benchmark Ltd",
+        admin_email=f"admin+{tenant_id}@example.com",
+        plan_code="SCALE",
+        actor=Actor.system("benchmark"),
+    )
+
+
+def aws_run_start(tenant_id: str, source_file: str):
+    """An aws/cost/focus run admitted for ``source_file``, not sent to a worker."""
+    from pipelines.services.runs import pipeline_run_start
+
+    return pipeline_run_start(
+        tenant_id=tenant_id,
+        provider="aws",
+        domain="cost",
+        pipeline="focus",
+        parameters={"source_file": source_file},
+        enqueue=False,
+    )
+
+
 def pipeline_bench(
     tenant_id: str, source: Path, rows: int, emulator_pid: int
 ) -> tuple[list[Timing], int, Decimal, Decimal, float]:
@@ -211,27 +239,12 @@ def pipeline_bench(
     the sampled peak of emulator + Django RSS."""
     from focus.model import focus_sql, focus_table_columns
     from pipelines.models import RunStatus
-    from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
-    from tenants.services.audit import Actor
-    from tenants.services.onboarding import tenant_onboard
+    from pipelines.services.runs import pipeline_run_execute
     from warehouse.bigquery import get_warehouse
     from warehouse.tables import DQ_RESULTS
 
-    onboarded = tenant_onboard(
-        tenant_id=tenant_id,
-        company_name="Benchmark Ltd",
-        admin_email=f"admin+{tenant_id}@example.com",
-        plan_code="SCALE",
-        actor=Actor.system("benchmark"),
-    )
-    run = pipeline_run_start(
-        tenant_id=tenant_id,
-        provider="aws",
-        domain="cost",
-        pipeline="focus",
-        parameters={"source_file": source.name},
-        enqueue=False,
-    )
+    onboarded = bench_tenant(tenant_id)
+    run = aws_run_start(tenant_id, source.name)
     with RssSampler(emulator_pid, "self") as sampler:
         started = time.perf_counter()
         run = pipeline_run_execute(run_id=run.pk)
@@ -657,9 +670,7 @@ def history_bench(*, rows: int, months: int, port: int, workdir: Path) -> list[s
     import warehouse.bigquery
     from devtools.emulator import emulator_start, emulator_wait
     from pipelines.models import RunStatus
-    from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
-    from tenants.services.audit import Actor
-    from tenants.services.onboarding import tenant_onboard
+    from pipelines.services.runs import pipeline_run_execute
 
     tenant_id = f"bench_{uuid.uuid4().hex[:8]}"
     folder = workdir / "imports" / tenant_id
@@ -678,25 +689,12 @@ def history_bench(*, rows: int, months: int, port: int, workdir: Path) -> list[s
     timings: list[Timing] = []
     try:
         emulator_wait(f"http://127.0.0.1:{port}", process=process)
-        onboarded = tenant_onboard(
-            tenant_id=tenant_id,
-            company_name="Benchmark Ltd",
-            admin_email=f"admin+{tenant_id}@example.com",
-            plan_code="SCALE",
-            actor=Actor.system("benchmark"),
-        )
+        onboarded = bench_tenant(tenant_id)
         for label, path in [
             *((f"load month {n + 1:2d}", p) for n, (p, _) in enumerate(files)),
             (f"restate month {restated_month}", restated),
         ]:
-            run = pipeline_run_start(
-                tenant_id=tenant_id,
-                provider="aws",
-                domain="cost",
-                pipeline="focus",
-                parameters={"source_file": path.name},
-                enqueue=False,
-            )
+            run = aws_run_start(tenant_id, path.name)
             started = time.perf_counter()
             run = pipeline_run_execute(run_id=run.pk)
             seconds = time.perf_counter() - started

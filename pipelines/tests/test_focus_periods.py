@@ -64,6 +64,19 @@ def period_rows(warehouse, dataset: str, period: dt.datetime) -> list[str]:
     return sorted(repr(sorted(r.items())) for r in rows if r["BillingPeriodStart"] == period)
 
 
+def replaced(period: dt.datetime, before: int, after: int, source) -> dict:
+    """A billing period as the run answer lists it."""
+    return {
+        "table": "aws_cost_focus",
+        "billing_period_start": period.isoformat(),
+        "rows_before": before,
+        "rows_after": after,
+        "source_name": source.name,
+        "source_bytes": source.stat().st_size,
+        "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+    }
+
+
 def staging_tables(warehouse, dataset: str) -> list[str]:
     return [t for t in warehouse.tables_list(dataset) if "__" in t]
 
@@ -86,17 +99,7 @@ def test_months_are_replaced_on_their_own_and_history_is_kept(
     first = run_through(client, "history_co", november.name)
     assert first["status"] == "COMPLETED", first["error_message"]
     assert first["rows_processed"] == 1281
-    assert first["billing_periods"] == [
-        {
-            "table": "aws_cost_focus",
-            "billing_period_start": NOVEMBER.isoformat(),
-            "rows_before": 0,
-            "rows_after": 1281,
-            "source_name": november.name,
-            "source_bytes": november.stat().st_size,
-            "source_sha256": hashlib.sha256(november.read_bytes()).hexdigest(),
-        }
-    ]
+    assert first["billing_periods"] == [replaced(NOVEMBER, 0, 1281, november)]
     second = run_through(client, "history_co", december.name)
     assert second["status"] == "COMPLETED", second["error_message"]
     assert per_period(warehouse, dataset) == {
@@ -107,17 +110,7 @@ def test_months_are_replaced_on_their_own_and_history_is_kept(
 
     third = run_through(client, "history_co", restated.name)
     assert third["status"] == "COMPLETED", third["error_message"]
-    assert third["billing_periods"] == [
-        {
-            "table": "aws_cost_focus",
-            "billing_period_start": NOVEMBER.isoformat(),
-            "rows_before": 1281,
-            "rows_after": 1281,
-            "source_name": restated.name,
-            "source_bytes": restated.stat().st_size,
-            "source_sha256": hashlib.sha256(restated.read_bytes()).hexdigest(),
-        }
-    ]
+    assert third["billing_periods"] == [replaced(NOVEMBER, 1281, 1281, restated)]
     totals = per_period(warehouse, dataset)
     assert totals[NOVEMBER] == (1281, cur_total(restated).quantize(CENT))
     assert totals[NOVEMBER][1] - cur_total(november).quantize(CENT) == decimal.Decimal("12.34")
