@@ -3,6 +3,11 @@
 Usage, from the project root:
 
     .venv/bin/python benchmarks/focus_normalize.py [--rows 1000000] [--runs 3] [--skip-converter]
+    .venv/bin/python benchmarks/focus_normalize.py --history [--history-rows 100000]
+
+``--history`` runs only the history case (``history_bench``): twelve monthly CURs loaded in
+turn, each run replacing its billing period, then month 6 restated; it prints each load's
+time and the restatement's, which must stay within 1.5x a monthly load.
 
 ``--runs N`` repeats everything below N times on the same file (a fresh emulator and tenant
 each time) and then prints the best and worst of every figure and ratio.
@@ -45,6 +50,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import io
 import json
 import logging
 import os
@@ -82,14 +88,24 @@ class Timing:
         return self.rows / self.seconds if self.seconds else float("inf")
 
 
-def cur_scale(target: Path, rows: int) -> Decimal:
-    """Write ``rows`` rows of the sample, repeated, to a gzip CSV; return their cost total."""
+def cur_scale(
+    target: Path, rows: int, *, months: int = 0, restated: Decimal | None = None
+) -> Decimal:
+    """Write ``rows`` rows of the sample, repeated, to a gzip CSV; return their cost total.
+
+    ``months``: every date moved that many months on (a later billing period); ``restated``:
+    the first line's cost raised by that amount (a restatement changes one line)."""
+    from pipelines.tests.history import month_shift
+
     with SAMPLE.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        sample = list(reader)
+        text = handle.read()
+    reader = csv.reader(io.StringIO(month_shift(text, months) if months else text))
+    header = next(reader)
+    sample = list(reader)
     id_index = header.index("identity/LineItemId")
     cost_index = header.index("lineItem/UnblendedCost")
+    if restated is not None:
+        sample[0][cost_index] = str(Decimal(sample[0][cost_index] or 0) + restated)
     costs = [Decimal(r[cost_index]) if r[cost_index] else Decimal(0) for r in sample]
     copies, rest = divmod(rows, len(sample))
     total = sum(costs, Decimal(0)) * copies + sum(costs[:rest], Decimal(0))
@@ -188,6 +204,34 @@ def cast_numeric_sql(bq_sql: str) -> str:
     return sqlglot.parse_one(bq_sql, read="bigquery").transform(rewrite).sql(dialect="bigquery")
 
 
+def bench_tenant(tenant_id: str):
+    """A tenant onboarded on the SCALE plan, as a customer would be."""
+    from tenants.services.audit import Actor
+    from tenants.services.onboarding import tenant_onboard
+
+    return tenant_onboard(
+        tenant_id=tenant_id,
+        company_name="Benchmark Ltd",
+        admin_email=f"admin+{tenant_id}@example.com",
+        plan_code="SCALE",
+        actor=Actor.system("benchmark"),
+    )
+
+
+def aws_run_start(tenant_id: str, source_file: str):
+    """An aws/cost/focus run admitted for ``source_file``, not sent to a worker."""
+    from pipelines.services.runs import pipeline_run_start
+
+    return pipeline_run_start(
+        tenant_id=tenant_id,
+        provider="aws",
+        domain="cost",
+        pipeline="focus",
+        parameters={"source_file": source_file},
+        enqueue=False,
+    )
+
+
 def pipeline_bench(
     tenant_id: str, source: Path, rows: int, emulator_pid: int
 ) -> tuple[list[Timing], int, Decimal, Decimal, float]:
@@ -196,27 +240,12 @@ def pipeline_bench(
     from focus.model import focus_table_columns
     from focus.normalize import focus_sql
     from pipelines.models import RunStatus
-    from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
-    from tenants.services.audit import Actor
-    from tenants.services.onboarding import tenant_onboard
+    from pipelines.services.runs import pipeline_run_execute
     from warehouse.bigquery import get_warehouse
     from warehouse.tables import DQ_RESULTS
 
-    onboarded = tenant_onboard(
-        tenant_id=tenant_id,
-        company_name="Benchmark Ltd",
-        admin_email=f"admin+{tenant_id}@example.com",
-        plan_code="SCALE",
-        actor=Actor.system("benchmark"),
-    )
-    run = pipeline_run_start(
-        tenant_id=tenant_id,
-        provider="aws",
-        domain="cost",
-        pipeline="focus",
-        parameters={"source_file": source.name},
-        enqueue=False,
-    )
+    onboarded = bench_tenant(tenant_id)
+    run = aws_run_start(tenant_id, source.name)
     with RssSampler(emulator_pid, "self") as sampler:
         started = time.perf_counter()
         run = pipeline_run_execute(run_id=run.pk)
@@ -249,6 +278,11 @@ def pipeline_bench(
     totals_sql = "SELECT COUNT(*) AS n, SUM(BilledCost) AS total FROM {}"
     focus = warehouse.query(totals_sql.format(warehouse.quoted(dataset, "aws_cost_focus"))).rows[0]
 
+    # The run's raw table was its own staging, dropped when it ended: loaded again here.
+    from warehouse.files import csv_header_columns
+
+    header = csv_header_columns(str(source))
+    warehouse.load_file(source, dataset, "aws_cur_raw", columns=header, write_mode="overwrite")
     columns = [c.name for c in warehouse.table_columns(dataset, "aws_cur_raw")]
     cast_sql = cast_numeric_sql(
         focus_sql(
@@ -276,6 +310,7 @@ def pipeline_bench(
         step("load_cur", "  step file.load"),
         step("normalize_focus", "  step focus.normalize"),
         step("check_focus", "  step dq.check"),
+        step("replace_periods", "  step focus.replace_periods"),
         step("detect_anomalies", "  step focus.anomalies"),
         Timing("  emulator: CAST AS NUMERIC (diagnostic)", rows, cast_seconds),
     ]
@@ -628,6 +663,85 @@ def runs_summary(results: list[RunResult]) -> None:
     )
 
 
+def history_bench(*, rows: int, months: int, port: int, workdir: Path) -> list[str]:
+    """The history case: ``months`` monthly CUR files of ``rows`` rows each loaded in turn
+    (one aws/cost/focus run each, every run replacing its month), then month 6 restated (one
+    line changed). Prints each run's time and its focus.replace_periods step; returns the
+    failures (a month lost or wrong to the cent, or the restatement dearer than 1.5x a load)."""
+    import warehouse.bigquery
+    from devtools.emulator import emulator_start, emulator_wait
+    from pipelines.models import RunStatus
+    from pipelines.services.runs import pipeline_run_execute
+
+    tenant_id = f"bench_{uuid.uuid4().hex[:8]}"
+    folder = workdir / "imports" / tenant_id
+    folder.mkdir(parents=True)
+    files = []
+    for month in range(months):
+        path = folder / f"cur-{month + 1:02d}.csv.gz"
+        files.append((path, cur_scale(path, rows, months=month)))
+    restated_month = min(6, months)
+    restated = folder / f"cur-{restated_month:02d}-restated.csv.gz"
+    restated_total = cur_scale(restated, rows, months=restated_month - 1, restated=Decimal("12.34"))
+    warehouse.bigquery._instances.clear()
+    process = emulator_start(
+        project=PROJECT, rest_port=port, log_path=workdir / f"emulator-{tenant_id}.log"
+    )
+    timings: list[Timing] = []
+    try:
+        emulator_wait(f"http://127.0.0.1:{port}", process=process)
+        onboarded = bench_tenant(tenant_id)
+        for label, path in [
+            *((f"load month {n + 1:2d}", p) for n, (p, _) in enumerate(files)),
+            (f"restate month {restated_month}", restated),
+        ]:
+            run = aws_run_start(tenant_id, path.name)
+            started = time.perf_counter()
+            run = pipeline_run_execute(run_id=run.pk)
+            seconds = time.perf_counter() - started
+            if run.status != RunStatus.COMPLETED:
+                sys.exit(f"{label}: run {run.status}: {run.error_message}")
+            step = run.steps.get(step_id="replace_periods")
+            replace = (step.ended_at - step.started_at).total_seconds()
+            timings.append(Timing(label, rows, seconds))
+            timings.append(Timing("  of it focus.replace_periods", rows, replace))
+            print(f"{label}: {seconds:.2f} s (replace {replace:.2f} s)", flush=True)
+        wh = warehouse.bigquery.get_warehouse()
+        found = wh.query(
+            "SELECT FORMAT_TIMESTAMP('%Y-%m', BillingPeriodStart) AS month, COUNT(*) AS n, "
+            "SUM(BilledCost) AS total FROM "
+            f"{wh.quoted(onboarded.dataset_id, 'aws_cost_focus')} GROUP BY month ORDER BY month"
+        ).rows
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+    print()
+    table_print(timings)
+    failures = []
+    expected = [total for _, total in files]
+    expected[restated_month - 1] = restated_total
+    if [r["n"] for r in found] != [rows] * months:
+        failures.append(f"months held: {[(r['month'], r['n']) for r in found]}")
+    if [Decimal(r["total"]).quantize(CENT) for r in found] != [t.quantize(CENT) for t in expected]:
+        failures.append("a month's total differs from its file's")
+    loads = [t.seconds for t in timings[0 : 2 * months : 2]]
+    restatement = timings[-2].seconds
+    mean = sum(loads) / len(loads)
+    ratio = restatement / mean
+    print(
+        f"\n{months} months held, {rows:,} rows each, totals to the cent: "
+        f"{'yes' if not failures else 'NO'}"
+    )
+    print(
+        f"loads: first {loads[0]:.2f} s, last {loads[-1]:.2f} s, mean {mean:.2f} s; "
+        f"restatement {restatement:.2f} s = {ratio:.2f}x the mean load (target <= 1.5x)"
+    )
+    if ratio > 1.5:
+        failures.append(f"the restatement took {ratio:.2f}x a monthly load")
+    return failures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -639,6 +753,14 @@ def main() -> None:
         default=Path(tempfile.gettempdir()) / "convergence-focus-converter-1.0.0",
     )
     parser.add_argument("--duckdb-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="only the history case: --history-months monthly files of --history-rows rows "
+        "loaded in turn, then month 6 restated",
+    )
+    parser.add_argument("--history-rows", type=int, default=100_000)
+    parser.add_argument("--history-months", type=int, default=12)
     args = parser.parse_args()
     if args.rows < 1 or args.runs < 1:
         parser.error("--rows and --runs must be positive")
@@ -649,6 +771,21 @@ def main() -> None:
     from devtools.emulator import free_port
 
     workdir = Path(tempfile.mkdtemp(prefix="focus-bench-"))
+    if args.history:
+        try:
+            port = free_port()
+            os.environ["BQEMU_UPLOAD_STAGING_DIR"] = str(workdir / "uploads")
+            django_setup(workdir, workdir / "imports", f"http://127.0.0.1:{port}")
+            print(f"history case (load average {load_average()})", flush=True)
+            failures = history_bench(
+                rows=args.history_rows, months=args.history_months, port=port, workdir=workdir
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(f"load average at the end: {load_average()}")
+        if failures:
+            sys.exit("FAILED: " + "; ".join(failures))
+        return
     results: list[RunResult] = []
     try:
         converter = None if args.skip_converter else converter_venv(args.converter_venv)

@@ -433,6 +433,113 @@ def in_lists_compared_in_place() -> None:
     engine.DuckDBEngine._apply_session_pragmas = apply_session_pragmas
 
 
+def replace_merge_parts(sql: str):
+    """``(target, alias, condition, columns, values, source)`` of a DuckDB ``MERGE`` of the form
+    ``MERGE INTO target AS t USING (query) AS s ON FALSE WHEN NOT MATCHED BY SOURCE AND
+    condition THEN DELETE WHEN NOT MATCHED THEN INSERT (columns) VALUES (values)``, the
+    shape that replaces a set of rows (``focus/periods.py``); None for any other statement."""
+    from sqlglot import exp, parse_one
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = parse_one(sql, read="duckdb")
+    except SqlglotError:
+        return None
+    whens = tree.args.get("whens") if isinstance(tree, exp.Merge) else None
+    if whens is None or not isinstance(tree.args.get("on"), exp.Boolean) or tree.args["on"].this:
+        return None
+    clauses = list(whens.expressions)
+    if len(clauses) != 2:
+        return None
+    delete, insert = clauses
+    if not (
+        delete.args.get("matched") is False
+        and delete.args.get("source") is True
+        and isinstance(delete.args.get("then"), exp.Var)
+        and delete.args["then"].name.upper() == "DELETE"
+        and delete.args.get("condition") is not None
+        and insert.args.get("matched") is False
+        and not insert.args.get("source")
+        and insert.args.get("condition") is None
+        and isinstance(insert.args.get("then"), exp.Insert)
+    ):
+        return None
+    target, source = tree.this, tree.args["using"]
+    if not isinstance(target, exp.Table) or not isinstance(source, exp.Subquery):
+        return None
+    then = insert.args["then"]
+    columns, values = then.this, then.expression
+    if not isinstance(columns, exp.Tuple) or not isinstance(values, exp.Tuple):
+        return None
+    return target, target.alias, delete.args["condition"], columns, values, source
+
+
+@fix
+def replace_merges_run_as_delete_and_insert() -> None:
+    """A ``MERGE … ON FALSE`` that deletes some target rows (``WHEN NOT MATCHED BY SOURCE AND
+    …``) and inserts every source row is how a run replaces its billing periods in one
+    atomic statement (``focus/periods.py``). DuckDB plans that ``MERGE`` as a full outer join
+    on ``FALSE``, a nested loop over target x source rows: a month of 100,000 rows into a
+    12-month table ran for minutes. The same statement runs here as what it means, a
+    ``DELETE`` of the matching target rows and an ``INSERT … SELECT`` of the source, in one
+    DuckDB transaction (so still all or nothing); any other ``MERGE`` runs as it is.
+    """
+    import pyarrow as pa
+    from bqemulator.storage import engine
+    from sqlglot import exp
+
+    original = engine.DuckDBEngine.fetch_arrow
+
+    def fetch_arrow(self, sql, parameters=None):
+        parts = replace_merge_parts(sql) if first_keyword(sql) == "MERGE" else None
+        if parts is None:
+            return original(self, sql, parameters)
+        target, alias, condition, columns, values, source = parts
+        table = target.copy()
+        table.set("alias", None)
+        where = condition.copy()
+        for column in where.find_all(exp.Column):
+            if alias and column.table == alias:
+                column.set("table", None)
+        delete = f"DELETE FROM {table.sql('duckdb')} WHERE {where.sql('duckdb')}"
+        select = ", ".join(v.sql("duckdb") for v in values.expressions)
+        names = ", ".join(c.sql("duckdb") for c in columns.expressions)
+        source_alias = source.alias or "s"
+        inner = source.this.sql("duckdb")
+        insert = (
+            f"INSERT INTO {table.sql('duckdb')} ({names}) "
+            f"SELECT {select} FROM ({inner}) AS {source_alias}"
+        )
+        # Without row order, as every write here (writes_keep_no_row_order).
+        self.execute("SET preserve_insertion_order = false")
+        try:
+            self.execute("BEGIN TRANSACTION")
+            try:
+                deleted = self.execute(delete, _used(delete, parameters)).fetchall()[0][0]
+                inserted = self.execute(insert, _used(insert, parameters)).fetchall()[0][0]
+                self.execute("COMMIT")
+            except BaseException:
+                self.execute("ROLLBACK")
+                raise
+        finally:
+            self.execute("RESET preserve_insertion_order")
+        return pa.table({"Count": pa.array([deleted + inserted], pa.int64())})
+
+    engine.DuckDBEngine.fetch_arrow = fetch_arrow
+
+
+def _used(sql: str, parameters):
+    """The parameters a statement takes: none if it has no placeholder; of a mapping, the
+    names it uses (``$name``); a list as it is (the ``DELETE`` keeps the ``MERGE``'s
+    condition, so every ``$n`` with it)."""
+    names = set(re.findall(r"\$([A-Za-z0-9_]+)", sql))
+    if not names and "?" not in sql:
+        return None
+    if isinstance(parameters, dict):
+        return {k: v for k, v in parameters.items() if k in names}
+    return parameters
+
+
 def main() -> None:
     for apply in FIXES:
         apply()

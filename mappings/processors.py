@@ -23,7 +23,6 @@ from warehouse.sql_identifiers import name_check
 
 class FocusMap(Processor):
     ps_type: ClassVar[str] = "focus.map"
-    writes_focus: ClassVar[bool] = True
     fields: ClassVar[frozenset[str]] = frozenset({"mapping", "source", "destination"})
 
     @classmethod

@@ -12,6 +12,7 @@ from core.serializers import FieldsBuiltOnce, QuerySerializer, StrictDateTimeFie
 from pipelines.configs import PipelineConfigNotFound
 from pipelines.errors import QuotaExceeded, RunRefused
 from pipelines.models import PipelineRun, RunStatus, StepRun
+from pipelines.progress import run_billing_periods
 from pipelines.selectors import run_get_for_user, runs_list
 from pipelines.services.runs import pipeline_run_cancel, pipeline_run_start
 from tenants.authentication import KeyPrincipal, request_actor
@@ -102,11 +103,32 @@ class RunOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         ]
 
 
+class BillingPeriodOutputSerializer(serializers.Serializer):
+    """A billing period a run replaced in a FOCUS table, with the table's rows of it before and
+    after (docs/focus.md, "Billing periods")."""
+
+    table = serializers.CharField()
+    billing_period_start = serializers.DateTimeField()
+    rows_before = serializers.IntegerField()
+    rows_after = serializers.IntegerField()
+    source_name = serializers.CharField(
+        allow_null=True, help_text="The file (or source table) the period's rows came from."
+    )
+    source_bytes = serializers.IntegerField(allow_null=True)
+    source_sha256 = serializers.CharField(allow_null=True)
+
+
 class RunDetailOutputSerializer(RunOutputSerializer):
     steps = StepOutputSerializer(many=True)
+    billing_periods = serializers.SerializerMethodField()
 
     class Meta(RunOutputSerializer.Meta):
-        fields = [*RunOutputSerializer.Meta.fields, "steps"]
+        fields = [*RunOutputSerializer.Meta.fields, "billing_periods", "steps"]
+
+    @extend_schema_field(BillingPeriodOutputSerializer(many=True))
+    def get_billing_periods(self, run: PipelineRun) -> list[dict]:
+        steps = sorted(run.steps.all(), key=lambda s: s.index)
+        return run_billing_periods(s.details for s in steps)
 
 
 class PipelineRunStartApi(APIView):

@@ -20,7 +20,13 @@ from django.conf import settings
 from core.yaml_loader import yaml_load
 from pipelines.processors import PROCESSORS
 from pipelines.processors.base import RUNS_ON
-from warehouse.files import FileSourceError, bucket_check, file_source_check, tenant_files_root
+from warehouse.files import (
+    LOCAL_SUFFIXES,
+    FileSourceError,
+    bucket_check,
+    file_source_check,
+    tenant_files_root,
+)
 from warehouse.sql_identifiers import (
     BUILTIN_IDENTIFIERS,
     NAME_PATTERN,
@@ -45,6 +51,9 @@ PARAMETER_TYPES = frozenset({"date", "string", "int", "number", "bool", "file"})
 BUILTIN_PARAMETERS = {"date"}
 DATE_TEXT = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
 MAX_STRING_PARAMETER = 1024
+# A file parameter may name several files (a list, or a local folder ending in "/") for a
+# backfill: each file runs the pipeline's file steps in turn, in one run.
+MAX_FILES_PER_RUN = 120
 
 
 class PipelineConfigError(Exception):
@@ -210,6 +219,43 @@ def _parameter_value(
         if not isinstance(value, bool):
             raise ValueError("expected true or false")
         return value
+    if isinstance(value, list):
+        if not 1 <= len(value) <= MAX_FILES_PER_RUN:
+            raise ValueError(f"expected 1 to {MAX_FILES_PER_RUN} files")
+        files = [_file_value(item, tenant_id=tenant_id, buckets=buckets) for item in value]
+        return files[0] if len(files) == 1 else files
+    if isinstance(value, str) and value.endswith("/"):
+        return _folder_files(value, tenant_id=tenant_id)
+    return _file_value(value, tenant_id=tenant_id, buckets=buckets)
+
+
+def _folder_files(value: str, *, tenant_id: str | None) -> str | list[str]:
+    """The loadable files of a folder in the tenant's imports folder, by name."""
+    if value.startswith("gs://"):
+        raise ValueError(
+            "gs:// prefixes are not listed: name the files of a backfill as a list instead"
+        )
+    root = tenant_files_root(tenant_id)
+    folder = (root / value).resolve()
+    if not folder.is_relative_to(root) or not folder.is_dir():
+        raise ValueError(f"no folder {value!r} in the tenant's imports folder")
+    names = sorted(
+        p.relative_to(root).as_posix()
+        for p in folder.iterdir()
+        if p.is_file() and p.name.endswith(LOCAL_SUFFIXES)
+    )
+    if not 1 <= len(names) <= MAX_FILES_PER_RUN:
+        raise ValueError(
+            f"folder {value!r} holds {len(names)} loadable files; 1 to {MAX_FILES_PER_RUN} run"
+        )
+    files = [_file_value(name, tenant_id=tenant_id) for name in names]  # links checked too
+    return files[0] if len(files) == 1 else files
+
+
+def _file_value(
+    value: Any, *, tenant_id: str | None = None, buckets: frozenset[str] | None = None
+) -> str:
+    """One file: a gs:// URI in a registered bucket, or a file in the tenant's folder."""
     try:
         resolved = file_source_check(value, tenant_id=tenant_id)
         if resolved.startswith("gs://") and buckets is not None:
@@ -429,11 +475,12 @@ def _check_parameters_used(step: Mapping, where: str, parameters: Mapping, issue
     if isinstance(query, str):
         for name in sorted(query_parameters(query) - set(parameters) - BUILTIN_PARAMETERS):
             issue(f"{where}.source.query", f"@{name} is not a declared parameter")
-    uri_param = source.get("uri_param")
-    if isinstance(uri_param, str):
-        spec = parameters.get(uri_param)
-        if spec is None or spec.type != "file":
-            issue(f"{where}.source.uri_param", f"{uri_param!r} is not a parameter of type file")
+    for field in ("uri_param", "file_param"):
+        name = source.get(field)
+        if isinstance(name, str):
+            spec = parameters.get(name)
+            if spec is None or spec.type != "file":
+                issue(f"{where}.source.{field}", f"{name!r} is not a parameter of type file")
 
 
 # -- the registry -----------------------------------------------------------------------------

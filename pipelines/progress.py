@@ -5,6 +5,16 @@ from pipelines.models import FINAL_STATUSES, ROWS_WRITTEN, PipelineRun, RunStatu
 STEP_DONE = (*FINAL_STATUSES, StepStatus.SKIPPED)
 
 
+def run_billing_periods(details) -> list[dict]:
+    """The billing periods a run's steps replaced, in step order, from each step's details."""
+    return [
+        period
+        for found in details
+        if isinstance(found, dict)
+        for period in found.get("billing_periods") or ()
+    ]
+
+
 def run_progress(*, run: PipelineRun) -> dict:
     """Status, steps done of total, and every step, in one query for the steps."""
     steps = sorted(run.steps.all(), key=lambda s: s.index)
@@ -44,6 +54,8 @@ def run_progress(*, run: PipelineRun) -> dict:
             }
             for s in steps
         ],
+        # The billing periods it replaced, with the file that wrote each (x_meta_focus_periods).
+        "billing_periods": run_billing_periods(s.details for s in steps),
         # Data-quality and FOCUS conformance outcomes (x_meta_dq_results), failures first.
         "checks": sorted(
             (

@@ -6,8 +6,9 @@ Usage, from the project root:
 
 A fresh ephemeral bqemulator on a free port, a throwaway SQLite control plane; then each
 input through its pipeline's success-path steps (``file.load`` → ``focus.normalize`` →
-``dq.check``, as the tests run them) and its FOCUS table exported with
-``focus_table_export`` (what ``manage.py focus_export`` calls), names as stored:
+``dq.check`` → ``focus.replace_periods`` → ``focus.anomalies``, as the tests run them) and
+its FOCUS table exported with ``focus_table_export`` (what ``manage.py focus_export``
+calls), names as stored:
 
 - ``aws.parquet``: the AWS CUR 1.0 sample; ``aws_cur2.parquet``: the same rows with CUR 2.0
   (Data Exports) snake_case column names;

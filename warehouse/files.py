@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import re
 from collections.abc import Callable
@@ -128,3 +129,19 @@ def file_format(uri: str, declared: str) -> str:
     if declared == AUTO:
         return "PARQUET" if uri.lower().endswith(".parquet") else "CSV"
     return FORMATS[declared]
+
+
+def file_fingerprint(uri: str) -> tuple[str, int | None, str | None]:
+    """A loaded file's name, size in bytes and SHA-256 (hex), as the period ledger keeps them.
+
+    Local files are read in chunks; a ``gs://`` object keeps its name only (its size and
+    checksum would be read from the object's metadata, not done yet).
+    """
+    if uri.startswith("gs://"):
+        return uri, None, None
+    path = Path(uri)
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return path.name, path.stat().st_size, digest.hexdigest()

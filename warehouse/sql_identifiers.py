@@ -12,7 +12,9 @@ PROJECT_PATTERN = re.compile(r"\A[a-z][a-z0-9-]{4,28}[a-z0-9]\Z")
 PLACEHOLDER_PATTERN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 QUERY_PARAMETER_PATTERN = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 
-BUILTIN_IDENTIFIERS = frozenset({"tenant_id", "dataset", "project"})
+# ``run_tag`` is the run id as a name: tables named with it are the run's own (its staging).
+BUILTIN_IDENTIFIERS = frozenset({"tenant_id", "dataset", "project", "run_tag"})
+RUN_TAG = "{run_tag}"
 
 
 class PlaceholderError(ValueError):

@@ -5,6 +5,9 @@ from warehouse.bigquery import Column
 PIPELINE_RUNS = "x_meta_pipeline_runs"
 STEP_LOGS = "x_meta_step_logs"
 DQ_RESULTS = "x_meta_dq_results"
+# Per FOCUS table and billing period: the days its rows cover and the run and file that last
+# wrote it (focus/periods.py).
+FOCUS_PERIODS = "x_meta_focus_periods"
 COMPREHENSIVE_VIEW = "tenant_comprehensive_view"
 
 META_TABLES: dict[str, tuple[Column, ...]] = {
@@ -53,6 +56,18 @@ META_TABLES: dict[str, tuple[Column, ...]] = {
         Column("expected", "STRING"),
         Column("message", "STRING"),
         Column("checked_at", "TIMESTAMP", "REQUIRED"),
+    ),
+    FOCUS_PERIODS: (
+        Column("table_name", "STRING", "REQUIRED"),
+        Column("billing_period_start", "TIMESTAMP", "REQUIRED"),
+        Column("day_from", "TIMESTAMP"),
+        Column("day_to", "TIMESTAMP"),
+        Column("row_count", "INT64"),
+        Column("pipeline_logging_id", "STRING"),
+        Column("source_name", "STRING"),
+        Column("source_bytes", "INT64"),
+        Column("source_sha256", "STRING"),
+        Column("written_at", "TIMESTAMP"),
     ),
 }
 

@@ -261,10 +261,10 @@ def test_the_readme_walkthrough_runs_as_written_and_shows_in_the_admin(
             page.wait_for_selector("#run-progress")
             assert page.inner_text("#run-id") == run_id
             assert page.inner_text("#run-status") == "COMPLETED"
-            assert page.inner_text("#run-progress-text") == "5 of 5 steps done"
+            assert page.inner_text("#run-progress-text") == "6 of 6 steps done"
             assert page.inner_text("#run-rows") == "1281"
             badges = page.locator("#run-steps .status-badge").all_inner_texts()
-            assert badges == ["COMPLETED"] * 4 + ["SKIPPED"], badges
+            assert badges == ["COMPLETED"] * 5 + ["SKIPPED"], badges
             page.screenshot(path=str(_artifact("walkthrough-4-run")), full_page=True)
     finally:
         warehouse.dataset_delete(tenant_dataset_id(TENANT))

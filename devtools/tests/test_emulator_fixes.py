@@ -1,5 +1,6 @@
 """The emulator's registered fixes, seen through the real client against the running emulator."""
 
+import datetime as dt
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -278,3 +279,42 @@ def test_sql_ddl_behind_comments_still_reaches_the_catalog(warehouse, scratch_da
     assert warehouse.tables_list(scratch_dataset).count("made_by_sql") == 1
     warehouse.query(f"/* gone */ DROP TABLE {table}")
     assert "made_by_sql" not in warehouse.tables_list(scratch_dataset)
+
+
+def test_a_replacing_merge_deletes_and_inserts_all_or_nothing(warehouse, scratch_dataset):
+    """The MERGE that replaces billing periods (ON FALSE: delete the matching target rows,
+    insert every source row) does what it says, and a failing insert deletes nothing."""
+    from focus.periods import period_params, periods_replace_sql
+
+    names = ["BillingPeriodStart", "ChargePeriodStart", "v"]
+    periods = [Column("BillingPeriodStart", "TIMESTAMP"), Column("ChargePeriodStart", "TIMESTAMP")]
+    for table, kind in (("target", "STRING"), ("good", "STRING"), ("ints", "INT64")):
+        warehouse.table_create(scratch_dataset, table, [*periods, Column("v", kind)])
+    rows = {
+        "target": "(TIMESTAMP '2023-11-01', TIMESTAMP '2023-11-02', 'old november'), "
+        "(TIMESTAMP '2023-12-01', TIMESTAMP '2023-12-02', 'december')",
+        "good": "(TIMESTAMP '2023-11-01', TIMESTAMP '2023-11-03', 'new november')",
+        "ints": "(TIMESTAMP '2023-12-01', TIMESTAMP '2023-12-02', 7)",
+    }
+    for table, values in rows.items():
+        warehouse.query(f"INSERT INTO {warehouse.quoted(scratch_dataset, table)} VALUES {values}")
+    november = dt.datetime(2023, 11, 1, tzinfo=dt.UTC)
+    december = dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
+    january = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    target, good = (warehouse.table_ref(scratch_dataset, t) for t in ("target", "good"))
+
+    result = warehouse.query(
+        periods_replace_sql(target, good, names, 1), period_params([november], november, december)
+    )
+
+    assert result.rows_affected == 2
+    found = warehouse.query(f"SELECT v FROM `{target}` ORDER BY v").rows
+    assert found == [{"v": "december"}, {"v": "new november"}]
+    # Text into an INT64 column fails the insert after the delete ran: nothing is deleted.
+    ints = warehouse.table_ref(scratch_dataset, "ints")
+    with pytest.raises(WarehouseError):
+        warehouse.query(
+            periods_replace_sql(ints, target, names, 1),
+            period_params([december], december, january),
+        )
+    assert warehouse.query(f"SELECT v FROM `{ints}`").rows == [{"v": 7}]

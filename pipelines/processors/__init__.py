@@ -10,6 +10,7 @@ from pipelines.processors.dq_check import DqCheck
 from pipelines.processors.file_load import FileLoad
 from pipelines.processors.focus_anomalies import FocusAnomalies
 from pipelines.processors.focus_normalize import FocusNormalize
+from pipelines.processors.focus_periods import FocusReplacePeriods
 from pipelines.processors.notify_email import NotifyEmail
 
 if TYPE_CHECKING:
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
 # (mappings registers ``focus.map``) through processor_register.
 PROCESSORS: dict[str, type[Processor]] = {
     cls.ps_type: cls
-    for cls in (BqEtl, FileLoad, FocusNormalize, DqCheck, FocusAnomalies, NotifyEmail)
+    for cls in (
+        BqEtl,
+        FileLoad,
+        FocusNormalize,
+        DqCheck,
+        FocusReplacePeriods,
+        FocusAnomalies,
+        NotifyEmail,
+    )
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -126,12 +127,18 @@ class StepContext:
         return self.warehouse.project
 
     @property
+    def run_tag(self) -> str:
+        """The run id as a table-name part: a run's staging tables are named with it."""
+        return "r" + re.sub(r"[^A-Za-z0-9]", "", self.run_id)[:32]
+
+    @property
     def identifiers(self) -> dict[str, str | None]:
         return {
             **self.variables,
             "tenant_id": self.tenant_id,
             "dataset": self.dataset_id,
             "project": self.project,
+            "run_tag": self.run_tag,
         }
 
     def render(self, template: str) -> str:
@@ -158,7 +165,8 @@ class Processor:
     """One ``ps_type``: checks its step's config at load time and runs the step."""
 
     ps_type: ClassVar[str] = ""
-    # True for a step that writes the FOCUS table of its pipeline (its destination.table).
+    # True for the step that writes its pipeline's FOCUS table in the tenant's dataset (its
+    # destination.table): focus.replace_periods; the normalizing steps write the run's own.
     writes_focus: ClassVar[bool] = False
     fields: ClassVar[frozenset[str]] = frozenset()
 

@@ -72,5 +72,10 @@ class FileLoad(Processor):
         )
         return StepResult(
             rows_processed=result.rows_loaded,
-            details={"table": table_id, "source": Path(uri).name, "job_id": result.job_id},
+            details={
+                "table": table_id,
+                "source": Path(uri).name,
+                "format": source_format,
+                "job_id": result.job_id,
+            },
         )

@@ -29,7 +29,6 @@ from tenants.selectors import provider_account_names
 
 class FocusNormalize(Processor):
     ps_type: ClassVar[str] = "focus.normalize"
-    writes_focus: ClassVar[bool] = True
     fields: ClassVar[frozenset[str]] = frozenset({"provider", "source", "destination"})
 
     @classmethod

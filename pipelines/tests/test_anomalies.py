@@ -13,6 +13,7 @@ from pipelines.configs import pipeline_config_get
 from pipelines.processors import StepContext, processor_for
 from pipelines.processors.base import StepFailed
 from pipelines.processors.focus_anomalies import FocusAnomalies
+from pipelines.tests.history import aws_cur_days
 
 DATA = Path(__file__).parent / "data"
 START = dt.date(2024, 1, 1)  # a Monday
@@ -59,7 +60,7 @@ def sample_focus(warehouse, scratch_dataset, settings, tmp_path, db):
         variables={**config.variables, "focus_table": SAMPLE},
         run_id="sample",
     )
-    for step in config.steps[:2]:  # load, normalize
+    for step in config.steps[:4]:  # load, normalize, check, replace the period
         processor_for(step).run(context.for_step(step))
     return scratch_dataset
 
@@ -377,3 +378,53 @@ def test_every_shipped_focus_pipeline_detects_anomalies_and_evaluates_budgets():
         assert anomaly.options["table"] == "{focus_table}", config.key
         # What the end of a run asks to decide whether budgets are evaluated.
         assert config.focus_table == config.variables["focus_table"], config.key
+
+
+@pytest.mark.django_db
+def test_anomalies_are_found_over_the_history_built_by_sixteen_weekly_loads(
+    warehouse, scratch_dataset, settings, tmp_path
+):
+    """16 weekly loads of month-to-date CURs (a week crossing a month carries both months)
+    build 112 days of history through the shipped pipeline; the last load's detection scores
+    its week against that history and flags only the spiked line's service on its day."""
+    settings.PIPELINE_LOCAL_FILES_DIR = str(tmp_path)
+    (tmp_path / "acme").mkdir()
+    config = pipeline_config_get("aws", "cost", "focus")
+    spike = 600
+    for week in range(1, 17):
+        first_day = START + dt.timedelta(days=7 * (week - 1))
+        last_day = START + dt.timedelta(days=7 * week - 1)
+        name = f"cur-week-{week:02d}.csv"
+        aws_cur_days(
+            tmp_path / "acme" / name,
+            first_day.replace(day=1),
+            last_day,
+            spike_day=SPIKE_DAY,
+            spike=spike,
+        )
+        context = StepContext(
+            warehouse=warehouse,
+            tenant_id="acme",
+            dataset_id=scratch_dataset,
+            params=config.typed_parameters(
+                config.resolve_parameters({"source_file": name}, tenant_id="acme")
+            ),
+            variables=dict(config.variables),
+            run_id=f"week-{week}",
+        )
+        results = {
+            step.step_id: processor_for(step).run(context.for_step(step))
+            for step in config.steps
+            if step.runs_on == "success"
+        }
+
+    days = warehouse.query(
+        "SELECT COUNT(DISTINCT DATE(ChargePeriodStart)) AS days, "
+        "COUNT(DISTINCT BillingPeriodStart) AS months "
+        f"FROM {warehouse.quoted(scratch_dataset, FOCUS)}"
+    ).rows[0]
+    assert days == {"days": DAYS, "months": 4}
+    found = anomalies(warehouse, scratch_dataset)
+    assert [a["day"] for a in found] == [SPIKE_DAY]
+    assert found[0]["actual"] - found[0]["expected"] == pytest.approx(spike, rel=0.15)
+    assert results["detect_anomalies"].details["anomalies_in_window"] == 1

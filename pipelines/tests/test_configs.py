@@ -80,6 +80,7 @@ def test_config_is_typed_and_immutable():
         "file.load",
         "focus.normalize",
         "dq.check",
+        "focus.replace_periods",
         "focus.anomalies",
         "notify.email",
     ]
@@ -204,6 +205,7 @@ def test_processor_registry_knows_the_spec_types():
     assert set(PROCESSORS) == {"gcp.bq_etl", "file.load", "focus.normalize", "dq.check"} | {
         "focus.anomalies",
         "focus.map",
+        "focus.replace_periods",
         "notify.email",
     }
 

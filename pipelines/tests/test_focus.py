@@ -189,14 +189,15 @@ def test_cost_reconciliation_failure_fails_the_step(warehouse, scratch_dataset, 
     load, normalize, check = config.steps[:3]
     processor_for(load).run(context.for_step(load))
     processor_for(normalize).run(context.for_step(normalize))
+    staged = context.render("{focus_table}__{run_tag}")  # the run's checked FOCUS rows
     warehouse.query(
-        f"UPDATE {warehouse.quoted(scratch_dataset, 'azure_cost_focus')} "
+        f"UPDATE {warehouse.quoted(scratch_dataset, staged)} "
         "SET BilledCost = BilledCost + 1 WHERE TRUE"
     )
     with pytest.raises(StepFailed, match="cost_total"):
         processor_for(check).run(context.for_step(check))
     warehouse.query(
-        f"UPDATE {warehouse.quoted(scratch_dataset, 'azure_cost_focus')} "
+        f"UPDATE {warehouse.quoted(scratch_dataset, staged)} "
         "SET BilledCost = BilledCost - 1, EffectiveCost = EffectiveCost + 1 WHERE TRUE"
     )
     with pytest.raises(StepFailed, match=r"failed on .*: amortized_total$"):

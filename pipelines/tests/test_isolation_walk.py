@@ -324,6 +324,10 @@ def walk(world: World, warehouse) -> tuple[int, list[str]]:
             refused = str(exc)
         except Exception as exc:  # a warehouse error: it got that far
             refused = f"{type(exc).__name__}: {exc}"
+        # The run's staging tables go when it ends, as the engine drops them after every run.
+        for table in warehouse.tables_list(world.own):
+            if table.endswith("__rwalk"):
+                warehouse.table_delete(world.own, table)
         escapes += [f"{where}: {call}" for call in _foreign_calls(world, recorder.calls)]
         data_calls = [name for name, _ in recorder.calls if name in DATA_CALLS]
         if refused and probe.foreign and data_calls:

@@ -43,12 +43,13 @@ def _strings(value):
             yield from _strings(item)
 
 
-# Every (config, step, placeholder) the shipped configs contain.
+# Every (config, step, placeholder) the shipped configs contain; ``run_tag`` is made from the
+# run id, never given (test_run_tag_is_a_name_whatever_the_run_id).
 TARGETS = sorted(
     (config.key, step.index, name)
     for config in pipeline_configs_all()
     for step in config.steps
-    for name in set().union(*(placeholders(s) for s in _strings(step.options)))
+    for name in set().union(*(placeholders(s) for s in _strings(step.options))) - {"run_tag"}
 )
 CONFIGS = {c.key: c for c in pipeline_configs_all()}
 
@@ -187,3 +188,13 @@ def test_a_source_table_in_another_tenants_dataset_is_refused():
         with pytest.raises(AccessRefused, match="may read only its tenant's dataset 'acme_local'"):
             processor_for(step).run(context.for_step(step))
     assert warehouse.calls == []
+
+
+@given(run_id=st.text(max_size=80))
+@settings(max_examples=200, deadline=None)
+def test_run_tag_is_a_name_whatever_the_run_id(run_id):
+    """A run's staging tables are named with its run id made a safe name, whatever the id."""
+    context = StepContext(
+        warehouse=RecordingWarehouse(), tenant_id="acme", dataset_id="acme_local", run_id=run_id
+    )
+    assert sql_render("aws_cur_raw__{run_tag}", context.identifiers).startswith("aws_cur_raw__r")

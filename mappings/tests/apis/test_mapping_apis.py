@@ -108,11 +108,14 @@ def test_a_tenant_maps_an_oci_cost_report_to_focus_through_the_api(
     total = csv_total(OCI_SAMPLE, "cost/myCost")
     assert decimal.Decimal(checks["cost_total"]["observed"]).quantize(CENT) == total.quantize(CENT)
     assert checks["cost_total"]["expected"].startswith(str(total))
-    # The FOCUS table is the mapping's own, beside its own raw table.
+    # The FOCUS table is the mapping's own; its raw table was the run's staging
+    # (my_oci_mapped_raw__r<run id>), dropped when the run ended.
     focus = warehouse.quoted(onboarded.dataset_id, "my_oci_cost_focus")
     billed = warehouse.query(f"SELECT SUM(BilledCost) AS t FROM {focus}").rows[0]["t"]
     assert billed.quantize(CENT) == total.quantize(CENT)
-    assert "my_oci_mapped_raw" in warehouse.tables_list(onboarded.dataset_id)
+    assert not [t for t in warehouse.tables_list(onboarded.dataset_id) if "mapped_raw" in t]
+    replaced = {s["step_id"]: s for s in PipelineRun.objects.get(pk=run_id).steps.values()}
+    assert replaced["replace_periods"]["details"]["table"] == "my_oci_cost_focus"
     assert PipelineRun.objects.get(pk=run_id).status == RunStatus.COMPLETED
 
 

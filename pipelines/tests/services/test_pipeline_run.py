@@ -153,8 +153,11 @@ def test_a_cur_2_parquet_export_loads_as_parquet(onboard, warehouse, imports_dir
     )
     run = execute(run)
     assert run.status == RunStatus.COMPLETED, (run.error_message, list(run.steps.values()))
-    raw = {c.name: c.type for c in warehouse.table_columns(dataset, "aws_cur_raw")}
-    assert raw["line_item_unblended_cost"] == "FLOAT64"  # Parquet's own type, not CSV text
+    # Loaded as Parquet (its own column types), into the run's own raw table, dropped since.
+    load = run.steps.get(step_id="load_cur")
+    assert load.details["format"] == "PARQUET"
+    assert load.details["table"] == f"aws_cur_raw__r{run.pk.hex}"
+    assert load.details["table"] not in warehouse.tables_list(dataset)
     total = warehouse.query(
         f"SELECT SUM(BilledCost) AS total FROM {warehouse.quoted(dataset, 'aws_cost_focus')}"
     ).rows[0]["total"]
@@ -184,6 +187,7 @@ def test_failed_step_fails_run_notifies_and_logs_once(onboard, warehouse, import
         "load_cur": RunStatus.FAILED,
         "normalize_focus": StepStatus.SKIPPED,
         "check_focus": StepStatus.SKIPPED,
+        "replace_periods": StepStatus.SKIPPED,
         "detect_anomalies": StepStatus.SKIPPED,
         "notify_failure": RunStatus.COMPLETED,
     }
