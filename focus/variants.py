@@ -117,35 +117,28 @@ _OCI_EXPORT = (
     "Download the cost report (reports/cost-csv) from your tenancy's usage-report bucket and "
     "run oci/cost/focus with it; for a FOCUS report (reports/FOCUS) run focus/cost/native."
 )
+_OCI_COST_REPORT = (
+    "lineItem/intervalUsageStart",
+    "product/service",
+    "cost/myCost",
+    "cost/currencyCode",
+    "lineItem/tenantId",
+)
 #: Sources read through a FOCUS mapping (``mappings/library/<name>.yml``), by mapping name.
 MAPPED_VARIANTS = (
     Variant(
         "oci-cost-report",
         "an OCI cost report",
         "oci/cost/focus",
-        (
-            "lineItem/intervalUsageStart",
-            "product/service",
-            "cost/myCost",
-            "cost/currencyCode",
-            "lineItem/tenantId",
-        ),
+        _OCI_COST_REPORT,
         _OCI_EXPORT,
-        sample="mappings/tests/data/oci_cost_report_sample.csv",
+        sample="mappings/tests/data/oci_cost_report_basic.csv",
     ),
     Variant(
         "oci-cost-report-full",
         "an OCI cost report with its optional columns (subscription, overage, corrections)",
         "oci/cost/focus",
-        (
-            "lineItem/intervalUsageStart",
-            "product/service",
-            "cost/myCost",
-            "cost/currencyCode",
-            "lineItem/tenantId",
-            "cost/subscriptionId",
-            "lineItem/isCorrection",
-        ),
+        (*_OCI_COST_REPORT, "cost/subscriptionId", "lineItem/isCorrection"),
         _OCI_EXPORT,
         sample="mappings/tests/data/oci_cost_report_sample.csv",
     ),
