@@ -13,6 +13,7 @@ from pipelines.tests.test_focus import context_for, csv_total, run_pipeline
 from warehouse.tables import DQ_RESULTS
 
 DATA = Path(__file__).parent / "data"
+ROOT_DATA = Path(__file__).resolve().parents[2] / "pipelines" / "tests" / "data"
 CENT = decimal.Decimal("0.01")
 
 
@@ -129,3 +130,22 @@ def warehouse_imports(tenant_id: str) -> str:
     root = tenant_files_root(tenant_id)
     root.mkdir(parents=True, exist_ok=True)
     return str(root)
+
+
+@pytest.mark.django_db
+def test_a_focus_report_sent_to_the_oci_mapping_is_refused_naming_the_native_pipeline(
+    warehouse, scratch_dataset, imports_dir
+):
+    """OCI's FOCUS report is not a cost report: the map step refuses it before writing,
+    saying to run focus/cost/native with it."""
+    from pipelines.processors import StepFailed
+
+    sample = ROOT_DATA / "variants" / "oci_focus_1_0.csv"
+    shutil.copy(sample, imports_dir / sample.name)
+    config = mapped_pipeline_config(
+        tenant_id="acme", provider="oci", domain="cost", pipeline="focus"
+    )
+    context = context_for(warehouse, scratch_dataset, config, {"source_file": sample.name})
+    with pytest.raises(StepFailed, match="an OCI FOCUS report, which focus/cost/native reads"):
+        run_pipeline(config, context)
+    assert "oci_cost_focus" not in warehouse.tables_list(scratch_dataset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +30,8 @@ from warehouse.files import (
 )
 
 logger = logging.getLogger(__name__)
+#: ``source.variants_of``: the pipeline whose export variants a CSV's header must match.
+VARIANTS_OF = re.compile(r"\A[a-z0-9_]{2,32}/cost/(focus|native)\Z")
 
 
 class FileLoad(Processor):
@@ -45,6 +48,14 @@ class FileLoad(Processor):
             errors.extend(f"source.{name}: unknown field" for name in unknown)
             choices = (*FORMATS, AUTO)
             check_choice(source.get("format", "csv"), "source.format", choices, errors)
+            variants_of = source.get("variants_of")
+            if variants_of is not None and not (
+                isinstance(variants_of, str) and VARIANTS_OF.match(variants_of)
+            ):
+                errors.append(
+                    "source.variants_of: must name a pipeline, <provider>/cost/focus or "
+                    "focus/cost/native"
+                )
         check_destination(step, errors, modes=("append", "overwrite"))
         return errors
 
@@ -72,9 +83,7 @@ class FileLoad(Processor):
             # legacy header is refused here, before anything is loaded, saying what to export.
             if "variants_of" in spec["source"]:
                 try:
-                    source_variant(
-                        context.render(spec["source"]["variants_of"]), [c.name for c in columns]
-                    )
+                    source_variant(spec["source"]["variants_of"], [c.name for c in columns])
                 except FocusSourceError as exc:
                     raise StepFailed(str(exc)) from exc
         try:
