@@ -540,6 +540,42 @@ def _used(sql: str, parameters):
     return parameters
 
 
+@fix
+def safe_parse_date_never_raises() -> None:
+    """``SAFE.PARSE_DATE(fmt, s)`` became ``TRY(CAST(STRPTIME(s, fmt) AS DATE))``, and in a
+    large statement DuckDB raised the parse error all the same ("Could not parse string
+    "2020-09-01" according to format specifier "%m/%d/%Y"") where BigQuery gives NULL, so a
+    ``COALESCE`` over date formats failed on the second format's dates. It becomes
+    ``CAST(TRY_STRPTIME(s, fmt) AS DATE)``, which returns NULL without raising."""
+    import sqlglot
+    from bqemulator.sql import translator
+    from sqlglot import exp
+
+    original = translator.rewrite_safe_helpers
+    if getattr(original, "parse_date_fixed", False):
+        return  # applied already (a test process may apply it twice)
+
+    def rewrite(bq_sql: str) -> str:
+        if "SAFE.PARSE_DATE" in bq_sql.upper():
+            try:
+                tree = sqlglot.parse_one(bq_sql, read="bigquery")
+            except sqlglot.errors.ParseError:
+                return original(bq_sql)
+            for node in list(tree.find_all(exp.SafeFunc)):
+                inner = node.this
+                if isinstance(inner, exp.StrToDate) and inner.args.get("format") is not None:
+                    parse = exp.Anonymous(
+                        this="TRY_STRPTIME",
+                        expressions=[inner.this.copy(), inner.args["format"].copy()],
+                    )
+                    node.replace(exp.Cast(this=parse, to=exp.DataType.build("DATE")))
+            bq_sql = tree.sql(dialect="bigquery")
+        return original(bq_sql)
+
+    rewrite.parse_date_fixed = True
+    translator.rewrite_safe_helpers = rewrite
+
+
 def main() -> None:
     for apply in FIXES:
         apply()

@@ -12,6 +12,7 @@ from focus.catalog import (
 from focus.sql import (
     as_float,
     as_string,
+    cur2_name,
     in_list,
     json_object,
     lookup,
@@ -25,6 +26,7 @@ from focus.units import (
     AWS_UNITS,
     unit_case,
 )
+from focus.variants import Variant
 from warehouse.sql_identifiers import NAME_PATTERN
 
 # -- AWS CUR 1.0 and CUR 2.0 -------------------------------------------------------------
@@ -39,6 +41,47 @@ AWS_REQUIRED = (
     "bill_PayerAccountId",
     "bill_BillingPeriodStartDate",
     "bill_BillingPeriodEndDate",
+)
+
+_EXPORT = (
+    "Create a Cost and Usage Report (legacy CUR, CSV) or a CUR 2.0 data export (CSV or "
+    "Parquet) in Billing and Cost Management > Data Exports and run aws/cost/focus with it."
+)
+_PIPELINE = "aws/cost/focus"
+VARIANTS = (
+    Variant(
+        "aws-cur1",
+        "an AWS Cost and Usage Report (CUR 1.0, lineItem/… headers)",
+        _PIPELINE,
+        ("lineItem/UnblendedCost", "lineItem/LineItemType", "bill/PayerAccountId"),
+        _EXPORT,
+        tuple(c.replace("_", "/", 1) for c in AWS_REQUIRED),
+        sample="pipelines/tests/data/aws_cur_sample.csv",
+    ),
+    Variant(
+        "aws-cur1-snake",
+        "an AWS CUR 1.0 with snake_case headers (as Athena and CUR 1.0 Parquet name them)",
+        _PIPELINE,
+        ("line_item_unblended_cost", "line_item_line_item_type", "bill_payer_account_id"),
+        _EXPORT,
+        tuple(cur2_name(c) for c in AWS_REQUIRED),
+        sample="pipelines/tests/data/variants/aws_cur_athena.csv",
+    ),
+    Variant(
+        "aws-cur2",
+        "an AWS CUR 2.0 data export (CSV or Parquet)",
+        _PIPELINE,
+        (
+            "line_item_unblended_cost",
+            "line_item_line_item_type",
+            "bill_payer_account_id",
+            "bill_payer_account_name",
+            "line_item_usage_account_name",
+        ),
+        _EXPORT,
+        tuple(cur2_name(c) for c in AWS_REQUIRED),
+        sample="scripts/focus_outputs.py (aws_cur2: the CUR 1.0 sample under CUR 2.0 names)",
+    ),
 )
 
 # AWS region codes and the names AWS gives them (product/location), for rows (data transfer)
@@ -315,14 +358,19 @@ def _aws_tags(available: Iterable[str]) -> str:
     available = set(available)
     if "resource_tags" in available:
         return "COALESCE(SAFE.PARSE_JSON(resource_tags), PARSE_JSON('{}'))"
-    tags = sorted(c for c in available if c.startswith("resourceTags_") and NAME_PATTERN.match(c))
+    # CUR 1.0 with snake_case headers (Athena) writes ``resource_tags_user_name``.
+    tags = sorted(
+        c
+        for c in available
+        if c.startswith(("resourceTags_", "resource_tags_")) and NAME_PATTERN.match(c)
+    )
     if not tags:
         return "PARSE_JSON('{}')"
     return json_object({_aws_tag_key(c): f"NULLIF({c}, '')" for c in tags})
 
 
 def _aws_tag_key(column: str) -> str:
-    key = column.removeprefix("resourceTags_")
+    key = column.removeprefix("resourceTags_").removeprefix("resource_tags_")
     if key.startswith("user_"):
         return key.removeprefix("user_")
     if key.startswith("aws_"):
@@ -331,7 +379,6 @@ def _aws_tag_key(column: str) -> str:
 
 
 ACCOUNTS = ("s.payer_id", "s.usage_account_id")
-REQUIRED = AWS_REQUIRED
 
 
 def select(*, available, names, joins, order, **options) -> str:

@@ -1,4 +1,5 @@
-"""FOCUS from Azure cost details: EA and MCA exports."""
+"""FOCUS from Azure cost details: EA and MCA exports, actual or amortized, and the variants
+Azure writes them in (``VARIANTS``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from focus.units import (
     azure_pricing_unit,
     azure_unit,
 )
+from focus.variants import Variant
 
 # -- Azure cost details (EA and MCA) --------------------------------------------------------
 
@@ -33,6 +35,66 @@ AZURE_REQUIRED = (
     "BillingPeriodStartDate",
     "BillingPeriodEndDate",
     "MeterCategory",
+)
+
+_EXPORT = (
+    "Export 'Cost and usage details (actual cost)' or '(amortized cost)' as CSV from Cost "
+    "Management > Exports (or the Cost Details API) and run azure/cost/focus with it."
+)
+_PIPELINE = "azure/cost/focus"
+VARIANTS = (
+    Variant(
+        "azure-ea",
+        "an Azure EA cost-details export",
+        _PIPELINE,
+        ("CostInBillingCurrency", "BillingCurrencyCode", "MeterCategory"),
+        _EXPORT,
+        AZURE_REQUIRED,
+        sample="pipelines/tests/data/azure_ea_sample.csv",
+    ),
+    Variant(
+        "azure-ea-cost",
+        "an Azure EA cost-details export with Cost and BillingCurrency",
+        _PIPELINE,
+        ("Cost", "BillingCurrency", "MeterCategory", "PricingModel"),
+        _EXPORT,
+        AZURE_REQUIRED,
+        sample="pipelines/tests/data/variants/azure_ea_cost_actual.csv",
+    ),
+    Variant(
+        "azure-mca",
+        "an Azure MCA cost-details export",
+        _PIPELINE,
+        ("costInBillingCurrency", "billingCurrency", "invoiceId", "pricingCurrency"),
+        _EXPORT,
+        AZURE_REQUIRED,
+        sample="devtools/commitment_fixtures.py (azure_mca_export)",
+    ),
+    Variant(
+        "azure-cost-details",
+        "an Azure cost-details file from the Cost Details API (camelCase)",
+        _PIPELINE,
+        (
+            "costInBillingCurrency",
+            "billingCurrency",
+            "costInUsd",
+            "paygCostInBillingCurrency",
+            "paygCostInUsd",
+        ),
+        _EXPORT,
+        AZURE_REQUIRED,
+        sample="pipelines/tests/data/variants/azure_cost_details_camel.csv",
+    ),
+    Variant(
+        "azure-legacy",
+        "Azure's legacy usage file",
+        _PIPELINE,
+        ("UsageDateTime", "PreTaxCost"),
+        _EXPORT,
+        refused="its schema (retired by Microsoft) has no billing account, billing period "
+        "or charge type, so it cannot be read as FOCUS.",
+        sample="pipelines/tests/data/variants/azure_legacy_usage.csv",
+    ),
 )
 
 # Azure region names (ResourceLocation, lower-cased without spaces) → display names.
@@ -74,8 +136,10 @@ AZURE_REGIONS: dict[str, str] = {
 
 
 def _azure_date(column: str) -> str:
-    # EA exports write M/D/YYYY; newer cost-details exports ISO dates.
-    value = as_string(f"[[{column}]]")
+    # EA exports write M/D/YYYY, cost-details exports and the API ISO dates; either may
+    # carry a time (``9/1/2020 12:00:00 AM``, ``2020-09-01T00:00:00.0000000Z``), which a
+    # day-grained column does not need: the date is what precedes the first blank or T.
+    value = f"REGEXP_EXTRACT(TRIM({as_string(f'[[{column}]]')}), r'^[^ T]+')"
     return f"COALESCE(SAFE.PARSE_DATE('%m/%d/%Y', {value}), SAFE.PARSE_DATE('%Y-%m-%d', {value}))"
 
 
@@ -107,7 +171,7 @@ AZURE_INNER = {
     # FOCUS periods end exclusive; the export's end date is the period's last day.
     "period_end": f"TIMESTAMP(DATE_ADD({_azure_date('BillingPeriodEndDate')}, INTERVAL 1 DAY))",
     "day": _azure_date("Date"),
-    "description": "COALESCE([[ProductName]], [[MeterName]])",
+    "description": "COALESCE([[ProductName]], [[Product]], [[MeterName]])",
     "frequency": "[[Frequency]]",
     "meter_category": "[[MeterCategory]]",
     "meter_subcategory": "[[MeterSubCategory]]",
@@ -152,10 +216,17 @@ _AZ_COVERED = f"({_AZ_CD} IS NOT NULL AND {_C} <> 'Purchase')"
 _AZ_QTY = f"IF({_AZ_PRICED}, IFNULL(s.quantity, 0), NULL)"
 _AZ_LIST_PRICE = f"IF({_AZ_PRICED}, IFNULL(s.payg_price, s.unit_price), NULL)"
 _AZ_CONTRACTED_PRICE = f"IF({_AZ_PRICED}, IFNULL(s.unit_price, s.payg_price), NULL)"
+# Commitment-covered usage and unused commitment: an actual-cost export bills them 0 (the
+# purchase row bills the commitment), an amortized one carries their share of it in the cost
+# column (and has no purchase rows). Either way nothing is billed on them, and their
+# effective cost is the amortized share: the cost column where the export put it there,
+# else EffectivePrice * Quantity.
 _AZ_EFFECTIVE = (
     f"CASE WHEN {_C} = 'Purchase' AND {_AZ_CD} IS NOT NULL THEN PARSE_NUMERIC('0') "
-    f"WHEN {_AZ_COVERED} THEN ROUND(s.effective_price * s.quantity_numeric, 9) ELSE s.cost END"
+    f"WHEN {_AZ_COVERED} THEN IF(s.cost <> 0, s.cost, "
+    "ROUND(s.effective_price * s.quantity_numeric, 9)) ELSE s.cost END"
 )
+_AZ_BILLED = f"IF({_AZ_COVERED}, PARSE_NUMERIC('0'), s.cost)"
 _AZ_CD_QTY = (
     f"CASE WHEN {_AZ_CD} IS NULL THEN NULL "
     f"WHEN {_AZ_SP} THEN CAST(IF({_C} = 'Purchase', s.cost, {_AZ_EFFECTIVE}) AS FLOAT64) "
@@ -164,7 +235,7 @@ _AZ_CD_QTY = (
 
 AZURE_COLUMNS = {
     "AvailabilityZone": "s.zone",
-    "BilledCost": "s.cost",
+    "BilledCost": _AZ_BILLED,
     "BillingAccountId": "s.account_id",
     "BillingAccountName": "COALESCE(s.account_name, {payer_name}, s.account_id)",
     "BillingAccountType": "IF(s.account_id IS NULL, NULL, 'Billing Account')",
@@ -246,7 +317,6 @@ AZURE_COLUMNS = {
 
 
 ACCOUNTS = ("s.account_id", "s.subscription_id")
-REQUIRED = AZURE_REQUIRED
 
 
 def select(*, available, names, joins, order, **options) -> str:
@@ -254,23 +324,36 @@ def select(*, available, names, joins, order, **options) -> str:
     return nested_select(outer, AZURE_INNER, available, order, after=joins)
 
 
-def total(available) -> str:
-    return num(resolve("[[CostInBillingCurrency]]", available))
-
-
-def amortized_total(available) -> str:
-    """Commitment-covered and unused rows at EffectivePrice * Quantity, commitment purchases
-    0, the rest at cost."""
-
+def _row_rule(available) -> tuple:
     def col(name: str) -> str:
         return resolve(f"[[{name}]]", available)
 
     def amount(name: str) -> str:
         return f"IFNULL({num(col(name))}, 0)"
 
+    kind = col("ChargeType")
     commitment = f"COALESCE({col('benefitId')}, {col('ReservationId')})"
+    covered = (
+        f"({commitment} IS NOT NULL AND "
+        f"{kind} IN ('Usage', 'UnusedReservation', 'UnusedSavingsPlan'))"
+    )
+    return amount, covered, commitment, kind
+
+
+def total(available) -> str:
+    """The cost column, but 0 on commitment-covered and unused rows (an amortized export puts
+    the commitment's share there; an actual-cost export 0)."""
+    amount, covered, _, _ = _row_rule(available)
+    return f"IF({covered}, 0, {amount('CostInBillingCurrency')})"
+
+
+def amortized_total(available) -> str:
+    """Commitment-covered and unused rows at their cost where the export gave one (amortized),
+    else EffectivePrice * Quantity; commitment purchases 0; the rest at cost."""
+    amount, covered, commitment, kind = _row_rule(available)
+    cost = amount("CostInBillingCurrency")
     return (
-        f"IF({commitment} IS NULL, {amount('CostInBillingCurrency')}, "
-        f"IF({col('ChargeType')} = 'Purchase', 0, "
-        f"ROUND({amount('EffectivePrice')} * {amount('Quantity')}, 9)))"
+        f"CASE WHEN {commitment} IS NOT NULL AND {kind} = 'Purchase' THEN 0 "
+        f"WHEN {covered} THEN IF({cost} <> 0, {cost}, "
+        f"ROUND({amount('EffectivePrice')} * {amount('Quantity')}, 9)) ELSE {cost} END"
     )

@@ -11,6 +11,7 @@ from focus.units import (
     GCP_UNITS,
     unit_case,
 )
+from focus.variants import Variant
 
 # -- GCP billing export (standard; the detailed one adds resources) ----------------------
 
@@ -122,8 +123,31 @@ GCP_DETAILED_COLUMNS = {
 }
 
 
+_EXPORT = (
+    "Enable the Cloud Billing export to BigQuery (standard or detailed usage cost), store its "
+    "table as the gcp provider config's billing_export_table and run gcp/cost/focus."
+)
+_STANDARD = ("billing_account_id", "service", "sku", "usage_start_time", "cost", "invoice")
+VARIANTS = (
+    Variant(
+        "gcp-standard",
+        "a GCP standard usage cost export",
+        "gcp/cost/focus",
+        _STANDARD,
+        _EXPORT,
+        sample="devtools/gcp_export.py (generated rows)",
+    ),
+    Variant(
+        "gcp-detailed",
+        "a GCP detailed (resource-level) usage cost export",
+        "gcp/cost/focus",
+        (*_STANDARD, "resource"),
+        _EXPORT,
+        sample="devtools/gcp_export.py (generated rows, detailed=True)",
+    ),
+)
+
 ACCOUNTS = ("s.billing_account_id", "s.project_id")
-REQUIRED: tuple[str, ...] = ()  # a BigQuery table of the export's fixed schema
 
 
 def select(*, available, names, joins, order, detailed: bool = False, **options) -> str:

@@ -23,6 +23,7 @@ from focus.model import (
     PRICING_CATEGORIES,
 )
 from focus.sql import lookup, nested_select, quote
+from focus.variants import Variant
 
 # -- native FOCUS 1.0 / 1.1 / 1.2 ------------------------------------------------------------
 
@@ -38,6 +39,48 @@ FOCUS_NATIVE_REQUIRED = (
     "ServiceCategory",
     "ServiceName",
 )
+_PIPELINE = "focus/cost/native"
+_FOCUS = ("BilledCost", "ChargePeriodStart", "BillingCurrency", "ServiceName")
+VARIANTS = (
+    Variant(
+        "focus",
+        "a FOCUS 1.0-1.2 file",
+        _PIPELINE,
+        _FOCUS,
+        "Export FOCUS from your provider (AWS Data Exports 'FOCUS 1.0', Azure Cost "
+        "Management 'Cost and usage (FOCUS)', OCI FOCUS reports) and run focus/cost/native.",
+        FOCUS_NATIVE_REQUIRED,
+        sample="pipelines/tests/data/focus_1_0_sample.csv",
+    ),
+    Variant(
+        "aws-focus",
+        "an AWS Data Exports FOCUS file",
+        _PIPELINE,
+        (*_FOCUS, "x_ServiceCode", "x_UsageType", "x_Operation"),
+        "Create a FOCUS 1.0 export in AWS Billing and Cost Management > Data Exports.",
+        FOCUS_NATIVE_REQUIRED,
+        sample="pipelines/tests/data/variants/aws_focus_1_0.csv",
+    ),
+    Variant(
+        "azure-focus",
+        "an Azure Cost Management FOCUS export",
+        _PIPELINE,
+        (*_FOCUS, "x_BilledCostInUsd", "x_SkuMeterCategory"),
+        "Export 'Cost and usage details (FOCUS)' from Cost Management > Exports.",
+        FOCUS_NATIVE_REQUIRED,
+        sample="pipelines/tests/data/variants/azure_focus_1_0.csv",
+    ),
+    Variant(
+        "oci-focus",
+        "an OCI FOCUS report",
+        _PIPELINE,
+        (*_FOCUS, "oci_ReferenceNumber", "oci_CompartmentId"),
+        "Download the FOCUS report from your tenancy's reports bucket (FOCUS Reports).",
+        FOCUS_NATIVE_REQUIRED,
+        sample="pipelines/tests/data/variants/oci_focus_1_0.csv",
+    ),
+)
+
 # Columns FOCUS 1.1 added (and 1.2 after them): their presence tells the file's version.
 FOCUS_1_1_COLUMNS = frozenset(
     {"ServiceSubcategory", "SkuMeter", "SkuPriceDetails", "CommitmentDiscountQuantity"}
@@ -140,7 +183,6 @@ def _native_outer(available: frozenset[str]) -> dict[str, str]:
 
 
 ACCOUNTS = ("s.BillingAccountId", "s.SubAccountId")
-REQUIRED = FOCUS_NATIVE_REQUIRED
 
 
 def select(*, available, names, joins, order, **options) -> str:

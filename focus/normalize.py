@@ -12,14 +12,34 @@ from types import ModuleType
 
 from focus import aws, azure, gcp, native
 from focus.model import PROVIDERS, focus_table_columns, provider_check
-from focus.sql import require
+from focus.variants import MAPPED_VARIANTS, Variant, variant_detect
 from warehouse.sql_identifiers import sql_render
 
-# Each source provider's module (``focus/<provider>.py``) declares ``REQUIRED`` (the columns
-# its normalization cannot do without), ``ACCOUNTS`` (its payer and usage account id
-# expressions) and builds its ``select``, ``total`` and ``amortized_total``.
+# Each source provider's module (``focus/<provider>.py``) declares ``VARIANTS`` (the exports
+# it reads, told apart by their header, each with the columns it cannot do without),
+# ``ACCOUNTS`` (its payer and usage account id expressions) and builds its ``select``,
+# ``total`` and ``amortized_total``.
 SOURCES: dict[str, ModuleType] = {"aws": aws, "azure": azure, "gcp": gcp, "focus": native}
 assert set(SOURCES) == set(PROVIDERS)
+#: The pipeline a tenant runs for each provider's exports.
+PIPELINES = {p: f"{p}/cost/focus" for p in SOURCES} | {"focus": "focus/cost/native"}
+
+#: Every export variant a pipeline reads (or recognises to refuse), each source module's
+#: ``VARIANTS`` and the mapped sources': told apart by their header (``focus/variants.py``).
+VARIANTS: tuple[Variant, ...] = (
+    *(v for module in SOURCES.values() for v in module.VARIANTS),
+    *MAPPED_VARIANTS,
+)
+
+
+def source_variant(pipeline: str, columns) -> Variant | None:
+    """The variant ``columns`` (a header, or a raw table's names) is, for a run of ``pipeline``
+    (``azure/cost/focus``); None for a pipeline no variant is declared for (a tenant's own
+    mapping). Raises ``VariantRefused`` (a ``FocusSourceError``) naming the closest variant,
+    the columns it lacked and what to export instead."""
+    if not any(v.pipeline == pipeline for v in VARIANTS):
+        return None
+    return variant_detect(columns, pipeline=pipeline, variants=VARIANTS)
 
 
 def source_module(provider: str) -> ModuleType:
@@ -48,7 +68,8 @@ def focus_sql(
     """
     module = source_module(provider)
     available = frozenset(source_columns) if source_columns is not None else None
-    require(provider, module.REQUIRED, available)
+    if available is not None:
+        source_variant(PIPELINES[provider], available)
     order = [c.name for c in focus_table_columns(provider)]
     names: dict[str, str] = {}
     joins = ""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from focus.model import FocusSourceError
 from warehouse.sql_identifiers import sql_render
 
 
@@ -71,8 +70,9 @@ REFERENCE = re.compile(r"\{(EffectiveCost|payer_name|usage_account_name)\}")
 
 
 # The same field under another name in another export: MCA cost details (camelCase, and
-# these three renamed) against the EA names the mappings use.
+# these renamed) and EA exports with ``Cost``, against the EA names the mappings use.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "CostInBillingCurrency": ("Cost",),
     "BillingCurrencyCode": ("BillingCurrency",),
     "PricingCurrencyCode": ("PricingCurrency",),
     "ResourceGroup": ("ResourceGroupName",),
@@ -89,6 +89,13 @@ def source_column(name: str, available: frozenset[str] | None) -> str | None:
     for candidate in (name, cur2_name(name), *COLUMN_ALIASES.get(name, ())):
         if candidate.lower() in by_lower:
             return by_lower[candidate.lower()]
+    # Separators where providers vary (Athena's and CUR 2.0's ``line_item_…``, a header
+    # written with blanks or dots): compared without them, only when nothing matched above.
+    bare = {re.sub(r"[^a-z0-9]", "", column.lower()): column for column in available}
+    for candidate in (name, *COLUMN_ALIASES.get(name, ())):
+        key = re.sub(r"[^a-z0-9]", "", candidate.lower())
+        if key in bare:
+            return bare[key]
     return None
 
 
@@ -119,14 +126,6 @@ def outer_columns(columns: Mapping[str, str], names: Mapping[str, str]) -> dict[
 
 def select_list(columns: Mapping[str, str], order: Iterable[str]) -> str:
     return ",\n  ".join(f"{columns[name]} AS {name}" for name in order)
-
-
-def require(provider: str, required: Iterable[str], available: frozenset[str] | None) -> None:
-    if available is None:
-        return
-    missing = [c for c in required if source_column(c, available) is None]
-    if missing:
-        raise FocusSourceError(f"{provider} source lacks required columns: {', '.join(missing)}")
 
 
 def source_totals_sql(source: str, exprs: Mapping[str, str]) -> str:

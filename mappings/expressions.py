@@ -379,6 +379,14 @@ def _case(c: Compiler, node: Call) -> tuple[str, str]:
     return f"CASE {subject} {whens} ELSE {default} END", kind
 
 
+def _if_set(c: Compiler, node: Call) -> tuple[str, str]:
+    """``if_set(x, v)``: v where x is not NULL, else NULL (a column FOCUS requires only beside
+    another, such as ResourceType beside ResourceId)."""
+    _count(node, 2, 2)
+    (test, _), (value, kind) = c.args(node)
+    return f"IF({test} IS NULL, NULL, {value})", kind
+
+
 def _concat(c: Compiler, node: Call) -> tuple[str, str]:
     _count(node, 1)
     return f"CONCAT({', '.join(sql for sql, _ in c.args(node, (STRING,)))})", STRING
@@ -461,6 +469,7 @@ FUNCTIONS: dict[str, Callable[[Compiler, Call], tuple[str, str]]] = {
     "timestamp": _timestamp,
     "decimal": _decimal,
     "coalesce": _coalesce,
+    "if_set": _if_set,
     "case": _case,
     "concat": _concat,
     "lower": _text("LOWER"),

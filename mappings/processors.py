@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from focus.model import FOCUS_CLUSTER_BY, FOCUS_PARTITION_DAY
+from focus.model import FOCUS_CLUSTER_BY, FOCUS_PARTITION_DAY, FocusSourceError
+from focus.normalize import source_variant
 from mappings.format import MappingInvalid
 from mappings.selectors import mapping_spec_for_tenant
 from mappings.sql import MappingSourceError, mapping_sql, mapping_table_columns
@@ -53,6 +54,12 @@ class FocusMap(Processor):
         columns = None
         if project == context.project:
             columns = [c.name for c in context.warehouse.table_columns(dataset, table)]
+            # A mapping that reads a known export (the shipped oci) refuses another variant's
+            # file naming it (an OCI FOCUS report: focus/cost/native), before any write.
+            try:
+                source_variant(f"{name}/cost/focus", columns)
+            except FocusSourceError as exc:
+                raise StepFailed(str(exc)) from exc
         try:
             sql, params = mapping_sql(
                 spec, source=source, destination=destination, source_columns=columns

@@ -17,7 +17,12 @@ calls), names as stored:
 - ``aws_commitments.parquet``, ``azure_commitments.parquet``: the commitment-discount
   fixtures (``devtools/commitment_fixtures.py``);
 - ``focus_1_0.parquet``: the FinOps Foundation's FOCUS 1.0 sample through the native path;
-- ``gcp.parquet``: 150 generated rows of a GCP detailed export (``devtools/gcp_export.py``).
+- ``gcp.parquet``: 150 generated rows of a GCP detailed export (``devtools/gcp_export.py``);
+- one file per export variant sample (``pipelines/tests/data/variants/``, README "Export
+  variants"): ``azure_ea_cost_actual``, ``azure_ea_cost_amortized``, ``azure_ea_iso_dates``,
+  ``azure_cost_details_camel``, ``aws_cur_athena``, ``aws_focus_1_0``, ``azure_focus_1_0``,
+  ``oci_focus_1_0``; and the OCI cost reports through the ``oci`` mapping, ``oci`` (all
+  optional columns) and ``oci_basic`` (none of them).
 
 Then run ``focus-validate OUTPUT_DIR/aws.parquet`` etc. (the FinOps Foundation's validator).
 """
@@ -74,6 +79,7 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
         azure_mca_export,
     )
     from devtools.gcp_export import gcp_export_load, gcp_export_rows
+    from mappings.selectors import mapped_pipeline_config
     from pipelines.configs import pipeline_config_get
     from pipelines.processors import StepContext, processor_for
     from pipelines.services.focus_export import focus_table_export
@@ -93,6 +99,25 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
             shutil.copy(DATA / "focus_1_0_sample.csv", imports / "focus.csv"),
         ),
     }
+    variants = DATA / "variants"
+    for name, provider, pipeline in (
+        ("azure_ea_cost_actual", "azure", "focus"),
+        ("azure_ea_cost_amortized", "azure", "focus"),
+        ("azure_ea_iso_dates", "azure", "focus"),
+        ("azure_cost_details_camel", "azure", "focus"),
+        ("aws_cur_athena", "aws", "focus"),
+        ("aws_focus_1_0", "focus", "native"),
+        ("azure_focus_1_0", "focus", "native"),
+        ("oci_focus_1_0", "focus", "native"),
+    ):
+        inputs[name] = (provider, pipeline, shutil.copy(variants / f"{name}.csv", imports))
+    mapped = ROOT / "mappings" / "tests" / "data"
+    inputs["oci"] = ("oci", "mapping", shutil.copy(mapped / "oci_cost_report_sample.csv", imports))
+    inputs["oci_basic"] = (
+        "oci",
+        "mapping",
+        shutil.copy(mapped / "oci_cost_report_basic.csv", imports),
+    )
     gcp_rows = gcp_export_rows(count=150, seed=11, detailed=True)
     # The GCP export sits in the run's own dataset (a run reads only its tenant's dataset).
     warehouse.dataset_create("focus_gcp")
@@ -103,7 +128,12 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
         dataset = f"focus_{name}"
         if provider != "gcp":
             warehouse.dataset_create(dataset)
-        config = pipeline_config_get(provider, "cost", pipeline)
+        if pipeline == "mapping":
+            config = mapped_pipeline_config(
+                tenant_id=imports.name, provider=provider, domain="cost", pipeline="focus"
+            )
+        else:
+            config = pipeline_config_get(provider, "cost", pipeline)
         context = StepContext(
             warehouse=warehouse,
             tenant_id=imports.name,
@@ -123,12 +153,17 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
             ),
             run_id=f"focus-{name}",
         )
-        failed = []
+        failed, totals = [], []
         for step in config.steps:
             if step.runs_on == "success":
                 result = processor_for(step).run(context.for_step(step))
                 checks = (result.details or {}).get("checks", {})
                 failed += [k for k, v in checks.items() if not v.get("passed", True)]
+                totals += [
+                    f"{k} {checks[k]['observed']} (source {checks[k]['expected']})"
+                    for k in ("cost_total", "amortized_total")
+                    if k in checks
+                ]
         path = output_dir / f"{name}.parquet"
         rows, columns = focus_table_export(
             warehouse=warehouse,
@@ -137,7 +172,10 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
             path=path,
             dataset_id=dataset,
         )
-        print(f"{path}: {rows} rows, {len(columns)} columns; failed run checks: {failed or 'none'}")
+        print(
+            f"{path}: {rows} rows, {len(columns)} columns; {'; '.join(totals)}; "
+            f"failed run checks: {failed or 'none'}"
+        )
 
 
 def main() -> None:

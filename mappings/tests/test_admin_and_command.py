@@ -52,7 +52,7 @@ def test_the_admin_refuses_an_invalid_mapping_listing_each_problem(admin_client)
     errors = response.context["adminform"].form.errors["definition"]
     assert errors == [
         "mapping 'acme_oci': BilledCost: 'sql(cost_myCost)': unknown function 'sql' (allowed: "
-        "case, coalesce, concat, decimal, json, json_by_prefix, lookup, lower, month_end, "
+        "case, coalesce, concat, decimal, if_set, json, json_by_prefix, lookup, lower, month_end, "
         "month_start, timestamp, trim, upper)"
     ]
     reserved = admin_client.post(

@@ -44,7 +44,7 @@ def test_an_unknown_function_is_refused_naming_file_column_and_expression():
     issues = refused(oci_with(BilledCost="exec_sql(cost_myCost)"))
     assert issues == [
         f"{FILE}: BilledCost: 'exec_sql(cost_myCost)': unknown function 'exec_sql' "
-        "(allowed: case, coalesce, concat, decimal, json, json_by_prefix, lookup, lower, "
+        "(allowed: case, coalesce, concat, decimal, if_set, json, json_by_prefix, lookup, lower, "
         "month_end, month_start, timestamp, trim, upper)"
     ]
 

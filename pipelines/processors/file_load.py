@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from focus.model import FocusSourceError
+from focus.normalize import source_variant
 from pipelines.processors.base import (
     Processor,
     StepContext,
@@ -15,6 +19,7 @@ from pipelines.processors.base import (
     check_destination,
     require_str,
 )
+from warehouse.bigquery import WarehouseBadRequest
 from warehouse.files import (
     AUTO,
     FORMATS,
@@ -23,6 +28,10 @@ from warehouse.files import (
     file_format,
     file_source_check,
 )
+
+logger = logging.getLogger(__name__)
+#: ``source.variants_of``: the pipeline whose export variants a CSV's header must match.
+VARIANTS_OF = re.compile(r"\A[a-z0-9_]{2,32}/cost/(focus|native)\Z")
 
 
 class FileLoad(Processor):
@@ -35,10 +44,18 @@ class FileLoad(Processor):
         require_str(step, "source.uri_param", errors)
         source = step.get("source")
         if isinstance(source, Mapping):
-            unknown = sorted(set(source) - {"uri_param", "format"})
+            unknown = sorted(set(source) - {"uri_param", "format", "variants_of"})
             errors.extend(f"source.{name}: unknown field" for name in unknown)
             choices = (*FORMATS, AUTO)
             check_choice(source.get("format", "csv"), "source.format", choices, errors)
+            variants_of = source.get("variants_of")
+            if variants_of is not None and not (
+                isinstance(variants_of, str) and VARIANTS_OF.match(variants_of)
+            ):
+                errors.append(
+                    "source.variants_of: must name a pipeline, <provider>/cost/focus or "
+                    "focus/cost/native"
+                )
         check_destination(step, errors, modes=("append", "overwrite"))
         return errors
 
@@ -62,14 +79,30 @@ class FileLoad(Processor):
                 columns = csv_header_columns(uri, read_head=context.warehouse.file_head)
             except FileSourceError as exc:
                 raise StepFailed(str(exc)) from exc
-        result = context.warehouse.load_file(
-            uri,
-            context.dataset_id,
-            table_id,
-            source_format=source_format,
-            columns=columns,
-            write_mode=spec["destination"].get("write_mode", "append"),
-        )
+            # A CSV must be a variant the pipeline reads (focus/variants.py): an unknown or
+            # legacy header is refused here, before anything is loaded, saying what to export.
+            if "variants_of" in spec["source"]:
+                try:
+                    source_variant(spec["source"]["variants_of"], [c.name for c in columns])
+                except FocusSourceError as exc:
+                    raise StepFailed(str(exc)) from exc
+        try:
+            result = context.warehouse.load_file(
+                uri,
+                context.dataset_id,
+                table_id,
+                source_format=source_format,
+                columns=columns,
+                write_mode=spec["destination"].get("write_mode", "append"),
+            )
+        except WarehouseBadRequest as exc:
+            # The engine's text names a temporary upload file and its own parser: neither
+            # is the tenant's to see (the step log keeps it for staff).
+            logger.warning("load of %s refused: %s", Path(uri).name, exc)
+            raise StepFailed(
+                f"{Path(uri).name} could not be read as {source_format}: check that it is "
+                "the export itself, with one header line and rows of the same columns."
+            ) from None
         return StepResult(
             rows_processed=result.rows_loaded,
             details={

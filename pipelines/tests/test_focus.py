@@ -220,7 +220,7 @@ def test_focus_sql_refuses_missing_required_columns():
     """A CUR table without its cost column is refused before any SQL runs."""
     from focus.model import FocusSourceError
 
-    with pytest.raises(FocusSourceError, match="lineItem_UnblendedCost"):
+    with pytest.raises(FocusSourceError, match="lineItem/UnblendedCost"):
         focus_sql("aws", source="p-roject.d.s", destination="p-roject.d.t", source_columns=["a"])
 
 

@@ -26,41 +26,52 @@
 -- @map_23 = "Oracle"
 -- @map_24 = "Standard"
 -- @map_25 = "COMPUTE"
--- @map_26 = "Compute"
+-- @map_26 = "Instance"
 -- @map_27 = "BLOCK_STORAGE"
--- @map_28 = "Storage"
+-- @map_28 = "Volume"
 -- @map_29 = "OBJECT_STORAGE"
--- @map_30 = "FILE_STORAGE"
--- @map_31 = "NETWORK"
--- @map_32 = "Networking"
--- @map_33 = "LOAD_BALANCER"
--- @map_34 = "DATABASE"
--- @map_35 = "Databases"
--- @map_36 = "MYSQL"
--- @map_37 = "NOSQL"
--- @map_38 = "OKE"
--- @map_39 = "FUNCTIONS"
--- @map_40 = "LOGGING"
--- @map_41 = "Management and Governance"
--- @map_42 = "MONITORING"
--- @map_43 = "AI_SERVICES"
--- @map_44 = "AI and Machine Learning"
--- @map_45 = "Other"
--- @map_46 = "Virtual Machines"
--- @map_47 = "Block Storage"
--- @map_48 = "Object Storage"
--- @map_49 = "File Storage"
--- @map_50 = "Network Infrastructure"
--- @map_51 = "Application Networking"
--- @map_52 = "Relational Databases"
--- @map_53 = "NoSQL Databases"
--- @map_54 = "Containers"
--- @map_55 = "Serverless Compute"
--- @map_56 = "Observability"
--- @map_57 = "Other (AI and Machine Learning)"
--- @map_58 = "Other (Other)"
--- @map_59 = "Finance_CostCenter"
--- @map_60 = "Oracle_Tags_CreatedBy"
+-- @map_30 = "Bucket"
+-- @map_31 = "FILE_STORAGE"
+-- @map_32 = "File System"
+-- @map_33 = "NETWORK"
+-- @map_34 = "Network Resource"
+-- @map_35 = "LOAD_BALANCER"
+-- @map_36 = "Load Balancer"
+-- @map_37 = "DATABASE"
+-- @map_38 = "Database"
+-- @map_39 = "MYSQL"
+-- @map_40 = "NOSQL"
+-- @map_41 = "Table"
+-- @map_42 = "OKE"
+-- @map_43 = "Cluster"
+-- @map_44 = "FUNCTIONS"
+-- @map_45 = "Function"
+-- @map_46 = "Resource"
+-- @map_47 = "Compute"
+-- @map_48 = "Storage"
+-- @map_49 = "Networking"
+-- @map_50 = "Databases"
+-- @map_51 = "LOGGING"
+-- @map_52 = "Management and Governance"
+-- @map_53 = "MONITORING"
+-- @map_54 = "AI_SERVICES"
+-- @map_55 = "AI and Machine Learning"
+-- @map_56 = "Other"
+-- @map_57 = "Virtual Machines"
+-- @map_58 = "Block Storage"
+-- @map_59 = "Object Storage"
+-- @map_60 = "File Storage"
+-- @map_61 = "Network Infrastructure"
+-- @map_62 = "Application Networking"
+-- @map_63 = "Relational Databases"
+-- @map_64 = "NoSQL Databases"
+-- @map_65 = "Containers"
+-- @map_66 = "Serverless Compute"
+-- @map_67 = "Observability"
+-- @map_68 = "Other (AI and Machine Learning)"
+-- @map_69 = "Other (Other)"
+-- @map_70 = "Finance_CostCenter"
+-- @map_71 = "Oracle_Tags_CreatedBy"
 INSERT INTO `convergence-test.tenant_acme.cost_focus` (AvailabilityZone, BilledCost, BillingAccountId, BillingAccountName, BillingAccountType, BillingCurrency, BillingPeriodEnd, BillingPeriodStart, CapacityReservationId, CapacityReservationStatus, ChargeCategory, ChargeClass, ChargeDescription, ChargeFrequency, ChargePeriodEnd, ChargePeriodStart, CommitmentDiscountCategory, CommitmentDiscountId, CommitmentDiscountName, CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountType, CommitmentDiscountUnit, ConsumedQuantity, ConsumedUnit, ContractedCost, ContractedUnitPrice, EffectiveCost, InvoiceId, InvoiceIssuerName, ListCost, ListUnitPrice, PricingCategory, PricingCurrency, PricingCurrencyContractedUnitPrice, PricingCurrencyEffectiveCost, PricingCurrencyListUnitPrice, PricingQuantity, PricingUnit, ProviderName, PublisherName, RegionId, RegionName, ResourceId, ResourceName, ResourceType, ServiceCategory, ServiceName, ServiceSubcategory, SkuId, SkuMeter, SkuPriceDetails, SkuPriceId, SubAccountId, SubAccountName, SubAccountType, Tags, x_BackReferenceNo, x_OverageFlag, x_ReferenceNo)
 SELECT
   NULLIF(`product_availabilityDomain`, '') AS AvailabilityZone,
@@ -108,10 +119,10 @@ SELECT
   NULLIF(`product_region`, '') AS RegionName,
   NULLIF(`product_resourceId`, '') AS ResourceId,
   CAST(NULL AS STRING) AS ResourceName,
-  NULLIF(`product_resource`, '') AS ResourceType,
-  CASE NULLIF(`product_service`, '') WHEN @map_25 THEN @map_26 WHEN @map_27 THEN @map_28 WHEN @map_29 THEN @map_28 WHEN @map_30 THEN @map_28 WHEN @map_31 THEN @map_32 WHEN @map_33 THEN @map_32 WHEN @map_34 THEN @map_35 WHEN @map_36 THEN @map_35 WHEN @map_37 THEN @map_35 WHEN @map_38 THEN @map_26 WHEN @map_39 THEN @map_26 WHEN @map_40 THEN @map_41 WHEN @map_42 THEN @map_41 WHEN @map_43 THEN @map_44 ELSE @map_45 END AS ServiceCategory,
+  IF(NULLIF(`product_resourceId`, '') IS NULL, NULL, COALESCE(NULLIF(`product_resource`, ''), CASE NULLIF(`product_service`, '') WHEN @map_25 THEN @map_26 WHEN @map_27 THEN @map_28 WHEN @map_29 THEN @map_30 WHEN @map_31 THEN @map_32 WHEN @map_33 THEN @map_34 WHEN @map_35 THEN @map_36 WHEN @map_37 THEN @map_38 WHEN @map_39 THEN @map_38 WHEN @map_40 THEN @map_41 WHEN @map_42 THEN @map_43 WHEN @map_44 THEN @map_45 ELSE @map_46 END)) AS ResourceType,
+  CASE NULLIF(`product_service`, '') WHEN @map_25 THEN @map_47 WHEN @map_27 THEN @map_48 WHEN @map_29 THEN @map_48 WHEN @map_31 THEN @map_48 WHEN @map_33 THEN @map_49 WHEN @map_35 THEN @map_49 WHEN @map_37 THEN @map_50 WHEN @map_39 THEN @map_50 WHEN @map_40 THEN @map_50 WHEN @map_42 THEN @map_47 WHEN @map_44 THEN @map_47 WHEN @map_51 THEN @map_52 WHEN @map_53 THEN @map_52 WHEN @map_54 THEN @map_55 ELSE @map_56 END AS ServiceCategory,
   NULLIF(`product_service`, '') AS ServiceName,
-  CASE NULLIF(`product_service`, '') WHEN @map_25 THEN @map_46 WHEN @map_27 THEN @map_47 WHEN @map_29 THEN @map_48 WHEN @map_30 THEN @map_49 WHEN @map_31 THEN @map_50 WHEN @map_33 THEN @map_51 WHEN @map_34 THEN @map_52 WHEN @map_36 THEN @map_52 WHEN @map_37 THEN @map_53 WHEN @map_38 THEN @map_54 WHEN @map_39 THEN @map_55 WHEN @map_40 THEN @map_56 WHEN @map_42 THEN @map_56 WHEN @map_43 THEN @map_57 ELSE @map_58 END AS ServiceSubcategory,
+  CASE NULLIF(`product_service`, '') WHEN @map_25 THEN @map_57 WHEN @map_27 THEN @map_58 WHEN @map_29 THEN @map_59 WHEN @map_31 THEN @map_60 WHEN @map_33 THEN @map_61 WHEN @map_35 THEN @map_62 WHEN @map_37 THEN @map_63 WHEN @map_39 THEN @map_63 WHEN @map_40 THEN @map_64 WHEN @map_42 THEN @map_65 WHEN @map_44 THEN @map_66 WHEN @map_51 THEN @map_67 WHEN @map_53 THEN @map_67 WHEN @map_54 THEN @map_68 ELSE @map_69 END AS ServiceSubcategory,
   NULLIF(`cost_productSku`, '') AS SkuId,
   NULLIF(`cost_skuUnitDescription`, '') AS SkuMeter,
   CAST(NULL AS JSON) AS SkuPriceDetails,
@@ -119,7 +130,7 @@ SELECT
   NULLIF(`product_compartmentId`, '') AS SubAccountId,
   NULLIF(`product_compartmentName`, '') AS SubAccountName,
   CAST(NULL AS STRING) AS SubAccountType,
-  PARSE_JSON(CONCAT('{', ARRAY_TO_STRING([IF(NULLIF(`tags_Finance_CostCenter`, '') IS NULL, NULL, CONCAT(TO_JSON_STRING(@map_59), ':', TO_JSON_STRING(`tags_Finance_CostCenter`))), IF(NULLIF(`tags_Oracle_Tags_CreatedBy`, '') IS NULL, NULL, CONCAT(TO_JSON_STRING(@map_60), ':', TO_JSON_STRING(`tags_Oracle_Tags_CreatedBy`)))], ','), '}')) AS Tags,
+  PARSE_JSON(CONCAT('{', ARRAY_TO_STRING([IF(NULLIF(`tags_Finance_CostCenter`, '') IS NULL, NULL, CONCAT(TO_JSON_STRING(@map_70), ':', TO_JSON_STRING(`tags_Finance_CostCenter`))), IF(NULLIF(`tags_Oracle_Tags_CreatedBy`, '') IS NULL, NULL, CONCAT(TO_JSON_STRING(@map_71), ':', TO_JSON_STRING(`tags_Oracle_Tags_CreatedBy`)))], ','), '}')) AS Tags,
   NULLIF(`lineItem_backreferenceNo`, '') AS x_BackReferenceNo,
   NULLIF(`cost_overageFlag`, '') AS x_OverageFlag,
   NULLIF(`lineItem_referenceNo`, '') AS x_ReferenceNo

@@ -1,0 +1,259 @@
+"""Export variants told apart by their header (``focus/variants.py``): each goes through the
+pipeline a tenant runs for it, totals to the cent against its own cost column, or is refused
+at load naming the closest variant and what to export instead."""
+
+import csv
+import decimal
+import shutil
+from pathlib import Path
+
+import pytest
+
+from focus.normalize import VARIANTS, source_variant
+from focus.variants import VariantRefused, header_key
+from pipelines.configs import pipeline_config_get
+from pipelines.processors import StepFailed
+from pipelines.tests.test_focus import CENT, DATA, context_for, imports_dir, run_pipeline
+
+__all__ = ["imports_dir"]  # the fixture, used by name below
+
+VARIANT_DATA = DATA / "variants"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def column_total(path: Path, column: str, *, skip=lambda row: False) -> decimal.Decimal:
+    """A column's sum over the file, computed in Python from the CSV (a BOM is skipped)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return sum(
+            (
+                decimal.Decimal(row[column])
+                for row in csv.DictReader(handle)
+                if row[column] and not skip(row)
+            ),
+            decimal.Decimal(0),
+        )
+
+
+def run_file(warehouse, dataset, imports, path: Path, provider: str, pipeline: str = "focus"):
+    shutil.copy(path, imports / path.name)
+    config = pipeline_config_get(provider, "cost", pipeline)
+    context = context_for(warehouse, dataset, config, {"source_file": path.name})
+    results = run_pipeline(config, context)
+    table = warehouse.quoted(dataset, config.variables["focus_table"])
+    sums = warehouse.query(
+        "SELECT COUNT(*) AS n, SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective "
+        f"FROM {table}"
+    ).rows[0]
+    return results, sums
+
+
+def failed_rules(results) -> dict:
+    checks = results["check_focus"].details["checks"]
+    return {name: c["observed"] for name, c in checks.items() if not c["passed"]}
+
+
+def test_header_key_ignores_bom_case_and_separators():
+    """A BOM, case and separators do not tell headers apart; word splits do."""
+    assert header_key("\ufeffCostInBillingCurrency") == header_key("costInBillingCurrency")
+    assert header_key("lineItem/UnblendedCost") == header_key("lineitem_unblendedcost")
+    assert header_key("lineItem/UnblendedCost") != header_key("line_item_unblended_cost")
+
+
+def test_every_variant_names_an_existing_sample_and_is_detected_from_its_own_signature():
+    """Each declared variant is what its own signature is detected as (no two variants
+    claim the same header), and the sample it names is in the repository."""
+    for variant in VARIANTS:
+        assert (ROOT / variant.sample.split(" ")[0]).exists(), variant.key
+        if variant.refused:
+            with pytest.raises(VariantRefused, match="legacy"):
+                source_variant(variant.pipeline, variant.signature)
+        else:
+            columns = (*variant.signature, *variant.required)
+            assert source_variant(variant.pipeline, columns).key == variant.key
+
+
+@pytest.mark.parametrize(
+    ("sample", "pipeline", "key"),
+    [
+        ("aws_cur_sample.csv", "aws/cost/focus", "aws-cur1"),
+        ("azure_ea_sample.csv", "azure/cost/focus", "azure-ea"),
+        ("focus_1_0_sample.csv", "focus/cost/native", "focus"),
+        ("variants/azure_ea_cost_actual.csv", "azure/cost/focus", "azure-ea-cost"),
+        ("variants/azure_ea_cost_amortized.csv", "azure/cost/focus", "azure-ea-cost"),
+        ("variants/azure_ea_iso_dates.csv", "azure/cost/focus", "azure-ea"),
+        ("variants/azure_cost_details_camel.csv", "azure/cost/focus", "azure-cost-details"),
+        ("variants/aws_cur_athena.csv", "aws/cost/focus", "aws-cur1-snake"),
+        ("variants/aws_focus_1_0.csv", "focus/cost/native", "aws-focus"),
+        ("variants/azure_focus_1_0.csv", "focus/cost/native", "azure-focus"),
+        ("variants/oci_focus_1_0.csv", "focus/cost/native", "oci-focus"),
+        (
+            "../../../mappings/tests/data/oci_cost_report_basic.csv",
+            "oci/cost/focus",
+            "oci-cost-report",
+        ),
+    ],
+)
+def test_sample_headers_are_detected_as_their_variant(sample, pipeline, key):
+    with (DATA / sample).open(newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle))
+    assert source_variant(pipeline, header).key == key
+
+
+def test_another_pipelines_variant_is_refused_naming_the_pipeline_to_run():
+    """A FOCUS export sent to the AWS CUR pipeline is refused, naming focus/cost/native."""
+    with pytest.raises(VariantRefused, match="run focus/cost/native with it"):
+        source_variant(
+            "aws/cost/focus",
+            [
+                "BilledCost",
+                "ChargePeriodStart",
+                "BillingCurrency",
+                "ServiceName",
+                "x_ServiceCode",
+                "x_UsageType",
+                "x_Operation",
+            ],
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sample", "rows", "billed_filter"),
+    [
+        # Actual cost: BilledCost is the file's cost column, to the cent.
+        ("azure_ea_cost_actual.csv", 7, None),
+        ("azure_ea_iso_dates.csv", 5, None),
+        ("azure_cost_details_camel.csv", 7, None),
+    ],
+)
+def test_azure_actual_cost_variants_bill_their_cost_column(
+    warehouse, scratch_dataset, imports_dir, sample, rows, billed_filter
+):
+    """An Azure actual-cost export, in each variant (EA with ``Cost`` and a BOM, ISO dates with
+    and without a time, camelCase cost details), completes with SUM(BilledCost) equal to its
+    cost column and every date parsed."""
+    path = VARIANT_DATA / sample
+    results, sums = run_file(warehouse, scratch_dataset, imports_dir, path, "azure")
+    cost = (
+        "costInBillingCurrency"
+        if "camel" in sample
+        else ("CostInBillingCurrency" if "iso" in sample else "Cost")
+    )
+    assert sums["n"] == rows
+    assert sums["billed"].quantize(CENT) == column_total(path, cost).quantize(CENT)
+    assert not {k for k in failed_rules(results) if not k.startswith("focus:")}
+    table = warehouse.quoted(scratch_dataset, "azure_cost_focus")
+    undated = warehouse.query(
+        "SELECT COUNTIF(ChargePeriodStart IS NULL OR BillingPeriodStart IS NULL "
+        "OR BillingPeriodEnd IS NULL) AS n, MIN(BillingPeriodStart) AS start "
+        f"FROM {table}"
+    ).rows[0]
+    assert undated["n"] == 0
+    assert undated["start"].day == 1 and undated["start"].month == 9
+
+
+@pytest.mark.django_db
+def test_azure_amortized_export_gives_effective_cost_equal_to_its_cost_column(
+    warehouse, scratch_dataset, imports_dir
+):
+    """An amortized export (covered usage and unused commitment carry their share of the
+    commitment in ``Cost``; no purchase rows): SUM(EffectiveCost) equals its cost column, and
+    BilledCost is the cost of the rows no commitment covers."""
+    path = VARIANT_DATA / "azure_ea_cost_amortized.csv"
+    results, sums = run_file(warehouse, scratch_dataset, imports_dir, path, "azure")
+    assert sums["effective"].quantize(CENT) == column_total(path, "Cost").quantize(CENT)
+    on_demand = column_total(path, "Cost", skip=lambda row: bool(row["benefitId"]))
+    assert sums["billed"].quantize(CENT) == on_demand.quantize(CENT)
+    assert on_demand.quantize(CENT) != column_total(path, "Cost").quantize(CENT)
+    checks = results["check_focus"].details["checks"]
+    assert checks["cost_total"]["passed"] and checks["amortized_total"]["passed"]
+
+
+@pytest.mark.django_db
+def test_legacy_azure_usage_file_is_refused_at_load(warehouse, scratch_dataset, imports_dir):
+    """Azure's legacy usage file (UsageDateTime, PreTaxCost) is refused by the load step,
+    saying what it is and what to export instead; nothing is loaded."""
+    path = VARIANT_DATA / "azure_legacy_usage.csv"
+    shutil.copy(path, imports_dir / path.name)
+    config = pipeline_config_get("azure", "cost", "focus")
+    context = context_for(warehouse, scratch_dataset, config, {"source_file": path.name})
+    with pytest.raises(StepFailed) as raised:
+        run_pipeline(config, context)
+    message = str(raised.value)
+    assert "legacy usage file" in message and "Cost and usage details" in message
+    assert str(imports_dir) not in message and ".csv" not in message
+    assert "azure_export_raw" not in warehouse.tables_list(scratch_dataset)
+
+
+@pytest.mark.django_db
+def test_unknown_header_is_refused_at_load_naming_the_closest_variant_and_its_gaps(
+    warehouse, scratch_dataset, imports_dir
+):
+    """A file with some of a variant's columns is refused naming that variant, the columns
+    it lacked, and how to get a file that works."""
+    (imports_dir / "odd.csv").write_text("\ufeffDate,Cost,MeterCategory\n9/1/2023,1.5,Storage\n")
+    config = pipeline_config_get("azure", "cost", "focus")
+    context = context_for(warehouse, scratch_dataset, config, {"source_file": "odd.csv"})
+    with pytest.raises(StepFailed) as raised:
+        run_pipeline(config, context)
+    message = str(raised.value)
+    assert "Azure EA cost-details export with Cost and BillingCurrency" in message
+    assert "BillingCurrency, PricingModel, BillingAccountId" in message
+    assert "Cost Management > Exports" in message
+    assert "odd.csv" not in message and str(imports_dir) not in message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sample", "rows"),
+    [("aws_focus_1_0.csv", 4), ("azure_focus_1_0.csv", 4), ("oci_focus_1_0.csv", 4)],
+)
+def test_provider_focus_exports_run_through_the_native_pipeline(
+    warehouse, scratch_dataset, imports_dir, sample, rows
+):
+    """AWS's, Azure's and OCI's FOCUS exports complete through focus/cost/native with both
+    totals equal to their own BilledCost and EffectiveCost columns and no FOCUS rule broken."""
+    path = VARIANT_DATA / sample
+    results, sums = run_file(warehouse, scratch_dataset, imports_dir, path, "focus", "native")
+    assert sums["n"] == rows
+    assert sums["billed"].quantize(CENT) == column_total(path, "BilledCost").quantize(CENT)
+    assert sums["effective"].quantize(CENT) == column_total(path, "EffectiveCost").quantize(CENT)
+    assert failed_rules(results) == {}
+
+
+@pytest.mark.django_db
+def test_cur_with_athena_snake_case_headers_runs_through_the_aws_pipeline(
+    warehouse, scratch_dataset, imports_dir
+):
+    """A CUR 1.0 as Athena names its columns (``line_item_unblended_cost``, timestamps with a
+    blank and milliseconds, ``resource_tags_user_*``) completes, billed total to the cent,
+    tags kept under their own keys."""
+    path = VARIANT_DATA / "aws_cur_athena.csv"
+    results, sums = run_file(warehouse, scratch_dataset, imports_dir, path, "aws")
+    assert sums["n"] == 5
+    expected = column_total(path, "line_item_unblended_cost")
+    assert sums["billed"].quantize(CENT) == expected.quantize(CENT)
+    assert failed_rules(results) == {}
+    table = warehouse.quoted(scratch_dataset, "aws_cost_focus")
+    tagged = warehouse.query(
+        f"SELECT COUNTIF(JSON_VALUE(Tags, '$.team') = 'web') AS web FROM {table}"
+    ).rows[0]
+    assert tagged["web"] == 2
+
+
+@pytest.mark.django_db
+def test_a_file_the_warehouse_cannot_parse_fails_without_engine_text(
+    warehouse, scratch_dataset, imports_dir
+):
+    """A file whose rows the load cannot read fails naming the tenant's file only: no
+    temporary upload name, server path or engine message reaches the run's error."""
+    header = (VARIANT_DATA / "aws_focus_1_0.csv").read_text().splitlines()[0]
+    (imports_dir / "ragged.csv").write_text(f'{header}\n"unterminated,1,2\n1,2\n')
+    config = pipeline_config_get("focus", "cost", "native")
+    context = context_for(warehouse, scratch_dataset, config, {"source_file": "ragged.csv"})
+    with pytest.raises(StepFailed) as raised:
+        run_pipeline(config, context)
+    message = str(raised.value)
+    assert message.startswith("ragged.csv could not be read as CSV")
+    for leak in ("/", "tmp", "sniff", "Error", "duckdb", "DuckDB", "Invalid"):
+        assert leak not in message
