@@ -79,6 +79,7 @@ class TenantBudgetsApi(APIView):
             max_length=32,
             required=False,
             default="",
+            trim_whitespace=False,
             help_text="A built-in provider (aws, azure, gcp, focus) or a FOCUS mapping's name "
             "(e.g. oci): that provider's FOCUS table only. Omitted: every FOCUS table.",
             error_messages={"invalid": "A provider is 2-32 characters of a-z, 0-9 and _."},

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from core.serializers import BoundedDateField, QuerySerializer
 from costs.export import CONTENT_TYPES, FORMATS, tenant_focus_export
 from costs.query import (
+    CURRENCY_PATTERN,
     DIMENSION_PATTERN,
     GRANULARITIES,
     MAX_GROUP_BY,
@@ -158,7 +159,11 @@ class TenantCostsApi(APIView):
             ),
         )
         currency = serializers.RegexField(
-            r"^[A-Z]{3}$", max_length=3, required=False, help_text="Only this BillingCurrency."
+            CURRENCY_PATTERN.pattern,
+            max_length=3,
+            required=False,
+            trim_whitespace=False,
+            help_text="Only this BillingCurrency.",
         )
 
     class OutputSerializer(serializers.Serializer):
