@@ -1,6 +1,7 @@
 """A tenant's costs over time: each billing period replaced on its own, history kept, staging
 per run (real emulator, real Celery worker)."""
 
+import csv
 import datetime as dt
 import decimal
 import hashlib
@@ -167,10 +168,15 @@ def test_a_failed_normalize_leaves_the_loaded_months_as_they_were(
     folder = imports / "failing_co"
     folder.mkdir(parents=True)
     november = aws_cur_month(folder / "cur-2023-11.csv")
-    # A CSV that loads (506 rows) but is no CUR: normalize refuses it.
-    (folder / "bad.csv").write_text(
-        "bill/BillingPeriodStartDate,cost\n" + "2023-11-01T00:00:00Z,1.5\n" * 506
-    )
+    # A CUR whose header passes the load's variant check but whose cost is no number:
+    # it loads (every row), and normalize fails on it.
+    lines = november.read_text().splitlines()
+    cost = next(csv.reader([lines[0]])).index("lineItem/UnblendedCost")
+    rows = [next(csv.reader([line])) for line in lines[1:]]
+    for row in rows:
+        row[cost] = "not-a-number"
+    with (folder / "bad.csv").open("w", newline="") as bad:
+        csv.writer(bad).writerows([next(csv.reader([lines[0]])), *rows])
     client = key_client(onboarded.api_key)
     assert run_through(client, "failing_co", november.name)["status"] == "COMPLETED"
     _, before = warehouse.table_rows(dataset, "aws_cost_focus")
@@ -180,7 +186,7 @@ def test_a_failed_normalize_leaves_the_loaded_months_as_they_were(
     assert failed["status"] == "FAILED"
     assert "normalize_focus" in failed["error_message"]
     steps = {s["step_id"]: s for s in failed["steps"]}
-    assert steps["load_cur"]["rows_processed"] == 506  # it did load: the figure is not it
+    assert steps["load_cur"]["rows_processed"] == len(rows)  # it loaded: the figure is not it
     assert failed["rows_processed"] == 0
     assert PipelineRun.objects.get(pk=failed["run_id"]).rows_processed == 0
     _, after = warehouse.table_rows(dataset, "aws_cost_focus")
