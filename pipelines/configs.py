@@ -18,6 +18,7 @@ from croniter import croniter
 from django.conf import settings
 
 from core.yaml_loader import yaml_load
+from pipelines.errors import InvalidRunParameters
 from pipelines.processors import PROCESSORS
 from pipelines.processors.base import RUNS_ON
 from warehouse.files import (
@@ -556,6 +557,22 @@ CONFIG_SOURCES: list[ConfigSource] = []
 def config_source_register(source: ConfigSource) -> None:
     if source not in CONFIG_SOURCES:
         CONFIG_SOURCES.append(source)
+
+
+def config_source_configs(*, tenant_id: str) -> dict[str, PipelineConfig]:
+    """Provider name -> the ``<name>/cost/focus`` config each registered source offers the
+    tenant (its FOCUS mappings); one that no longer validates is left out."""
+    configs: dict[str, PipelineConfig] = {}
+    for source in CONFIG_SOURCES:
+        for name in source.names_for_tenant(tenant_id=tenant_id):
+            try:
+                config = source.config(
+                    tenant_id=tenant_id, provider=name, domain="cost", pipeline="focus"
+                )
+            except (PipelineConfigError, InvalidRunParameters):
+                continue
+            configs.setdefault(name, config)
+    return configs
 
 
 def pipeline_config_get(provider: str, domain: str, pipeline: str) -> PipelineConfig:

@@ -6,10 +6,10 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from pipelines.configs import (
-    CONFIG_SOURCES,
     MAPPED_PROVIDER,
     SYSTEM_PROVIDER,
     PipelineConfigError,
+    config_source_configs,
     pipeline_config_resolve,
     pipeline_configs_all,
 )
@@ -27,16 +27,10 @@ def focus_tables_for_tenant(*, tenant_id: str) -> dict[str, str]:
     for config in pipeline_configs_all():
         if config.provider not in (SYSTEM_PROVIDER, MAPPED_PROVIDER) and config.focus_table:
             tables.setdefault(config.provider, config.focus_table)
-    for source in CONFIG_SOURCES:
-        for name in source.names_for_tenant(tenant_id=tenant_id):
-            try:
-                config = source.config(
-                    tenant_id=tenant_id, provider=name, domain="cost", pipeline="focus"
-                )
-            except (PipelineConfigError, InvalidRunParameters):
-                continue  # a mapping that no longer validates writes nothing new
-            if config.focus_table:
-                tables.setdefault(name, config.focus_table)
+    # A mapping that no longer validates writes nothing new.
+    for name, config in config_source_configs(tenant_id=tenant_id).items():
+        if config.focus_table:
+            tables.setdefault(name, config.focus_table)
     return tables
 
 

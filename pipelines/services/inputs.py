@@ -56,10 +56,9 @@ def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
     for this tenant now (empty: it can run as soon as its parameters are given); the generic
     mapped pipeline appears once per FOCUS mapping the tenant can run, under its name."""
     from pipelines.configs import (  # configs imports this module's PROVIDER_SETTINGS
-        CONFIG_SOURCES,
         MAPPED_PROVIDER,
         SYSTEM_PROVIDER,
-        PipelineConfigError,
+        config_source_configs,
         pipeline_configs_all,
     )
 
@@ -68,16 +67,8 @@ def pipelines_for_tenant(*, tenant_id: str) -> list[dict]:
         for config in pipeline_configs_all()
         if config.provider not in (SYSTEM_PROVIDER, MAPPED_PROVIDER)
     ]
-    for source in CONFIG_SOURCES:
-        for name in source.names_for_tenant(tenant_id=tenant_id):
-            try:
-                configs.append(
-                    source.config(
-                        tenant_id=tenant_id, provider=name, domain="cost", pipeline="focus"
-                    )
-                )
-            except (PipelineConfigError, InvalidRunParameters):
-                continue  # a mapping that no longer validates is not offered
+    # A mapping that no longer validates is not offered.
+    configs.extend(config_source_configs(tenant_id=tenant_id).values())
     return [
         {
             "key": config.key,
