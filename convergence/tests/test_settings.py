@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
@@ -80,6 +81,15 @@ def test_production_refuses_to_start_with_the_identity_off():
     missing = _production("manage.py\ncheck\n--deploy", WAREHOUSE_TENANT_IDENTITY=None)
     assert missing.returncode != 0
     assert "Set the WAREHOUSE_TENANT_IDENTITY environment variable" in missing.stderr
+
+
+@pytest.mark.parametrize("name", ["WAREHOUSE_ENDPOINT", "WAREHOUSE_PROJECT", "KMS_BACKEND"])
+def test_production_names_every_backend_it_is_not_given(name):
+    """Production falls back to no local stand-in: a backend left out stops the start,
+    naming its variable."""
+    result = _production("manage.py\ncheck\n--deploy", **{name: None})
+    assert result.returncode != 0
+    assert f"Set the {name} environment variable" in result.stderr
 
 
 def test_production_runs_without_the_identity_only_with_the_named_opt_out():
