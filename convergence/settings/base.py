@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "budgets",
     "costs",
     "mappings",
+    "connectors",
     "dashboard",
 ]
 
