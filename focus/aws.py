@@ -348,14 +348,21 @@ AWS_COLUMNS = {
 }
 
 
-def _aws_tags(available: Iterable[str]) -> str:
+def _aws_tags(available: Iterable[str], map_columns: frozenset[str] = frozenset()) -> str:
     """A JSON object of the CUR's tag columns present in the source.
 
     CUR 1.0 writes ``resourceTags/user:Name`` (loaded as ``resourceTags_user_Name``): user
     tags keep their own key, AWS-defined ones (``aws:...``) keep AWS's prefix. CUR 2.0 has
-    one ``resource_tags`` map column, JSON text in CSV.
+    one ``resource_tags`` map column: JSON text in CSV, a repeated key/value record when
+    loaded from Parquet (``map_columns``); its keys are kept as AWS writes them either way.
     """
     available = set(available)
+    if "resource_tags" in map_columns:
+        pairs = "CONCAT(TO_JSON_STRING(t.key), ':', TO_JSON_STRING(t.value))"
+        return (
+            "COALESCE((SELECT PARSE_JSON(CONCAT('{', STRING_AGG(" + pairs + ", ','), '}')) "
+            "FROM UNNEST(resource_tags) AS t WHERE t.value IS NOT NULL), PARSE_JSON('{}'))"
+        )
     if "resource_tags" in available:
         return "COALESCE(SAFE.PARSE_JSON(resource_tags), PARSE_JSON('{}'))"
     # CUR 1.0 with snake_case headers (Athena) writes ``resource_tags_user_name``.
@@ -381,9 +388,12 @@ def _aws_tag_key(column: str) -> str:
 ACCOUNTS = ("s.payer_id", "s.usage_account_id")
 
 
-def select(*, available, names, joins, order, **options) -> str:
-    """The CUR's FOCUS rows: each line item once, and again for an unused commitment."""
-    inner_columns = dict(AWS_INNER, tags=_aws_tags(available or ()))
+def select(
+    *, available, names, joins, order, map_columns: frozenset[str] = frozenset(), **options
+) -> str:
+    """The CUR's FOCUS rows: each line item once, and again for an unused commitment.
+    ``map_columns``: the source's Parquet maps, loaded as repeated key/value records."""
+    inner_columns = dict(AWS_INNER, tags=_aws_tags(available or (), map_columns))
     inner_columns["unused_cost"] = (
         f"CASE WHEN {inner_columns['line_type']} = 'RIFee' "
         f"THEN {inner_columns['ri_unused_cost']} "

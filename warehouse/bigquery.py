@@ -21,6 +21,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 from google.cloud.bigquery import client as bigquery_client
+from google.cloud.bigquery.format_options import ParquetOptions
 from google.oauth2 import service_account
 
 from warehouse.storage import object_head
@@ -59,6 +60,9 @@ COLUMN_TYPES = frozenset(
     {"STRING", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "DATE", "DATETIME"}
     | {"TIMESTAMP", "JSON", "BYTES"}
 )
+#: A nested column as read from a table's schema (a loaded Parquet map, GCP's ``service``):
+#: described by name, type and mode, never created (its fields are not kept).
+RECORD = "RECORD"
 COLUMN_MODES = frozenset({"NULLABLE", "REQUIRED", "REPEATED"})
 
 
@@ -72,12 +76,14 @@ class Column:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.type not in COLUMN_TYPES:
+        if self.type not in COLUMN_TYPES | {RECORD}:
             raise ValueError(f"Column {self.name!r}: unknown type {self.type!r}")
         if self.mode not in COLUMN_MODES:
             raise ValueError(f"Column {self.name!r}: unknown mode {self.mode!r}")
 
     def to_bigquery(self) -> bigquery.SchemaField:
+        if self.type == RECORD:
+            raise ValueError(f"Column {self.name!r}: a RECORD read from a schema has no fields")
         return bigquery.SchemaField(
             self.name, self.type, mode=self.mode, description=self.description or None
         )
@@ -483,6 +489,12 @@ class Warehouse:
         if source_format == "CSV":
             config.skip_leading_rows = skip_leading_rows
             config.allow_quoted_newlines = True
+        elif source_format == "PARQUET":
+            # A Parquet MAP (CUR 2.0's resource_tags, product) as a repeated key/value
+            # record, rather than BigQuery's default wrapper record around one.
+            parquet = ParquetOptions()
+            parquet.map_target_type = "ARRAY_OF_STRUCT"
+            config.parquet_options = parquet
         if columns:
             config.schema = [c.to_bigquery() for c in columns]
         else:
@@ -593,6 +605,7 @@ class Warehouse:
 
 
 _STANDARD_TYPES = {
+    "STRUCT": "RECORD",
     "INTEGER": "INT64",
     "FLOAT": "FLOAT64",
     "BOOLEAN": "BOOL",

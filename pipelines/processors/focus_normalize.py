@@ -25,6 +25,7 @@ from pipelines.processors.base import (
     require_str,
 )
 from tenants.selectors import provider_account_names
+from warehouse.bigquery import RECORD
 
 
 class FocusNormalize(Processor):
@@ -49,11 +50,15 @@ class FocusNormalize(Processor):
         destination = context.table(table_id)
         project, source_dataset, source_table = source.split(".")
         columns = None
-        # CSV exports vary in their optional columns; the GCP export's nested schema is fixed
-        # (and the adapter's Column cannot describe its RECORD columns).
+        map_columns: frozenset[str] = frozenset()
+        # CSV exports vary in their optional columns; the GCP export's nested schema is fixed.
         if provider != "gcp" and project == context.project:
             found = context.warehouse.table_columns(source_dataset, source_table)
             columns = [c.name for c in found]
+            # A Parquet map loads as a repeated key/value record (warehouse.load_file).
+            map_columns = frozenset(
+                c.name for c in found if c.type == RECORD and c.mode == "REPEATED"
+            )
         names = provider_account_names(tenant_id=context.tenant_id, provider=provider)
         try:
             sql = focus_sql(
@@ -65,6 +70,7 @@ class FocusNormalize(Processor):
                 # GCP names the detailed export's table so; the standard one has no resources.
                 gcp_detailed=provider == "gcp"
                 and source_table.startswith(GCP_DETAILED_TABLE_PREFIX),
+                map_columns=map_columns,
             )
         except FocusSourceError as exc:
             raise StepFailed(str(exc)) from exc
