@@ -330,10 +330,15 @@ class Warehouse:
             raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc
         return True
 
-    def table_columns(self, dataset_id: str, table_id: str) -> list[Column]:
+    def table_columns(self, dataset_id: str, table_id: str, *, project: str = "") -> list[Column]:
+        """A table's top-level columns (a nested one as RECORD, without its fields).
+
+        ``project``: a table outside the platform project (a tenant's registered source)."""
         try:
             table = self._client.get_table(
-                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+                f"{project or self.project}.{dataset_id}.{table_id}",
+                retry=self._retry,
+                timeout=self.timeout,
             )
         except Exception as exc:
             raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.gcp_export import GCP_EXPORT_DDL, gcp_export_load, gcp_export_rows
 from focus.normalize import VARIANTS, source_variant
 from focus.variants import VariantRefused, header_key
 from pipelines.configs import pipeline_config_get
@@ -257,3 +258,80 @@ def test_a_file_the_warehouse_cannot_parse_fails_without_engine_text(
     assert message.startswith("ragged.csv could not be read as CSV")
     for leak in ("/", "tmp", "sniff", "Error", "duckdb", "DuckDB", "Invalid"):
         assert leak not in message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("detailed", "table"),
+    [(True, "billing_export_copy"), (False, "gcp_billing_export_resource_v1_0A1B2C")],
+)
+def test_gcp_export_variant_is_told_by_its_schema(
+    warehouse, scratch_dataset, tmp_path, detailed, table
+):
+    """A BigQuery billing export's variant comes from its table's schema, not its name: a
+    detailed export copied under any name still names each row's resource, a standard one
+    named like a detailed export reads as standard; both total to the cent."""
+    export = gcp_export_rows(count=60, seed=5, detailed=detailed)
+    gcp_export_load(warehouse, scratch_dataset, table, export, tmp_path / "x.json")
+    assert source_variant(
+        "gcp/cost/focus", [c.name for c in warehouse.table_columns(scratch_dataset, table)]
+    ).key == ("gcp-detailed" if detailed else "gcp-standard")
+    config = pipeline_config_get("gcp", "cost", "focus")
+    source = warehouse.table_ref(scratch_dataset, table)
+    context = context_for(warehouse, scratch_dataset, config, source_billing_table=source)
+    results = run_pipeline(config, context)
+    assert failed_rules(results) == {}
+    sums = warehouse.query(
+        "SELECT SUM(BilledCost) AS billed, COUNTIF(ResourceId IS NOT NULL) AS named "
+        f"FROM {warehouse.quoted(scratch_dataset, 'gcp_cost_focus')}"
+    ).rows[0]
+    expected = sum(
+        decimal.Decimal(str(r["cost"]))
+        + sum(decimal.Decimal(str(c["amount"])) for c in r["credits"])
+        for r in export
+    )
+    assert sums["billed"].quantize(CENT) == expected.quantize(CENT)
+    assert (sums["named"] > 0) is detailed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("ddl", "expected"),
+    [
+        # GCP's pricing export sent as the billing export: no variant's columns.
+        (
+            "CREATE TABLE `{table}` (billing_account_id STRING, service STRUCT<id STRING, "
+            "description STRING>, sku STRUCT<id STRING, description STRING>, "
+            "pricing_as_of_time TIMESTAMP, list_price STRUCT<tiered_rates ARRAY<STRUCT<"
+            "usd_amount NUMERIC>>>)",
+            "does not recognise this file's header. The closest it reads is a GCP standard "
+            "usage cost export, which would also have usage_start_time, cost, invoice",
+        ),
+        # A standard export whose credits column was dropped in a copy.
+        (
+            GCP_EXPORT_DDL.replace(
+                "  credits ARRAY<STRUCT<name STRING, amount FLOAT64, full_name STRING, id STRING,"
+                "\n                       type STRING>>,\n",
+                "",
+            ).replace("{detailed}", ""),
+            "is a GCP standard usage cost export but lacks columns it needs: credits.",
+        ),
+    ],
+    ids=["pricing-export", "no-credits"],
+)
+def test_a_table_of_no_gcp_variant_is_refused_before_normalization(
+    warehouse, scratch_dataset, ddl, expected
+):
+    """A table that is no GCP billing export, or one without a column the normalization
+    reads, is refused by focus.normalize before any SQL runs: the closest variant, what it
+    lacked, how to enable the export; no FOCUS table is made."""
+    table = "not_a_billing_export"
+    warehouse.query(ddl.replace("{table}", warehouse.table_ref(scratch_dataset, table)))
+    config = pipeline_config_get("gcp", "cost", "focus")
+    source = warehouse.table_ref(scratch_dataset, table)
+    context = context_for(warehouse, scratch_dataset, config, source_billing_table=source)
+    with pytest.raises(StepFailed) as raised:
+        run_pipeline(config, context)
+    message = str(raised.value)
+    assert expected in message and "Cloud Billing export to BigQuery" in message
+    assert warehouse.tables_list(scratch_dataset) == [table]
