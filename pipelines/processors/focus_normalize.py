@@ -55,9 +55,7 @@ class FocusNormalize(Processor):
         found = context.warehouse.table_columns(source_dataset, source_table, project=project)
         columns = [c.name for c in found]
         # A Parquet map loads as a repeated key/value record (warehouse.load_file).
-        map_columns = frozenset(
-            c.name for c in found if c.type == RECORD and c.mode == "REPEATED"
-        )
+        map_columns = frozenset(c.name for c in found if c.type == RECORD and c.mode == "REPEATED")
         names = provider_account_names(tenant_id=context.tenant_id, provider=provider)
         try:
             sql = focus_sql(
