@@ -99,9 +99,15 @@ class FileLoad(Processor):
             # The engine's text names a temporary upload file and its own parser: neither
             # is the tenant's to see (the step log keeps it for staff).
             logger.warning("load of %s refused: %s", Path(uri).name, exc)
+            expected = (
+                "UTF-8 text, comma-separated, with one header line and rows of the same "
+                "columns (a field with a comma, quote or line break in double quotes)"
+                if source_format == "CSV"
+                else "a Parquet file as the export wrote it"
+            )
             raise StepFailed(
                 f"{Path(uri).name} could not be read as {source_format}: check that it is "
-                "the export itself, with one header line and rows of the same columns."
+                f"the export itself, {expected}."
             ) from None
         if source_format == "PARQUET" and uri.startswith("gs://"):
             loaded = context.warehouse.table_columns(context.dataset_id, table_id)
