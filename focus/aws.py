@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from focus.catalog import (
@@ -10,6 +11,7 @@ from focus.catalog import (
     service_case,
 )
 from focus.sql import (
+    MARKER,
     as_float,
     as_string,
     cur2_name,
@@ -21,6 +23,7 @@ from focus.sql import (
     outer_columns,
     quote,
     resolve,
+    source_column,
 )
 from focus.units import (
     AWS_UNITS,
@@ -388,12 +391,30 @@ def _aws_tag_key(column: str) -> str:
 ACCOUNTS = ("s.payer_id", "s.usage_account_id")
 
 
+def _from_product_map(expr: str, available) -> str:
+    """CUR 2.0 keeps only some product attributes as columns (``product_region_code``); the
+    rest (``region``, ``product_name``, ``servicename``, ``group`` …) are keys of its
+    ``product`` map. Loaded from Parquet, the map is a repeated key/value record: a product
+    marker no column answers reads the map's value under the attribute's snake_case name."""
+
+    def attribute(match: re.Match) -> str:
+        name = match.group(1)
+        if not name.startswith("product_") or source_column(name, available) is not None:
+            return match.group(0)
+        key = quote(cur2_name(name).removeprefix("product_"))
+        return f"(SELECT p.value FROM UNNEST(product) AS p WHERE p.key = {key} LIMIT 1)"
+
+    return MARKER.sub(attribute, expr)
+
+
 def select(
     *, available, names, joins, order, map_columns: frozenset[str] = frozenset(), **options
 ) -> str:
     """The CUR's FOCUS rows: each line item once, and again for an unused commitment.
     ``map_columns``: the source's Parquet maps, loaded as repeated key/value records."""
     inner_columns = dict(AWS_INNER, tags=_aws_tags(available or (), map_columns))
+    if "product" in map_columns:
+        inner_columns = {k: _from_product_map(v, available) for k, v in inner_columns.items()}
     inner_columns["unused_cost"] = (
         f"CASE WHEN {inner_columns['line_type']} = 'RIFee' "
         f"THEN {inner_columns['ri_unused_cost']} "

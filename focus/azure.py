@@ -298,7 +298,9 @@ AZURE_COLUMNS = {
     "ServiceCategory": service_case("s.meter_category", AZURE_SERVICES, part=0),
     "ServiceName": "s.meter_category",
     "ServiceSubcategory": service_case("s.meter_category", AZURE_SERVICES, part=1),
-    "SkuId": f"IF({_C} = 'Tax', NULL, s.meter_id)",
+    # A commitment purchase has no meter: its product (part number) is its SKU, as it is
+    # its SKU price (one parent SkuId per SkuPriceId, SkuId never null on a purchase).
+    "SkuId": f"IF({_C} = 'Tax', NULL, COALESCE(s.meter_id, s.part_number))",
     "SkuMeter": f"IF({_C} = 'Tax' OR s.meter_id IS NULL, NULL, s.meter_name)",
     "SkuPriceDetails": f"IF({_C} = 'Tax' OR s.part_number IS NULL, NULL, s.price_details)",
     "SkuPriceId": f"IF({_C} = 'Tax', NULL, s.part_number)",

@@ -43,7 +43,7 @@ def test_cur2_parquet_runs_through_the_aws_pipeline_totals_to_the_cent(
     FOCUS rows with SUM(BilledCost) equal to line_item_unblended_cost's sum and
     SUM(EffectiveCost) equal to the amortized cost (covered usage at its effective cost,
     the unused commitment), both computed from the Parquet file in Python; tags read from
-    the resource_tags map; no check failed."""
+    the resource_tags map, a region from the product map; no check failed."""
     config = pipeline_config_get("aws", "cost", "focus")
     context = context_for(warehouse, scratch_dataset, config, {"source_file": cur2_file.name})
     results = run_pipeline(config, context)
@@ -53,7 +53,9 @@ def test_cur2_parquet_runs_through_the_aws_pipeline_totals_to_the_cent(
     sums = warehouse.query(
         "SELECT COUNT(*) AS n, SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective, "
         "COUNTIF(JSON_VALUE(Tags, '$.user_team') = 'web') AS tagged, "
-        "COUNTIF(ChargePeriodStart IS NULL) AS undated "
+        "COUNTIF(ChargePeriodStart IS NULL) AS undated, "
+        "COUNTIF(RegionId IS NOT NULL AND x_LineItemType <> 'RIFee' "
+        "AND x_LineItemType <> 'SavingsPlanRecurringFee') AS regional "
         f"FROM {table}"
     ).rows[0]
     kinds = pq.read_table(cur2_file, columns=["line_item_line_item_type"]).column(0).to_pylist()
@@ -71,6 +73,17 @@ def test_cur2_parquet_runs_through_the_aws_pipeline_totals_to_the_cent(
     assert billed.quantize(CENT) != amortized.quantize(CENT)
     assert sums["undated"] == 0
     assert sums["tagged"] > 0
+    # A region only the product map holds (``product['region']``, no region code) is read.
+    source = pq.read_table(cur2_file).to_pylist()
+    regional = [
+        r
+        for r in source
+        if r["line_item_line_item_type"]
+        not in ("SavingsPlanNegation", "RIFee", "SavingsPlanRecurringFee")
+        and (r["product_region_code"] or dict(r["product"]).get("region", "global") != "global")
+    ]
+    assert any(not r["product_region_code"] for r in regional)
+    assert sums["regional"] == len(regional)
     checks = results["check_focus"].details["checks"]
     assert {name for name, check in checks.items() if not check["passed"]} == set()
 
