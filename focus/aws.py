@@ -83,7 +83,8 @@ VARIANTS = (
         ),
         _EXPORT,
         tuple(cur2_name(c) for c in AWS_REQUIRED),
-        sample="scripts/focus_outputs.py (aws_cur2: the CUR 1.0 sample under CUR 2.0 names)",
+        sample="devtools/cur2_export.py (Parquet, written from AWS's CUR 2.0 table dictionary; "
+        "CSV: aws_cur2 in scripts/focus_outputs.py)",
     ),
 )
 
