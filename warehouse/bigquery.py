@@ -505,9 +505,10 @@ class Warehouse:
         else:
             config.autodetect = True
         destination = self.table_ref(dataset_id, table_id)
-        if self.emulated and write_mode == "overwrite" and columns:
+        if self.emulated and write_mode == "overwrite":
             # The emulator's WRITE_TRUNCATE keeps the old table's schema and then fails to read
-            # a file with more columns; BigQuery replaces the schema. Same result either way.
+            # a file of other columns (an explicit schema's or a Parquet file's own); BigQuery
+            # replaces the schema. Same result either way.
             self.table_delete(dataset_id, table_id)
         try:
             if str(source).startswith("gs://"):

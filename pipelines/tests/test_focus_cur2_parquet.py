@@ -3,6 +3,7 @@ through the pipeline a tenant runs for AWS: checked against the variants from it
 totals to the cent, and refused at load when its columns are no variant's."""
 
 import decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,7 +13,7 @@ from devtools.commitment_fixtures import aws_commitment_cur
 from devtools.cur2_export import cur2_parquet, cur2_totals
 from focus.normalize import source_variant
 from pipelines.configs import pipeline_config_get
-from pipelines.processors import StepFailed
+from pipelines.processors import StepContext, StepFailed, processor_for
 from pipelines.tests.test_focus import CENT, context_for, imports_dir, run_pipeline
 
 __all__ = ["imports_dir"]  # the fixture, used by name below
@@ -124,3 +125,67 @@ def test_a_file_named_parquet_that_is_not_parquet_fails_naming_the_file(
     with pytest.raises(StepFailed) as raised:
         run_pipeline(config, context)
     assert str(raised.value) == "export.parquet is not a Parquet file"
+
+
+class BucketAsFolder:
+    """The emulator's warehouse with a registered bucket stood in for by a local folder: a
+    ``gs://acme-exports/<name>`` load reads ``folder/<name>`` (the local emulator has no Cloud
+    Storage), every other call goes to the real adapter."""
+
+    def __init__(self, warehouse, folder: Path) -> None:
+        self._warehouse = warehouse
+        self.folder = folder
+        self.deleted: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self._warehouse, name)
+
+    def load_file(self, source, *args, **options):
+        return self._warehouse.load_file(
+            self.folder / str(source).rsplit("/", 1)[1], *args, **options
+        )
+
+    def table_delete(self, dataset_id, table_id, **options):
+        self.deleted.append(table_id)
+        return self._warehouse.table_delete(dataset_id, table_id, **options)
+
+
+def _gs_context(warehouse, dataset, folder, name):
+    config = pipeline_config_get("aws", "cost", "focus")
+    uri = f"gs://acme-exports/cur2/{name}"
+    stand_in = BucketAsFolder(warehouse, folder)
+    context = StepContext(
+        warehouse=stand_in,
+        tenant_id="acme",
+        dataset_id=dataset,
+        params=config.typed_parameters(config.resolve_parameters({"source_file": uri})),
+        variables=dict(config.variables),
+        run_id="run-1",
+        buckets=frozenset({"acme-exports"}),
+    )
+    return config, context, stand_in
+
+
+@pytest.mark.django_db
+def test_gs_parquet_is_checked_against_the_variants_from_the_loaded_table(
+    warehouse, scratch_dataset, tmp_path, cur2_file
+):
+    """A gs:// Parquet file (whose footer the step does not fetch) is checked from the loaded
+    table's columns in the load step: a CUR 2.0 export passes, a file of no variant is refused
+    naming what it lacked, its staging table dropped before any other step reads it."""
+    pq.write_table(
+        pa.table({"line_item_unblended_cost": [1.5], "bill_payer_account_id": ["1"]}),
+        tmp_path / "partial.parquet",
+    )
+    (tmp_path / cur2_file.name).write_bytes(cur2_file.read_bytes())
+    config, context, stand_in = _gs_context(warehouse, scratch_dataset, tmp_path, cur2_file.name)
+    load = config.steps[0]
+    assert processor_for(load).run(context.for_step(load)).details["format"] == "PARQUET"
+    assert stand_in.deleted == []
+    assert "aws_cur_raw__rrun1" in warehouse.tables_list(scratch_dataset)
+    config, context, stand_in = _gs_context(warehouse, scratch_dataset, tmp_path, "partial.parquet")
+    with pytest.raises(StepFailed, match="line_item_line_item_type") as raised:
+        processor_for(load).run(context.for_step(load))
+    assert "acme-exports" not in str(raised.value)
+    assert stand_in.deleted == ["aws_cur_raw__rrun1"]
+    assert "aws_cur_raw__rrun1" not in warehouse.tables_list(scratch_dataset)
