@@ -420,3 +420,20 @@ def test_camel_case_export_with_bom_crlf_and_multiline_fields_completes(
         f"SELECT COUNTIF(JSON_VALUE(Tags, '$.team') = 'web') AS web FROM {table}"
     ).rows[0]
     assert tagged["web"] >= 1
+
+
+@pytest.mark.django_db
+def test_an_export_with_a_header_and_no_rows_fails_its_check_without_server_names(
+    warehouse, scratch_dataset, imports_dir
+):
+    """A camelCase export holding only its header line loads (nothing to load) and fails the
+    run's check on its row count, naming the run's table only: no warehouse project or
+    dataset in the message."""
+    header = (VARIANT_DATA / "azure_cost_details_camel.csv").read_text().splitlines()[0]
+    path = imports_dir.parent / "empty_export.csv"
+    path.write_text(f"\ufeff{header}\r\n")
+    with pytest.raises(StepFailed) as raised:
+        run_file(warehouse, scratch_dataset, imports_dir, path, "azure")
+    message = str(raised.value)
+    assert message == "data-quality checks failed on azure_cost_focus__rrun1: min_rows"
+    assert warehouse.project not in message and scratch_dataset not in message
