@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow
+import pyarrow.parquet
 from django.conf import settings
 
 from warehouse.bigquery import Column
@@ -122,6 +124,14 @@ def csv_header_columns(
     if not header:
         raise FileSourceError(f"{Path(path).name}: no header line")
     return [Column(name, "STRING") for name in column_names_from_header(header)]
+
+
+def parquet_column_names(path: str | Path) -> list[str]:
+    """A local Parquet file's column names, read from its footer (no row is read)."""
+    try:
+        return list(pyarrow.parquet.read_schema(path).names)
+    except (pyarrow.ArrowException, OSError) as exc:
+        raise FileSourceError(f"{Path(path).name} is not a Parquet file") from exc
 
 
 def file_format(uri: str, declared: str) -> str:
