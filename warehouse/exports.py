@@ -56,3 +56,32 @@ class ExportStore(Protocol):
     def open(self, key: str) -> BinaryIO:
         """A part as a stream, read in chunks: never held whole in memory."""
         ...
+
+
+class ScopedStore:
+    """A store that reads only under one prefix: every listing, manifest and part outside it
+    is refused before the store is asked, whatever a manifest names. Built around each
+    tenant's store (``connectors.services.stores``), so no layout can read past its prefix."""
+
+    def __init__(self, store: ExportStore, prefix: str) -> None:
+        self._store = store
+        self.prefix = prefix
+        self.location = store.location
+
+    def _check(self, key: str) -> str:
+        parts = key.split("/")
+        if not key.startswith(self.prefix) or ".." in parts or "." in parts:
+            raise ExportAccessDenied(
+                f"{self.location}/{key}: outside the registered prefix "
+                f"{self.prefix or '(the whole bucket)'!r}; not read"
+            )
+        return key
+
+    def list(self, prefix: str) -> Iterator[ExportObject]:
+        return self._store.list(self._check(prefix))
+
+    def read(self, key: str, *, max_bytes: int = MANIFEST_MAX_BYTES) -> bytes:
+        return self._store.read(self._check(key), max_bytes=max_bytes)
+
+    def open(self, key: str) -> BinaryIO:
+        return self._store.open(self._check(key))

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from django.conf import settings
 
 from warehouse.bigquery import Column
@@ -145,3 +146,11 @@ def file_fingerprint(uri: str) -> tuple[str, int | None, str | None]:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return path.name, path.stat().st_size, digest.hexdigest()
+
+
+def parquet_header_columns(path: str | Path) -> list[str]:
+    """A Parquet file's column names, read from its footer only (no row group is read)."""
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:
+        raise FileSourceError(f"{Path(path).name}: not a Parquet file ({exc})") from None

@@ -1,0 +1,57 @@
+"""Reads of the export ledger: what the last successful sync of each billing period took."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from connectors.models import ExportObjectRecord
+from pipelines.models import RunStatus
+from tenants.models import ProviderConfig
+
+
+@dataclass(frozen=True)
+class LedgerPeriod:
+    """A billing period as its last successful sync loaded it."""
+
+    period: dt.date
+    delivery_id: str
+    parts: frozenset[tuple[str, str]]
+    run_id: str
+
+
+def ledger_periods(*, provider_config: ProviderConfig) -> dict[dt.date, LedgerPeriod]:
+    """Per billing period, the delivery (id and (key, etag) of its parts) that the latest
+    COMPLETED run of this config loaded. Rows of runs that failed or were cancelled do not
+    count, so their periods are loaded again by the next sync."""
+    rows = (
+        ExportObjectRecord.objects.filter(
+            provider_config=provider_config, run__status=RunStatus.COMPLETED
+        )
+        .order_by("billing_period", "-created_at")
+        .values_list("billing_period", "run_id", "delivery_id", "key", "etag")
+    )
+    latest: dict[dt.date, str] = {}
+    found: dict[dt.date, tuple[str, set]] = {}
+    for period, run_id, delivery_id, key, etag in rows:
+        run = latest.setdefault(period, str(run_id))
+        if run != str(run_id):
+            continue
+        found.setdefault(period, (delivery_id, set()))[1].add((key, etag))
+    return {
+        period: LedgerPeriod(period, delivery_id, frozenset(parts), latest[period])
+        for period, (delivery_id, parts) in found.items()
+    }
+
+
+def ledger_known_objects(*, provider_config: ProviderConfig) -> dict[tuple[str, str], dt.date]:
+    """(key, etag) of every object a completed sync of this config loaded, to its period:
+    what a layout that must otherwise read a part to learn its month (OCI) is told."""
+    rows = ExportObjectRecord.objects.filter(
+        provider_config=provider_config, run__status=RunStatus.COMPLETED
+    ).values_list("key", "etag", "billing_period")
+    return {(key, etag): period for key, etag, period in rows}
+
+
+def ledger_records_of_run(*, run_id) -> list[ExportObjectRecord]:
+    return list(ExportObjectRecord.objects.filter(run_id=run_id).order_by("billing_period", "key"))
