@@ -17,13 +17,17 @@ from pipelines.processors import PROCESSORS
 
 SHIPPED = {
     "aws/cost/focus",
+    "aws/cost/sync",
     "azure/cost/focus",
+    "azure/cost/sync",
     "gcp/cost/billing",
     "gcp/cost/focus",
     "focus/cost/native",
+    "focus/cost/sync",
     "system/onboarding/dryrun",
     "example/demo/hello",
     "mapping/cost/focus",
+    "mapping/cost/sync",
 }
 
 VALID = """
