@@ -1,5 +1,6 @@
-"""The local Cloud Storage server (gcp-storage-emulator): start it, await it, and mend the one gap
-the adapter meets (it lists a bucket in one page, ignoring ``maxResults`` and ``pageToken``).
+"""The local Cloud Storage server (gcp-storage-emulator): start it, await it, and mend the two gaps
+the adapter meets: it lists a bucket in one page (ignoring ``maxResults`` and ``pageToken``), and
+serves a download whatever its ``ifGenerationMatch`` (GCS answers 412 when the object changed).
 
 Run as ``python -m devtools.gcs_emulator --host H --port P [--data-dir D | --in-memory]``.
 """
@@ -101,10 +102,31 @@ def _paged_ls(request, response, storage, *args, **kwargs):
     response._content = json.dumps(body)
 
 
+def _generation_checked_download(request, response, storage, *args, **kwargs):
+    """objects.get?alt=media as GCS serves it: 412 when ``ifGenerationMatch`` is not the
+    object's current generation."""
+    wanted = request.query.get("ifGenerationMatch")
+    if wanted:
+        try:
+            current = storage.get_file_obj(
+                request.params["bucket_name"], request.params["object_id"]
+            )
+        except NotFound:
+            response.status = HTTPStatus.NOT_FOUND
+            return
+        if str(current.get("generation")) != wanted[0]:
+            response.status = HTTPStatus.PRECONDITION_FAILED
+            response.json({"error": {"code": 412, "message": "Precondition Failed"}})
+            return
+    objects.download(request, response, storage, *args, **kwargs)
+
+
 def _mend() -> None:
     for _regex, handlers in server.HANDLERS:
         if handlers.get(server.GET) is objects.ls:
             handlers[server.GET] = _paged_ls
+        elif handlers.get(server.GET) is objects.download:
+            handlers[server.GET] = _generation_checked_download
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -82,6 +82,9 @@ class GcsStore:
     """One bucket read with the credentials its client was built with."""
 
     def __init__(self, client: storage.Client, bucket: str, *, page_size: int = PAGE_SIZE):
+        # The client otherwise fetches each bucket's metadata in a background thread for its
+        # traces: a request (storage.buckets.get) a tenant's read-only account may not make.
+        client._bucket_metadata_cache = None
         self._client = client
         self._bucket = client.bucket(bucket)
         self.location = f"gs://{bucket}"
@@ -160,6 +163,12 @@ class _ObjectStream(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self._reader.read(len(buffer))
+        except (google_exceptions.PreconditionFailed, google_exceptions.NotFound):
+            # The generation it was opened at is no longer there (412; 404 when that
+            # generation is not kept).
+            raise ExportStoreError(
+                f"{self._location}/{self._key}: the object changed while it was read; retry"
+            ) from None
         except Exception as exc:
             raise _translate(exc, self._location, key=self._key) from None
         buffer[: len(data)] = data
