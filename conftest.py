@@ -1,4 +1,5 @@
-"""Test-wide fixtures: a real BigQuery emulator for the session, isolated local keyring."""
+"""Test-wide fixtures: a real BigQuery emulator, Azurite and Cloud Storage emulator for the
+session, isolated local keyring."""
 
 import uuid
 
@@ -7,7 +8,15 @@ from django.conf import settings
 from django.db import connection
 
 from core.middleware import CharsetGuard
+from devtools.azurite import (
+    AzuriteError,
+    azurite_account_url,
+    azurite_command,
+    azurite_start,
+    azurite_wait,
+)
 from devtools.emulator import emulator_start, emulator_wait, free_port
+from devtools.gcs_emulator import gcs_emulator_start, gcs_emulator_wait
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +51,48 @@ def warehouse_endpoint(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _stop(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except Exception:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def azure_blob_endpoint(tmp_path_factory):
+    """A real Azurite blob server for the whole session, on a free port: the development
+    account's URL (``devtools.azurite.ACCOUNT``, ``ACCOUNT_KEY``). Without Node.js or Azurite
+    the tests that use it fail saying how to install them (CI has both)."""
+    try:
+        azurite_command()
+    except AzuriteError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    port = free_port()
+    base = tmp_path_factory.mktemp("azurite")
+    process = azurite_start(port=port, location=base / "data", log_path=base / "azurite.log")
+    try:
+        azurite_wait(f"http://127.0.0.1:{port}", process=process)
+        yield azurite_account_url(port)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint(tmp_path_factory):
+    """A real Cloud Storage emulator for the whole session, on a free port, in memory."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("gcs") / "gcs.log"
+    process = gcs_emulator_start(port=port, log_path=log_path)
+    try:
+        gcs_emulator_wait(endpoint, process=process)
+        yield endpoint
+    finally:
+        _stop(process)
 
 
 @pytest.fixture

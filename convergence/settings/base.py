@@ -215,6 +215,9 @@ WAREHOUSE_IAM_ENDPOINT = env.str("WAREHOUSE_IAM_ENDPOINT", default="")
 WAREHOUSE_RETRY_SECONDS = env.float("WAREHOUSE_RETRY_SECONDS", default=30.0)
 # A GCS-compatible endpoint for reading gs:// export headers; empty means Google Cloud Storage.
 STORAGE_ENDPOINT = env.str("STORAGE_ENDPOINT", default="")
+# An Azure Blob-compatible server (Azurite, accounts in the path: ``{this}/<account>``) for
+# tenants' Azure exports; empty means Azure's own ``https://<account>.blob.core.windows.net``.
+AZURE_BLOB_ENDPOINT = env.str("AZURE_BLOB_ENDPOINT", default="")
 
 # Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
 PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))
@@ -257,4 +260,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The Azure SDK logs every request and response at INFO.
+    "loggers": {"azure": {"level": "WARNING"}},
 }

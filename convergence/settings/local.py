@@ -16,6 +16,9 @@ PORT = env.int("PORT", default=8000)
 PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://127.0.0.1:{PORT}")
 # The emulator's port follows PORT (8000 → 9050), so two `make run`s on two ports never meet.
 WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1050}")
+# The local Cloud Storage emulator and Azurite that `make run` starts beside it.
+STORAGE_ENDPOINT = env.str("STORAGE_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1051}")
+AZURE_BLOB_ENDPOINT = env.str("AZURE_BLOB_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1052}")
 
 # A local receiver may be plain http; hosts must still be public unless
 # WEBHOOK_ALLOW_PRIVATE_HOSTS names them (e.g. 127.0.0.1/32 for a receiver on this machine).
