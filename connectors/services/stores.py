@@ -17,6 +17,7 @@ from connectors.layouts import ExportLayout
 from connectors.layouts.registry import layout_get
 from tenants.models import CloudCredential, ProviderConfig
 from tenants.services.credentials import credential_secret
+from warehouse.azure_blob import azure_blob_store
 from warehouse.exports import ExportStore, ScopedStore
 
 #: Each layout: the provider config it belongs to (``None``: any, a FOCUS mapping's) and the
@@ -143,7 +144,35 @@ def export_store_for_config(config: ProviderConfig) -> tuple[ExportStore, str]:
 
 
 def _store(layout: str, settings: dict, kind: str, secret: dict) -> ExportStore:
-    raise NotImplementedError  # filled with the adapters once they land
+    if layout == "azure_exports":
+        return _azure_store(settings, kind, secret)
+    raise ConnectorNotSet(f"No store for the {layout} layout.")
+
+
+def _azure_store(settings: dict, kind: str, secret: dict) -> ExportStore:
+    """The container, as the service principal or through the container SAS URL; the
+    account's URL is Azure's own (or, locally, Azurite's with the account in its path)."""
+    account, container = settings["export_account"], settings["export_container"]
+    base = _endpoint("AZURE_BLOB_ENDPOINT").rstrip("/")
+    account_url = f"{base}/{account}" if base else f"https://{account}.blob.core.windows.net"
+    if kind == CloudCredential.Kind.AZURE_SAS:
+        return azure_blob_store(
+            account_url=account_url,
+            container=container,
+            sas_url=_secret_field(secret, "sas_url", kind),
+        )
+    if kind == CloudCredential.Kind.AZURE_SERVICE_PRINCIPAL:
+        return azure_blob_store(
+            account_url=account_url,
+            container=container,
+            tenant_id=_secret_field(secret, "tenant_id", kind),
+            client_id=_secret_field(secret, "client_id", kind),
+            client_secret=_secret_field(secret, "client_secret", kind),
+        )
+    raise ConnectorNotSet(
+        f"An Azure export is read with an azure_service_principal or azure_sas credential, "
+        f"not {kind}."
+    )
 
 
 def _secret_field(secret: dict, name: str, kind: str) -> str:
@@ -155,6 +184,3 @@ def _secret_field(secret: dict, name: str, kind: str) -> str:
 
 def _endpoint(name: str) -> str:
     return str(getattr(django_settings, name, "") or "")
-
-
-_ = CloudCredential
