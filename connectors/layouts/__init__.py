@@ -33,6 +33,10 @@ class PeriodDelivery:
     #: each part's header); None where it does not.
     columns: tuple[str, ...] | None
     format: Literal["CSV", "PARQUET"]
+    #: Which cost dataset this delivery is, where an export holds one of several that must
+    #: not be added together: Azure's ``ActualCost``, ``AmortizedCost`` or ``FocusCost``
+    #: (``exportConfig.type``); "" for layouts with a single dataset (AWS, OCI).
+    kind: str = ""
 
 
 class ExportLayout(Protocol):
