@@ -14,6 +14,9 @@ from tenants.selectors import tenant_get_for_user
 
 class PeriodSerializer(serializers.Serializer):
     billing_period = serializers.DateField()
+    kind = serializers.CharField(
+        allow_blank=True, help_text="Azure's ActualCost, AmortizedCost or FocusCost; else empty."
+    )
     delivery_id = serializers.CharField(help_text="CUR assemblyId, Data Exports executionId…")
     manifest_key = serializers.CharField(allow_null=True)
     parts = serializers.IntegerField()

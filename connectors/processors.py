@@ -21,14 +21,10 @@ from typing import Any, ClassVar
 
 from connectors.layouts import ExportLayoutError, PeriodDelivery
 from connectors.models import ExportObjectRecord
-from connectors.selectors import LedgerPeriod, ledger_known_objects, ledger_periods
+from connectors.selectors import LedgerPeriod, ledger_periods
+from connectors.services.deliveries import export_deliveries
 from connectors.services.spool import part_spool
-from connectors.services.stores import (
-    ConnectorNotSet,
-    export_layout_for,
-    export_store_for_config,
-    provider_config_for_sync,
-)
+from connectors.services.stores import ConnectorNotSet, provider_config_for_sync
 from focus.model import FocusSourceError
 from focus.normalize import source_variant
 from focus.variants import header_key
@@ -92,13 +88,15 @@ class ExportSync(Processor):
             config = provider_config_for_sync(
                 tenant_id=context.tenant_id, provider=context.provider
             )
-            layout = export_layout_for(config, allowed=tuple(spec["source"]["layouts"]))
-            store, prefix = export_store_for_config(config)
-            deliveries = layout.deliveries(
-                store, prefix, known_periods=ledger_known_objects(provider_config=config)
-            )
+            export = export_deliveries(config=config, layouts=tuple(spec["source"]["layouts"]))
         except (ConnectorNotSet, ExportStoreError, ExportLayoutError) as exc:
             raise StepFailed(str(exc)) from None
+        store, prefix, layout, deliveries = (
+            export.store,
+            export.prefix,
+            export.layout,
+            export.deliveries,
+        )
         ledger = ledger_periods(provider_config=config)
         new = [d for d in deliveries if _is_new(d, ledger.get(d.period))]
         found = [_summary(d) for d in deliveries]
@@ -263,6 +261,7 @@ def _header_check(
 def _summary(delivery: PeriodDelivery) -> dict:
     return {
         "billing_period": delivery.period.isoformat(),
+        "kind": delivery.kind,
         "delivery_id": delivery.delivery_id,
         "manifest_key": delivery.manifest_key,
         "parts": len(delivery.parts),

@@ -6,14 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connectors.layouts import ExportLayoutError
-from connectors.selectors import ledger_known_objects, ledger_periods
-from connectors.services.stores import (
-    LAYOUTS,
-    PROPOSED_SCHEDULE,
-    ConnectorNotSet,
-    export_layout_for,
-    export_store_for_config,
-)
+from connectors.selectors import ledger_periods
+from connectors.services.deliveries import export_deliveries
+from connectors.services.stores import LAYOUTS, PROPOSED_SCHEDULE, ConnectorNotSet
 from tenants.models import ProviderConfig
 from warehouse.exports import ExportStoreError
 
@@ -44,13 +39,15 @@ def connector_check(*, config: ProviderConfig) -> ConnectorCheck:
             "and its settings first (docs/connectors.md)."
         )
     try:
-        layout = export_layout_for(config, allowed=tuple(LAYOUTS))
-        store, prefix = export_store_for_config(config)
-        deliveries = layout.deliveries(
-            store, prefix, known_periods=ledger_known_objects(provider_config=config)
-        )
+        export = export_deliveries(config=config, layouts=tuple(LAYOUTS))
     except (ConnectorNotSet, ExportStoreError, ExportLayoutError) as exc:
         raise ConnectorCheckFailed(str(exc)) from None
+    store, prefix, layout, deliveries = (
+        export.store,
+        export.prefix,
+        export.layout,
+        export.deliveries,
+    )
     if not deliveries:
         raise ConnectorCheckFailed(
             f"No {layout.name} export under {store.location}/{prefix}: check export_prefix "
@@ -68,6 +65,7 @@ def connector_check(*, config: ProviderConfig) -> ConnectorCheck:
         periods.append(
             {
                 "billing_period": delivery.period.isoformat(),
+                "kind": delivery.kind,
                 "delivery_id": delivery.delivery_id,
                 "manifest_key": delivery.manifest_key,
                 "parts": len(delivery.parts),

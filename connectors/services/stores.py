@@ -36,6 +36,7 @@ EXPORT_SETTINGS = (
     "export_account",
     "export_container",
     "export_namespace",
+    "export_kind",
 )
 PATTERNS = {
     # S3 bucket names; OCI's (a tenancy OCID for its cost reports) take letters and dots too.
@@ -54,6 +55,10 @@ PATTERNS = {
         "a container name",
     ),
     "export_namespace": (re.compile(r"\A[a-z0-9]{1,64}\Z"), "an Object Storage namespace"),
+    "export_kind": (
+        re.compile(r"\A(ActualCost|AmortizedCost|FocusCost)\Z"),
+        "ActualCost, AmortizedCost or FocusCost (which of an Azure export's datasets to load)",
+    ),
 }
 #: The schedule and first backfill a connector's onboarding proposes.
 PROPOSED_SCHEDULE = "0 */6 * * *"
