@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole system locally: BigQuery emulator, web server, Celery worker and beat.
+# Run the whole system locally: BigQuery emulator, S3 + STS server (moto), web server, Celery
+# worker and beat.
 # Ctrl-C (or a SIGTERM to this script or to make) stops them all. State lives in var/ (and the
 # KMS keyring outside the repo). Logs in var/log/ are appended to, and rotated at start.
 set -euo pipefail
@@ -48,18 +49,28 @@ port_check() {
   fi
 }
 
-endpoint=$(python -c 'import django; django.setup(); from django.conf import settings; print(settings.WAREHOUSE_ENDPOINT)')
-emulator_port=""
-case "$endpoint" in
-  http://127.0.0.1:*|http://localhost:*) emulator_port=${endpoint##*:}; emulator_port=${emulator_port%%/*} ;;
-esac
+read -r endpoint s3_endpoint < <(python -c 'import django; django.setup(); from django.conf import settings; print(settings.WAREHOUSE_ENDPOINT, settings.S3_ENDPOINT_URL or "-")')
+# The port of a local address (http://127.0.0.1:PORT or localhost), else "".
+local_port() {
+  local port=""
+  case "$1" in
+    http://127.0.0.1:*|http://localhost:*) port=${1##*:}; port=${port%%/*} ;;
+  esac
+  echo "$port"
+}
+emulator_port=$(local_port "$endpoint")
+s3_port=$(local_port "$s3_endpoint")
 port_check "$PORT" "web server" "start on another one: PORT=$((PORT + 1)) make run"
 if [ -n "$emulator_port" ]; then
   port_check "$emulator_port" "BigQuery emulator at $endpoint; locally PORT + 1050" \
     "set WAREHOUSE_ENDPOINT=http://127.0.0.1:<free port>"
 fi
+if [ -n "$s3_port" ]; then
+  port_check "$s3_port" "S3 + STS server at $s3_endpoint; locally PORT + 1060" \
+    "set S3_ENDPOINT_URL=http://127.0.0.1:<free port>"
+fi
 
-for log in bqemulator worker beat web; do rotate_log "var/log/$log.log"; done
+for log in bqemulator s3 worker beat web; do rotate_log "var/log/$log.log"; done
 
 declare -A names logs
 pids=()
@@ -146,6 +157,29 @@ PY
   done
 fi
 
+if [ -n "$s3_port" ]; then
+  say "Starting the S3 + STS server (moto) on port $s3_port (in memory; log var/log/s3.log)"
+  start "S3 server" var/log/s3.log python manage.py s3_server
+  s3_pid=${pids[-1]}
+  until python - "$s3_endpoint" <<'PY'
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1)
+except urllib.error.HTTPError:
+    pass
+except OSError:
+    sys.exit(1)
+PY
+  do
+    if ! kill -0 "$s3_pid" 2>/dev/null; then
+      status=0; wait "$s3_pid" || status=$?
+      report_stop "$s3_pid" "$status"
+      fail "The S3 server did not start; the reason is above."
+    fi
+    sleep 0.5
+  done
+fi
+
 say "Migrating the database (var/convergence.sqlite3 unless DATABASE_URL is set)..."
 python manage.py migrate --noinput
 python manage.py setup_periodic_tasks
@@ -187,21 +221,27 @@ cat <<EOF
     health             http://127.0.0.1:$PORT/health
     API docs           http://127.0.0.1:$PORT/api/docs/
   Emails are kept in var/mail/ (list them: .venv/bin/python manage.py emails)
-  Logs: var/log/{web,worker,beat,bqemulator}.log (appended, rotated past 10 MB)
+  S3 + STS (moto)    $s3_endpoint   (exports for the connectors; in memory)
+  Logs: var/log/{web,worker,beat,bqemulator,s3}.log (appended, rotated past 10 MB)
   Ctrl-C stops everything.
 
 EOF
 
 # A process that stops is named with its last log lines. Without the emulator the rest stays
-# up (/health answers 503 naming the warehouse); without any other part the system stops.
+# up (/health answers 503 naming the warehouse), and without the S3 server too (a connector's
+# sync fails naming the store); without any other part the system stops.
 while true; do
   status=0
   wait -n -p done_pid "${pids[@]}" || status=$?
   [ "$stopping" = 1 ] && break
   [ -n "${done_pid:-}" ] || continue
   report_stop "$done_pid" "$status"
-  if [ "${names[$done_pid]}" = "BigQuery emulator" ]; then
-    say "The rest keeps running; /health answers 503 naming the warehouse. Ctrl-C stops it." >&2
+  if [ "${names[$done_pid]}" = "BigQuery emulator" ] || [ "${names[$done_pid]}" = "S3 server" ]; then
+    if [ "${names[$done_pid]}" = "S3 server" ]; then
+      say "The rest keeps running; connector syncs fail until it is back. Ctrl-C stops it." >&2
+    else
+      say "The rest keeps running; /health answers 503 naming the warehouse. Ctrl-C stops it." >&2
+    fi
     rest=()
     for pid in "${pids[@]}"; do [ "$pid" = "$done_pid" ] || rest+=("$pid"); done
     pids=("${rest[@]}")

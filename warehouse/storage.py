@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import zlib
-
 from django.conf import settings
 from google.api_core import exceptions as google_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import storage
 
-HEAD_BYTES = 1 << 20  # a CSV header line is far shorter; a gzip block decodes from its start
+from warehouse.exports import HEAD_BYTES, head_decompress
 
 
 class StorageError(Exception):
@@ -49,6 +47,5 @@ def object_head(
     except Exception as exc:
         raise StorageError(f"{uri}: could not be read ({type(exc).__name__})") from exc
     if uri.endswith(".gz"):
-        # A partial gzip stream: decode what arrived, without requiring its end.
-        data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+        data = head_decompress(data)
     return data
