@@ -17,6 +17,7 @@ from devtools.azurite import (
 )
 from devtools.emulator import emulator_start, emulator_wait, free_port
 from devtools.gcs_emulator import gcs_emulator_start, gcs_emulator_wait
+from devtools.object_stores import s3_server_start, s3_server_stop, s3_server_wait
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +94,29 @@ def gcs_endpoint(tmp_path_factory):
         yield endpoint
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """A real moto server (S3, STS, IAM) for the whole session, on a free port; the S3, STS
+    and OCI endpoints point at it. It accepts any key (``s3_iam_endpoint`` enforces IAM)."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    directory = tmp_path_factory.mktemp("s3")
+    process = s3_server_start(port=port, data_dir=directory, log_path=directory / "s3.log")
+    previous = {
+        name: getattr(settings, name, "")
+        for name in ("S3_ENDPOINT_URL", "STS_ENDPOINT_URL", "OCI_S3_ENDPOINT_URL")
+    }
+    try:
+        s3_server_wait(endpoint, process=process)
+        for name in previous:
+            setattr(settings, name, endpoint)
+        yield endpoint
+    finally:
+        for name, value in previous.items():
+            setattr(settings, name, value)
+        s3_server_stop(process)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole system locally: BigQuery emulator, the local object stores (Cloud Storage
-# emulator; Azurite when Node.js is installed), web server, Celery worker and beat.
+# Run the whole system locally: BigQuery emulator, the local object stores (S3 + STS server
+# (moto), Cloud Storage emulator; Azurite when Node.js is installed), web server, Celery worker
+# and beat.
 # Ctrl-C (or a SIGTERM to this script or to make) stops them all. State lives in var/ (and the
 # KMS keyring outside the repo). Logs in var/log/ are appended to, and rotated at start.
 set -euo pipefail
@@ -49,7 +50,7 @@ port_check() {
   fi
 }
 
-read -r endpoint gcs_endpoint azure_endpoint < <(python -c 'import django; django.setup(); from django.conf import settings as s; print(s.WAREHOUSE_ENDPOINT or "-", s.STORAGE_ENDPOINT or "-", s.AZURE_BLOB_ENDPOINT or "-")')
+read -r endpoint gcs_endpoint azure_endpoint s3_endpoint < <(python -c 'import django; django.setup(); from django.conf import settings as s; print(s.WAREHOUSE_ENDPOINT or "-", s.STORAGE_ENDPOINT or "-", s.AZURE_BLOB_ENDPOINT or "-", s.S3_ENDPOINT_URL or "-")')
 # The port of a local endpoint (http://127.0.0.1:P or http://localhost:P), or "".
 local_port() {
   local port=""
@@ -70,6 +71,7 @@ if [ -n "$azurite_port" ]; then
     azurite_port=""
   fi
 fi
+s3_port=$(local_port "$s3_endpoint")
 port_check "$PORT" "web server" "start on another one: PORT=$((PORT + 1)) make run"
 if [ -n "$emulator_port" ]; then
   port_check "$emulator_port" "BigQuery emulator at $endpoint; locally PORT + 1050" \
@@ -84,7 +86,12 @@ if [ -n "$azurite_port" ]; then
     "set AZURE_BLOB_ENDPOINT=http://127.0.0.1:<free port>"
 fi
 
-for log in bqemulator gcs azurite worker beat web; do rotate_log "var/log/$log.log"; done
+if [ -n "$s3_port" ]; then
+  port_check "$s3_port" "S3 + STS server at $s3_endpoint; locally PORT + 1060" \
+    "set S3_ENDPOINT_URL=http://127.0.0.1:<free port>"
+fi
+
+for log in bqemulator s3 gcs azurite worker beat web; do rotate_log "var/log/$log.log"; done
 
 declare -A names logs
 pids=()
@@ -173,8 +180,9 @@ fi
 
 # A local object store: start it and wait for it to answer; without it the rest still runs.
 start_store() {
-  local name=$1 log=$2 service=$3 url=$4 pid
-  start "$name" "$log" python manage.py storage_emulator "$service"
+  local name=$1 log=$2 url=$3 pid
+  shift 3
+  start "$name" "$log" "$@"
   pid=${pids[-1]}
   until python - "$url" <<'PY'
 import sys, urllib.error, urllib.request
@@ -200,11 +208,17 @@ PY
 }
 if [ -n "$gcs_port" ]; then
   say "Starting the Cloud Storage emulator on port $gcs_port (data in var/gcs; log var/log/gcs.log)"
-  start_store "Cloud Storage emulator" var/log/gcs.log gcs "http://127.0.0.1:$gcs_port/storage/v1/b"
+  start_store "Cloud Storage emulator" var/log/gcs.log "http://127.0.0.1:$gcs_port/storage/v1/b" \
+    python manage.py storage_emulator gcs
 fi
 if [ -n "$azurite_port" ]; then
   say "Starting Azurite (Azure Blob Storage) on port $azurite_port (data in var/azurite; log var/log/azurite.log)"
-  start_store "Azurite" var/log/azurite.log azurite "http://127.0.0.1:$azurite_port/devstoreaccount1?comp=list"
+  start_store "Azurite" var/log/azurite.log "http://127.0.0.1:$azurite_port/devstoreaccount1?comp=list" \
+    python manage.py storage_emulator azurite
+fi
+if [ -n "$s3_port" ]; then
+  say "Starting the S3 + STS server (moto) on port $s3_port (in memory; log var/log/s3.log)"
+  start_store "S3 server" var/log/s3.log "$s3_endpoint/moto-api/" python manage.py s3_server
 fi
 
 say "Migrating the database (var/convergence.sqlite3 unless DATABASE_URL is set)..."
@@ -248,7 +262,8 @@ cat <<EOF
     health             http://127.0.0.1:$PORT/health
     API docs           http://127.0.0.1:$PORT/api/docs/
   Emails are kept in var/mail/ (list them: .venv/bin/python manage.py emails)
-  Logs: var/log/{web,worker,beat,bqemulator,gcs,azurite}.log (appended, rotated past 10 MB)
+  S3 + STS (moto)    $s3_endpoint   (exports for the connectors; in memory)
+  Logs: var/log/{web,worker,beat,bqemulator,s3,gcs,azurite}.log (appended, rotated past 10 MB)
   Ctrl-C stops everything.
 
 EOF
@@ -269,7 +284,8 @@ while true; do
     pids=("${rest[@]}")
     continue
   fi
-  if [ "${names[$done_pid]}" = "Azurite" ] || [ "${names[$done_pid]}" = "Cloud Storage emulator" ]; then
+  if [ "${names[$done_pid]}" = "Azurite" ] || [ "${names[$done_pid]}" = "Cloud Storage emulator" ] \
+    || [ "${names[$done_pid]}" = "S3 server" ]; then
     say "The rest keeps running without the ${names[$done_pid]}. Ctrl-C stops it." >&2
     rest=()
     for pid in "${pids[@]}"; do [ "$pid" = "$done_pid" ] || rest+=("$pid"); done

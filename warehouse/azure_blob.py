@@ -93,7 +93,7 @@ class AzureBlobStore:
         except azure_exceptions.AzureError as exc:
             raise _translate(exc, self.location, key=key) from None
 
-    def head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
+    def read_head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
         """The first ``size`` bytes of a blob (all of it when it is shorter), as stored: one
         ranged download, whatever the blob's size."""
         try:

@@ -5,6 +5,7 @@ stream its parts. One adapter module per outside system implements :class:`Expor
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,8 @@ from typing import BinaryIO, Protocol
 
 #: Manifests are small JSON documents; anything bigger is not a manifest.
 MANIFEST_MAX_BYTES = 8 * 1024 * 1024
+#: What a head read fetches by default: a CSV header line (and a few rows) is far shorter.
+HEAD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class ExportStore(Protocol):
         """A part as a stream, read in chunks: never held whole in memory."""
         ...
 
+    def read_head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
+        """The first ``size`` bytes of an object as stored (a ranged read; still compressed):
+        enough to check a part's header line without downloading the part."""
+        ...
+
 
 class ScopedStore:
     """A store that reads only under one prefix: every listing, manifest and part outside it
@@ -85,3 +93,12 @@ class ScopedStore:
 
     def open(self, key: str) -> BinaryIO:
         return self._store.open(self._check(key))
+
+    def read_head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
+        return self._store.read_head(self._check(key), size=size)
+
+
+def head_decompress(data: bytes) -> bytes:
+    """The start of a gzip stream decoded as far as it arrived (a head read of a ``.gz``
+    part), without requiring its end; the last line may be cut short."""
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)

@@ -4,7 +4,6 @@ bytes of one (a load's header check) or a tenant's export bucket as an :class:`E
 from __future__ import annotations
 
 import io
-import zlib
 from collections.abc import Iterator
 from datetime import UTC
 
@@ -17,14 +16,15 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 
 from warehouse.exports import (
+    HEAD_BYTES,
     MANIFEST_MAX_BYTES,
     ExportAccessDenied,
     ExportNotFound,
     ExportObject,
     ExportStoreError,
+    head_decompress,
 )
 
-HEAD_BYTES = 1 << 20  # a CSV header line is far shorter; a gzip block decodes from its start
 #: A listing page (GCS's maximum is 1000).
 PAGE_SIZE = 1000
 #: A part is downloaded in ranges of this size as it is read.
@@ -73,8 +73,7 @@ def object_head(
     except Exception as exc:
         raise StorageError(f"{uri}: could not be read ({type(exc).__name__})") from exc
     if uri.endswith(".gz"):
-        # A partial gzip stream: decode what arrived, without requiring its end.
-        data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+        data = head_decompress(data)
     return data
 
 
@@ -125,7 +124,7 @@ class GcsStore:
             )
         return data
 
-    def head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
+    def read_head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
         """The first ``size`` bytes of an object (all of it when shorter), as stored."""
         try:
             return self._bucket.blob(key).download_as_bytes(start=0, end=size - 1, retry=RETRY)

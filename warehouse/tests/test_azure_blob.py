@@ -103,8 +103,8 @@ def test_head_reads_only_the_first_bytes(azure_blob_endpoint, container):
         raw_request_hook=lambda request: requests.append(request.http_request.headers),
     )
 
-    assert store.head("exp/part.csv", size=27) == b"Date,CostInBillingCurrency\n"
-    assert store.head("exp/short.csv", size=1024) == b"a,b\n"
+    assert store.read_head("exp/part.csv", size=27) == b"Date,CostInBillingCurrency\n"
+    assert store.read_head("exp/short.csv", size=1024) == b"a,b\n"
     assert requests[0]["x-ms-range"] == "bytes=0-26"
 
 

@@ -96,8 +96,8 @@ def test_head_reads_only_the_first_bytes(gcs_endpoint, bucket):
     store = gcs_store(bucket=bucket.name, endpoint=gcs_endpoint)
     sent = _requests(store)
 
-    assert store.head("exp/part.csv", size=22) == b"BillingAccountId,Cost\n"
-    assert store.head("exp/short.csv", size=1024) == b"a,b\n"
+    assert store.read_head("exp/part.csv", size=22) == b"BillingAccountId,Cost\n"
+    assert store.read_head("exp/short.csv", size=1024) == b"a,b\n"
     assert sent[0][2] == "bytes=0-21"
 
 
