@@ -19,6 +19,7 @@ from tenants.models import CloudCredential, ProviderConfig
 from tenants.services.credentials import credential_secret
 from warehouse.azure_blob import azure_blob_store
 from warehouse.exports import ExportStore, ScopedStore
+from warehouse.s3 import oci_store, s3_store
 
 #: Each layout: the provider config it belongs to (``None``: any, a FOCUS mapping's) and the
 #: settings it needs.
@@ -54,7 +55,7 @@ PATTERNS = {
         re.compile(r"\A[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]\Z"),
         "a container name",
     ),
-    "export_namespace": (re.compile(r"\A[a-z0-9]{1,64}\Z"), "an Object Storage namespace"),
+    "export_namespace": (re.compile(r"\A[a-z0-9-]{1,64}\Z"), "an Object Storage namespace"),
     "export_kind": (
         re.compile(r"\A(ActualCost|AmortizedCost|FocusCost)\Z"),
         "ActualCost, AmortizedCost or FocusCost (which of an Azure export's datasets to load)",
@@ -151,7 +152,42 @@ def export_store_for_config(config: ProviderConfig) -> tuple[ExportStore, str]:
 def _store(layout: str, settings: dict, kind: str, secret: dict) -> ExportStore:
     if layout == "azure_exports":
         return _azure_store(settings, kind, secret)
-    raise ConnectorNotSet(f"No store for the {layout} layout.")
+    if layout == "oci_reports":
+        return oci_store(
+            bucket=settings["export_bucket"],
+            namespace=settings["export_namespace"],
+            region=settings["export_region"],
+            access_key_id=_secret_field(secret, "access_key_id", kind),
+            secret_access_key=_secret_field(secret, "secret_access_key", kind),
+        )
+    return _aws_store(settings, kind, secret)
+
+
+def _aws_store(settings: dict, kind: str, secret: dict) -> ExportStore:
+    """The bucket as the tenant's role (assumed with its external id by the platform's own
+    AWS identity) or, as a fallback, with its access key. Never as the platform itself: a
+    credential with neither is refused here, before anything is called."""
+    bucket, region = settings["export_bucket"], settings["export_region"]
+    if kind == CloudCredential.Kind.AWS_ROLE or (
+        kind == CloudCredential.Kind.GENERIC and "role_arn" in secret
+    ):
+        return s3_store(
+            bucket=bucket,
+            region=region,
+            role_arn=_secret_field(secret, "role_arn", kind),
+            external_id=_secret_field(secret, "external_id", kind),
+        )
+    if kind in (CloudCredential.Kind.AWS_ACCESS_KEY, CloudCredential.Kind.GENERIC):
+        return s3_store(
+            bucket=bucket,
+            region=region,
+            access_key_id=_secret_field(secret, "access_key_id", kind),
+            secret_access_key=_secret_field(secret, "secret_access_key", kind),
+        )
+    raise ConnectorNotSet(
+        f"An S3 export is read with an aws_role (role_arn, external_id) or aws_access_key "
+        f"credential, not {kind}."
+    )
 
 
 def _azure_store(settings: dict, kind: str, secret: dict) -> ExportStore:

@@ -7,6 +7,7 @@ from django.db import connection
 from pipelines.models import PipelineRun
 from pipelines.services.runs import pipeline_run_execute, pipeline_run_start
 from tenants.tests.conftest import api_client, onboard, staff_client  # noqa: F401
+from warehouse.tests.test_s3 import iam_server, on_iam_server  # noqa: F401
 
 
 @pytest.fixture
