@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from connectors.layouts import ExportLayout
+from connectors.layouts import ExportLayout, ExportLayoutError
 from connectors.layouts.azure import AzureExportsLayout
 
 LAYOUTS: dict[str, ExportLayout] = {layout.name: layout for layout in (AzureExportsLayout(),)}
 
 
 def layout_get(name: str) -> ExportLayout:
+    if name not in LAYOUTS:
+        raise ExportLayoutError(f"No export layout {name!r}: known are {', '.join(LAYOUTS)}.")
     return LAYOUTS[name]
