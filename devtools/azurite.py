@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -51,9 +52,12 @@ def azurite_start(
     log_path: Path | None = None,
     die_with_parent: bool = False,
     accounts: dict[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> subprocess.Popen:
     """Start Azurite's blob server in the background on 127.0.0.1:``port``, its data under
-    ``location``. ``accounts`` (name → base64 key) replaces the development account."""
+    ``location``. ``accounts`` (name → base64 key) replaces the development account.
+    ``tls`` (certificate, key PEM files): serve HTTPS and accept Microsoft Entra ID bearer
+    tokens (``--oauth basic``: issuer, audience and lifetime are checked, not the signature)."""
     command = azurite_command()
     location.mkdir(parents=True, exist_ok=True)
     env = None
@@ -74,6 +78,7 @@ def azurite_start(
             "--loose",
             "--disableProductStyleUrl",
             "--disableTelemetry",
+            *(["--oauth", "basic", "--cert", str(tls[0]), "--key", str(tls[1])] if tls else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -84,15 +89,21 @@ def azurite_start(
 
 
 def azurite_wait(
-    endpoint: str, *, process: subprocess.Popen | None = None, timeout: float = 30
+    endpoint: str,
+    *,
+    process: subprocess.Popen | None = None,
+    timeout: float = 30,
+    cafile: Path | None = None,
 ) -> None:
-    """Block until Azurite answers HTTP at ``endpoint``, or raise AzuriteError."""
+    """Block until Azurite answers at ``endpoint`` (HTTPS: trusting ``cafile``), or raise
+    AzuriteError."""
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise AzuriteError(f"Azurite exited with code {process.returncode}")
         try:
-            urllib.request.urlopen(f"{endpoint}?comp=list", timeout=1)  # noqa: S310
+            urllib.request.urlopen(f"{endpoint}?comp=list", timeout=1, context=context)  # noqa: S310
             return
         except urllib.error.HTTPError:
             return  # an answer (403 without credentials) means it is up

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from azure.core import exceptions as azure_exceptions
+from azure.identity import ClientSecretCredential
 from azure.storage.blob import ContainerClient
 
 from warehouse.exports import (
@@ -154,7 +155,8 @@ def azure_blob_store(
     granted *Storage Blob Data Reader* on the container), a container ``sas_url`` (read and list
     permissions; ``account_url`` and ``container`` are then taken from it and must match when
     given), or the account's shared ``account_key``. ``authority`` overrides Microsoft Entra
-    ID's host (sovereign clouds); ``transport`` passes options to the SDK's HTTP pipeline."""
+    ID's host (sovereign clouds, or a stand-in); ``transport`` passes options to the SDK's
+    HTTP pipeline (``connection_verify``, ``retry_total``, hooks)."""
     options = {
         "max_single_get_size": CHUNK_BYTES,
         "max_chunk_get_size": CHUNK_BYTES,
@@ -193,9 +195,9 @@ def azure_blob_store(
             raise ExportStoreError(
                 "an Azure service principal needs its tenant id, client id and client secret"
             )
-        from azure.identity import ClientSecretCredential
-
-        extra = {"authority": authority} if authority else {}
+        # An authority given is trusted as is: MSAL's instance discovery knows only
+        # Microsoft's own hosts.
+        extra = {"authority": authority, "disable_instance_discovery": True} if authority else {}
         credential = ClientSecretCredential(
             tenant_id, client_id, client_secret, **extra, **transport
         )

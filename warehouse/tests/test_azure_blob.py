@@ -2,9 +2,17 @@
 session fixture): paged listing, bounded reads, ranged heads, streamed parts, shared-key and SAS
 access, and errors that name the container and never a credential."""
 
+import base64
+import ipaddress
+import json
 import os
+import ssl
+import threading
+import time
+import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from azure.storage.blob import (
@@ -12,8 +20,12 @@ from azure.storage.blob import (
     ContainerSasPermissions,
     generate_container_sas,
 )
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
-from devtools.azurite import ACCOUNT, ACCOUNT_KEY
+from devtools.azurite import ACCOUNT, ACCOUNT_KEY, azurite_account_url, azurite_start, azurite_wait
 from devtools.emulator import free_port
 from warehouse.azure_blob import CHUNK_BYTES, azure_blob_store
 from warehouse.exports import (
@@ -266,3 +278,187 @@ def test_a_partial_service_principal_is_refused():
             tenant_id="t",
             client_id="c",
         )
+
+
+# -- A service principal --------------------------------------------------------------------
+# Azurite accepts Microsoft Entra ID bearer tokens over HTTPS (`--oauth basic`); Entra ID itself
+# has no runnable local server, so its token endpoint is stood in for at the HTTP level.
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+CLIENT = "66666666-7777-8888-9999-000000000000"
+SECRET = "sp-Secret~value.1234567890"
+
+
+def _tls_files(folder):
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class _Entra(BaseHTTPRequestHandler):
+    """Microsoft Entra ID's OpenID configuration and token endpoint, for one tenant: a token
+    (shaped as Entra ID's, unsigned: Azurite checks issuer, audience and lifetime) for the
+    right client secret, ``invalid_client`` for any other."""
+
+    requests: list[str] = []
+
+    def do_GET(self):
+        base = f"https://127.0.0.1:{self.server.server_address[1]}/{TENANT}"
+        self._json(
+            200,
+            {
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "issuer": f"{base}/v2.0",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            },
+        )
+
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        self.requests.append(form.get("scope", [""])[0])
+        if form.get("client_id") != [CLIENT] or form.get("client_secret") != [SECRET]:
+            self._json(
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": f"AADSTS7000215: Invalid client secret provided. "
+                    f"Secret: {form.get('client_secret')}",
+                },
+            )
+            return
+        now = int(time.time())
+        claims = {
+            "aud": "https://storage.azure.com",
+            "iss": f"https://sts.windows.net/{TENANT}/",
+            "iat": now,
+            "nbf": now - 60,
+            "exp": now + 3600,
+            "appid": CLIENT,
+            "oid": CLIENT,
+            "tid": TENANT,
+        }
+
+        def part(value):
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        token = f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.c2lnbmF0dXJl"
+        self._json(200, {"token_type": "Bearer", "expires_in": 3600, "access_token": token})
+
+    def _json(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def entra_azurite(tmp_path_factory, azure_blob_endpoint):
+    """Azurite over HTTPS accepting bearer tokens, and a stand-in Entra ID authority, both
+    trusting one self-signed certificate: (account URL, authority URL, certificate file)."""
+    folder = tmp_path_factory.mktemp("entra")
+    cert, key = _tls_files(folder)
+    port = free_port()
+    process = azurite_start(
+        port=port, location=folder / "data", log_path=folder / "azurite.log", tls=(cert, key)
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Entra)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        azurite_wait(f"https://127.0.0.1:{port}", process=process, cafile=cert)
+        yield (
+            azurite_account_url(port).replace("http://", "https://"),
+            f"https://127.0.0.1:{server.server_address[1]}",
+            cert,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_a_service_principal_reads_with_an_entra_token(entra_azurite):
+    """A service principal (tenant, client id, secret) gets a token for Azure Storage from
+    Entra ID and lists and reads the container with it."""
+    account_url, authority, cert = entra_azurite
+    service = BlobServiceClient(
+        account_url,
+        credential={"account_name": ACCOUNT, "account_key": ACCOUNT_KEY},
+        connection_verify=str(cert),
+    )
+    name = f"exports-{uuid.uuid4().hex[:12]}"
+    service.create_container(name).upload_blob("exp/manifest.json", b"{}")
+    _Entra.requests = []
+
+    store = azure_blob_store(
+        account_url=account_url,
+        container=name,
+        tenant_id=TENANT,
+        client_id=CLIENT,
+        client_secret=SECRET,
+        authority=authority,
+        connection_verify=str(cert),
+    )
+
+    assert [o.key for o in store.list("exp/")] == ["exp/manifest.json"]
+    assert store.read("exp/manifest.json") == b"{}"
+    assert _Entra.requests == ["https://storage.azure.com/.default"]
+
+
+def test_a_wrong_client_secret_is_access_denied_without_the_secret(entra_azurite):
+    """Entra ID refuses the secret: access denied naming the container, with nothing of the
+    secret (nor of Entra ID's answer, which may quote it) in the message."""
+    account_url, authority, cert = entra_azurite
+    wrong = "wrong-Secret~0987654321"
+    store = azure_blob_store(
+        account_url=account_url,
+        container="exports",
+        tenant_id=TENANT,
+        client_id=CLIENT,
+        client_secret=wrong,
+        authority=authority,
+        connection_verify=str(cert),
+        retry_total=0,
+    )
+
+    with pytest.raises(ExportAccessDenied, match=f"azure://{ACCOUNT}/exports") as caught:
+        list(store.list("exp/"))
+    message = str(caught.value)
+    assert wrong not in message and "AADSTS" not in message
+    assert "credentials were not accepted" in message
