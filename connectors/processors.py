@@ -44,6 +44,7 @@ from warehouse.files import (
     parquet_header_columns,
     tenant_files_root,
 )
+from warehouse.sql_identifiers import sql_render
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +119,20 @@ class ExportSync(Processor):
         folder = tenant_files_root(context.tenant_id) / f".sync-{context.run_tag}"
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            rows, size, loaded = self._load(context, store, batch, table_id, folder)
+            size, loaded = self._load(context, store, batch, table_id, folder)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        # Counted once loaded (a job's own figure is the table's total on the emulator).
+        rows = context.warehouse.query(
+            sql_render("SELECT COUNT(*) AS n FROM `{staged}`", {"staged": context.table(table_id)})
+        ).rows[0]["n"]
         _ledger_record(context, config=config, layout=layout.name, deliveries=batch)
         sources = {
-            d.period.isoformat(): {"name": _source_name(store.location, d), "bytes": part_bytes}
+            d.period.isoformat(): {
+                "name": _source_name(store.location, d),
+                "bytes": part_bytes,
+                "mixed": d.mixed_periods,
+            }
             for d, part_bytes in loaded
         }
         return StepResult(
@@ -148,17 +157,22 @@ class ExportSync(Processor):
         batch: list[PeriodDelivery],
         table_id: str,
         folder: Path,
-    ) -> tuple[int, int, list[tuple[PeriodDelivery, int]]]:
+    ) -> tuple[int, list[tuple[PeriodDelivery, int]]]:
         """Each part of each delivery streamed to ``folder`` and loaded, one at a time (the
-        first load replaces the staging table, the others append); rows, bytes, and per
+        first load replaces the staging table, the others append); the bytes read, and per
         delivery its bytes."""
         variants_of = self.step.options["source"].get("variants_of")
-        rows = size = parts_loaded = 0
+        size = parts_loaded = 0
         loaded: list[tuple[PeriodDelivery, int]] = []
         schema = None
+        done: set[str] = set()
         for delivery in batch:
-            delivery_bytes = 0
+            delivery_bytes = sum(p.size for p in delivery.parts if p.key in done)
             for index, part in enumerate(delivery.parts):
+                if part.key in done:
+                    # A file holding rows of two new periods (OCI) is loaded once.
+                    continue
+                done.add(part.key)
                 where = f"{store.location}/{part.key}"
                 suffix = "".join(Path(part.key).suffixes[-2:]) or ".csv"
                 path = folder / f"part-{len(loaded)}-{index}{suffix}"
@@ -178,7 +192,7 @@ class ExportSync(Processor):
                         "a delivery has the same columns"
                     )
                 try:
-                    result = context.warehouse.load_file(
+                    context.warehouse.load_file(
                         str(path),
                         context.dataset_id,
                         table_id,
@@ -195,11 +209,10 @@ class ExportSync(Processor):
                 finally:
                     path.unlink(missing_ok=True)
                 parts_loaded += 1
-                rows += result.rows_loaded
                 size += written
                 delivery_bytes += written
             loaded.append((delivery, delivery_bytes))
-        return rows, size, loaded
+        return size, loaded
 
 
 def _is_new(delivery: PeriodDelivery, known: LedgerPeriod | None) -> bool:

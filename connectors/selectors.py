@@ -44,13 +44,19 @@ def ledger_periods(*, provider_config: ProviderConfig) -> dict[dt.date, LedgerPe
     }
 
 
-def ledger_known_objects(*, provider_config: ProviderConfig) -> dict[tuple[str, str], dt.date]:
-    """(key, etag) of every object a completed sync of this config loaded, to its period:
-    what a layout that must otherwise read a part to learn its month (OCI) is told."""
+def ledger_known_objects(
+    *, provider_config: ProviderConfig
+) -> dict[tuple[str, str], frozenset[dt.date]]:
+    """(key, etag) of every object a completed sync of this config loaded, to the periods it
+    held rows of: what a layout that must otherwise read a part to learn its months (OCI)
+    is told."""
     rows = ExportObjectRecord.objects.filter(
         provider_config=provider_config, run__status=RunStatus.COMPLETED
     ).values_list("key", "etag", "billing_period")
-    return {(key, etag): period for key, etag, period in rows}
+    found: dict[tuple[str, str], set[dt.date]] = {}
+    for key, etag, period in rows:
+        found.setdefault((key, etag), set()).add(period)
+    return {item: frozenset(periods) for item, periods in found.items()}
 
 
 def ledger_records_of_run(*, run_id) -> list[ExportObjectRecord]:

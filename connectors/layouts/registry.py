@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from connectors.layouts import ExportLayout, ExportLayoutError
+from connectors.layouts.aws import CurLayout, DataExportsLayout
 from connectors.layouts.azure import AzureExportsLayout
+from connectors.layouts.oci import OciCostReportsLayout
 
-LAYOUTS: dict[str, ExportLayout] = {layout.name: layout for layout in (AzureExportsLayout(),)}
+LAYOUTS: dict[str, ExportLayout] = {
+    layout.name: layout
+    for layout in (CurLayout(), DataExportsLayout(), AzureExportsLayout(), OciCostReportsLayout())
+}
 
 
 def layout_get(name: str) -> ExportLayout:

@@ -79,7 +79,9 @@ class FocusReplacePeriods(Processor):
             raise StepFailed(f"{staged_id} holds no rows: no billing period to replace")
         if any(p["period"] is None for p in periods):
             raise StepFailed("rows without a BillingPeriodStart cannot replace a billing period")
-        sources = self._period_sources(context, periods)
+        sources, only_periods = self._period_sources(context, periods)
+        if only_periods:
+            periods = [p for p in periods if _month(p["period"]) in sources]
         day_from = min(p["day_from"] for p in periods)
         day_to = max(p["day_to"] for p in periods)
         columns = wh.table_columns(dataset, staged_id)
@@ -114,7 +116,14 @@ class FocusReplacePeriods(Processor):
                 cluster_by=FOCUS_CLUSTER_BY,
             )
         result = wh.query(
-            periods_replace_sql(destination, staged, [c.name for c in columns], count), params
+            periods_replace_sql(
+                destination,
+                staged,
+                [c.name for c in columns],
+                count,
+                only_periods=only_periods,
+            ),
+            params,
         )
 
         now = dt.datetime.now(dt.UTC)
@@ -163,20 +172,23 @@ class FocusReplacePeriods(Processor):
             name, size, checksum = sources[_month(period)]
         return {"source_name": name, "source_bytes": size, "source_sha256": checksum}
 
-    def _period_sources(self, context: StepContext, periods: list) -> dict | None:
-        """Per billing period (``YYYY-MM-DD``), the source an earlier step loaded it from
-        (``source.sources_param``: a sync's deliveries); None without one. The staged rows must
-        hold exactly those periods: a delivery carrying another month would otherwise replace
-        a period no one asked for."""
+    def _period_sources(self, context: StepContext, periods: list) -> tuple[dict | None, bool]:
+        """Per billing period (``YYYY-MM-01``), the source an earlier step loaded it from
+        (``source.sources_param``: a sync's deliveries), None without one; and whether only
+        those periods' staged rows are to be taken. The staged rows must hold exactly those
+        periods: a delivery carrying another month would otherwise replace a period no one
+        asked for. Only where a source says its files also hold other periods' rows
+        (``mixed``: OCI's late usage) are those rows left out instead."""
         param = self.step.options["source"].get("sources_param")
         if not param:
-            return None
+            return None, False
         given = context.params.get(param)
         if not isinstance(given, Mapping) or not given:
             raise StepFailed(f"parameter {param!r} (the periods loaded) has no value")
         staged = {_month(p["period"]) for p in periods}
         unexpected = sorted(staged - set(given))
-        if unexpected:
+        mixed = any(isinstance(s, Mapping) and s.get("mixed") for s in given.values())
+        if unexpected and not mixed:
             raise StepFailed(
                 f"the loaded rows hold billing period {', '.join(unexpected)}, which is not "
                 f"the period of the delivery loaded ({', '.join(sorted(given))}); nothing "
@@ -188,10 +200,11 @@ class FocusReplacePeriods(Processor):
                 f"no rows of billing period {', '.join(missing)} were loaded although its "
                 "delivery names it; nothing was replaced"
             )
-        return {
+        sources = {
             month: (str(source.get("name") or ""), source.get("bytes"), None)
             for month, source in given.items()
         }
+        return sources, bool(unexpected)
 
     def _source(self, context: StepContext) -> tuple[str | None, int | None, str | None]:
         """The file (name, size, SHA-256) or source table the staged rows came from."""
