@@ -145,7 +145,9 @@ def test_wrong_credentials(onboard, warehouse, sync_run, on_iam_server):
         run = sync_run(onboarded.tenant.id, "aws")
         assert run.status == RunStatus.FAILED
         assert "s3://tenant-cur" in run.error_message, run.error_message
-        assert "denied" in run.error_message or "not accepted" in run.error_message
+        assert "access denied" in run.error_message or "credentials were refused" in (
+            run.error_message
+        )
         assert keys[1] not in run.error_message and keys[0] not in run.error_message
         assert not ExportObjectRecord.objects.filter(provider_config=config).exists()
         assert not warehouse.table_exists(onboarded.dataset_id, "aws_cost_focus")
