@@ -573,6 +573,7 @@ def test_a_foreign_bucket_in_a_tenants_own_config_is_read_with_its_own_credentia
             warehouse=calls,
             tenant_id=acme.tenant.id,
             dataset_id=acme.dataset_id,
+            variables=dict(config.variables),
             run_id=str(uuid.uuid4()),
             provider=config.provider,
         )
