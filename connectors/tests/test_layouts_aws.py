@@ -3,6 +3,7 @@ them: CUR 1.0 months of gzip CSV parts with their manifests, Data Exports months
 
 import io
 import json
+import time
 import uuid
 from datetime import date
 
@@ -235,3 +236,26 @@ def test_layout_detected_from_the_manifests(store, bucket):
         aws_layout_detect(store, "")
     with pytest.raises(ExportLayoutError, match="no AWS export under"):
         aws_layout_detect(store, "nothing-here")
+
+
+def test_data_exports_create_new_report_takes_the_newest_manifest(store, bucket):
+    """With "create new report" each execution has its own folder under the partition: the
+    newest manifest is the period's current one, whatever its folder's name."""
+    put = data_export_month_put(bucket=bucket, prefix="x", export="cur2", month=JAN, parts=1)
+    client = s3_client()
+    manifest = json.loads(store.read(put.manifest_key))
+    client.delete_object(Bucket=bucket, Key=put.manifest_key)
+    folder = put.manifest_key.rsplit("/", 1)[0]
+    for execution in ("z-older", "a-newer"):
+        manifest["executionId"] = execution
+        client.put_object(
+            Bucket=bucket,
+            Key=f"{folder}/{execution}/cur2-Manifest.json",
+            Body=json.dumps(manifest).encode(),
+        )
+        time.sleep(1.1)  # S3 keeps LastModified to the second
+
+    (delivery,) = _deliveries(DataExportsLayout(), store, "x")
+
+    assert delivery.delivery_id == "a-newer"
+    assert delivery.manifest_key == f"{folder}/a-newer/cur2-Manifest.json"

@@ -10,7 +10,7 @@ import uuid
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, IncompleteReadError
 from django.conf import settings
 
 from devtools.emulator import free_port
@@ -461,3 +461,25 @@ def test_fixture_points_settings_at_the_server(s3_endpoint):
     assert s3_endpoint == settings.S3_ENDPOINT_URL
     assert s3_endpoint == settings.STS_ENDPOINT_URL
     assert s3_endpoint == settings.OCI_S3_ENDPOINT_URL
+
+
+def test_a_transfer_broken_off_is_named(s3_endpoint, bucket):
+    """A stream whose connection breaks mid-part raises ExportStoreError naming the object
+    (moto cannot break a transfer on demand: the body is a botocore stream that fails)."""
+
+    class Broken:
+        def read(self, size):
+            raise IncompleteReadError(actual_bytes=10, expected_bytes=100)
+
+        def close(self):
+            pass
+
+    _put(s3_endpoint, bucket, "parts/a.csv.gz", b"x" * 100)
+    store = s3_store(bucket=bucket)
+    store._client.meta.events.register(
+        "after-call.s3.GetObject", lambda parsed, **kwargs: parsed.update(Body=Broken())
+    )
+
+    with store.open("parts/a.csv.gz") as stream, pytest.raises(ExportStoreError) as caught:
+        stream.read()
+    assert str(caught.value) == f"s3://{bucket}/parts/a.csv.gz: the transfer broke off"
