@@ -38,6 +38,6 @@ if command -v npm >/dev/null 2>&1; then
     fi
   fi
 else
-  echo "[setup] npm not found: Azurite is not installed and the Azure connector is off locally."
+  echo "[setup] npm not found: Azurite (the local Azure Blob Storage server) is not installed."
 fi
 export PATH="$PWD/.venv/bin:$PATH"

@@ -197,7 +197,7 @@ PY
     if ! kill -0 "$pid" 2>/dev/null; then
       local status=0; wait "$pid" || status=$?
       report_stop "$pid" "$status"
-      say "The $name did not start (reason above); running without it." >&2
+      say "$name did not start (reason above); the rest runs without it." >&2
       local rest=() p
       for p in "${pids[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
       pids=("${rest[@]}")
@@ -286,7 +286,7 @@ while true; do
   fi
   if [ "${names[$done_pid]}" = "Azurite" ] || [ "${names[$done_pid]}" = "Cloud Storage emulator" ] \
     || [ "${names[$done_pid]}" = "S3 server" ]; then
-    say "The rest keeps running without the ${names[$done_pid]}. Ctrl-C stops it." >&2
+    say "${names[$done_pid]} is off; the rest keeps running. Ctrl-C stops it." >&2
     rest=()
     for pid in "${pids[@]}"; do [ "$pid" = "$done_pid" ] || rest+=("$pid"); done
     pids=("${rest[@]}")
