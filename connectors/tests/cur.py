@@ -61,16 +61,18 @@ def cur_month_put(
     header_of_part: dict[int, str] | None = None,
     part_body: dict[int, bytes] | None = None,
     extra_keys: tuple[str, ...] = (),
+    folder_months: int | None = None,
 ) -> CurMonth:
     """November 2023's sample moved ``months`` on (``restated``: its first usage line raised)
     split into ``parts`` gzip parts under a new assembly, and the month's manifest. Bad input
     for tests: ``header_of_part`` replaces a part's header line, ``part_body`` a part's bytes,
-    ``extra_keys`` are listed in the manifest without being written."""
+    ``extra_keys`` are listed in the manifest without being written, ``folder_months``
+    delivers the rows as another month's (its folder and manifest)."""
     source = aws_cur_month(tmp / f"cur-{uuid.uuid4().hex[:6]}.csv", months, restated=restated)
     text = source.read_text(encoding="utf-8")
     header, *lines = text.splitlines(keepends=True)
-    start = _month_start(months)
-    end = _month_start(months + 1)
+    start = _month_start(months if folder_months is None else folder_months)
+    end = _month_start((months if folder_months is None else folder_months) + 1)
     folder = f"{prefix}/{REPORT}/{start:%Y%m%d}-{end:%Y%m%d}"
     assembly = assembly_id or str(uuid.uuid4())
     size = -(-len(lines) // parts)

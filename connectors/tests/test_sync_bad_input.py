@@ -151,3 +151,14 @@ def test_wrong_credentials(onboard, warehouse, sync_run, on_iam_server):
         assert keys[1] not in run.error_message and keys[0] not in run.error_message
         assert not ExportObjectRecord.objects.filter(provider_config=config).exists()
         assert not warehouse.table_exists(onboarded.dataset_id, "aws_cost_focus")
+
+
+def test_rows_of_another_month_than_the_delivery(synced, warehouse, sync_run, tmp_path):
+    """A November delivery whose rows are December's: loaded and checked, then refused before
+    anything is replaced; the parts the sync recorded go with the failed run."""
+    month = cur_month_put(
+        synced.s3, synced.bucket, PREFIX, tmp_path, months=1, folder_months=0, parts=2
+    )
+    message = failed_as_before(synced, warehouse, sync_run, "2023-12-01", "2023-11-01")
+    assert "nothing was replaced" in message
+    assert not ExportObjectRecord.objects.filter(key__in=month.part_keys).exists()
