@@ -61,11 +61,14 @@ def vm_hwm_mb() -> float:
 
 def s3_client(endpoint: str):
     import boto3
+    from botocore.config import Config
 
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
         region_name="us-east-1",
+        # moto joins a multipart upload's parts in one request: minutes for 2 GB.
+        config=Config(read_timeout=1800, retries={"max_attempts": 1}),
         aws_access_key_id="bench",
         aws_secret_access_key="bench-secret",  # noqa: S106 (moto takes any key)
     )
