@@ -21,13 +21,13 @@ from warehouse.azure_blob import azure_blob_store
 from warehouse.exports import ExportStore, ScopedStore
 from warehouse.s3 import oci_store, s3_store
 
-#: Each layout: the provider config it belongs to (``None``: any, a FOCUS mapping's) and the
-#: settings it needs.
-LAYOUTS: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "aws_cur": ("aws", ("export_bucket", "export_prefix", "export_region")),
-    "aws_data_exports": (None, ("export_bucket", "export_prefix", "export_region")),
-    "azure_exports": ("azure", ("export_account", "export_container", "export_prefix")),
-    "oci_reports": (None, ("export_bucket", "export_namespace", "export_region")),
+#: Each layout and the settings it needs (``export_prefix`` too, except OCI's: its reports
+#: bucket holds nothing else).
+LAYOUTS: dict[str, tuple[str, ...]] = {
+    "aws_cur": ("export_bucket", "export_prefix", "export_region"),
+    "aws_data_exports": ("export_bucket", "export_prefix", "export_region"),
+    "azure_exports": ("export_account", "export_container", "export_prefix"),
+    "oci_reports": ("export_bucket", "export_namespace", "export_region"),
 }
 EXPORT_SETTINGS = (
     "export_layout",
@@ -90,14 +90,11 @@ def connector_settings_problems(settings: dict[str, Any]) -> list[str]:
             "(required with any export_ setting)"
         )
         return problems
-    needed = LAYOUTS[layout][1]
     problems += [
         f"settings.{name}: required for the {layout} layout"
-        for name in needed
-        if name not in given and name != "export_prefix"
+        for name in LAYOUTS[layout]
+        if name not in given
     ]
-    if layout != "oci_reports" and "export_prefix" not in given:
-        problems.append(f"settings.export_prefix: required for the {layout} layout")
     return problems
 
 
