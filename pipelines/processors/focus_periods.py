@@ -189,10 +189,13 @@ class FocusReplacePeriods(Processor):
         unexpected = sorted(staged - set(given))
         mixed = any(isinstance(s, Mapping) and s.get("mixed") for s in given.values())
         if unexpected and not mixed:
+            loaded = "; ".join(
+                f"{month}: {source.get('name')}" if isinstance(source, Mapping) else month
+                for month, source in sorted(given.items())
+            )
             raise StepFailed(
                 f"the loaded rows hold billing period {', '.join(unexpected)}, which is not "
-                f"the period of the delivery loaded ({', '.join(sorted(given))}); nothing "
-                "was replaced"
+                f"the period of the delivery loaded ({loaded}); nothing was replaced"
             )
         missing = sorted(set(given) - staged)
         if missing:
