@@ -27,7 +27,13 @@ if [ "$(cat .venv/.requirements-stamp 2>/dev/null)" != "$stamp" ]; then
 fi
 # Azurite, the local Azure Blob Storage server, is a Node.js package: without npm the Azure
 # connector is off locally and make run says so.
-if command -v npm >/dev/null 2>&1; then
+if [ -L node_modules ]; then
+  # A shared install (worktrees link one node_modules): npm ci here would empty it for every
+  # checkout sharing it. Install it where it lives.
+  if [ ! -x node_modules/.bin/azurite-blob ]; then
+    echo "[setup] node_modules links to $(readlink node_modules), which has no Azurite: run npm ci there." >&2
+  fi
+elif command -v npm >/dev/null 2>&1; then
   npm_stamp=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ "$(cat node_modules/.package-lock-stamp 2>/dev/null)" != "$npm_stamp" ]; then
     echo "[setup] Installing Azurite (local Azure Blob Storage) into node_modules with npm ci"
