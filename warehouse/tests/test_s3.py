@@ -306,6 +306,7 @@ def _iam_world(endpoint: str) -> dict:
     for name in ("tenant-cur", "other-tenant-cur"):
         s3.create_bucket(Bucket=name)
         s3.put_object(Bucket=name, Key="cur/a.csv", Body=b"a,b\n")
+    s3.put_object(Bucket="tenant-cur", Key="private/payroll.csv", Body=b"x")
     read_tenant_bucket = json.dumps(
         {
             "Version": "2012-10-17",
@@ -314,7 +315,12 @@ def _iam_world(endpoint: str) -> dict:
                     "Effect": "Allow",
                     "Action": ["s3:ListBucket", "s3:GetObject"],
                     "Resource": ["arn:aws:s3:::tenant-cur", "arn:aws:s3:::tenant-cur/*"],
-                }
+                },
+                {
+                    "Effect": "Deny",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::tenant-cur/private/*",
+                },
             ],
         }
     )
@@ -381,6 +387,18 @@ def test_iam_access_keys_read_only_what_the_policy_allows(on_iam_server):
         ExportAccessDenied, match=r"^s3://other-tenant-cur/cur/a.csv: access denied$"
     ):
         other.read("cur/a.csv")
+
+
+def test_iam_explicit_deny_on_a_prefix(on_iam_server):
+    """An explicit Deny on part of the bucket is access denied on that object, named."""
+    key_id, secret = on_iam_server["keys"]["tenant-reader"]
+    store = s3_store(bucket="tenant-cur", access_key_id=key_id, secret_access_key=secret)
+
+    with pytest.raises(
+        ExportAccessDenied, match=r"^s3://tenant-cur/private/payroll.csv: access denied$"
+    ):
+        store.read_head("private/payroll.csv")
+    assert store.read("cur/a.csv") == b"a,b\n"
 
 
 def test_iam_wrong_credentials(on_iam_server):
