@@ -7,6 +7,7 @@ import json
 import os
 import urllib.request
 import uuid
+from datetime import UTC
 
 import boto3
 import pytest
@@ -61,7 +62,7 @@ def test_list_pages_in_key_order(s3_endpoint, bucket):
     for item in listed:
         assert item.size == len(bodies[item.key])
         assert item.etag == hashlib.md5(bodies[item.key]).hexdigest()  # noqa: S324
-        assert item.last_modified.tzinfo is not None
+        assert item.last_modified.tzinfo is UTC
 
 
 def test_list_pages_counted(s3_endpoint, bucket):
