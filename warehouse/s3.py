@@ -96,7 +96,8 @@ class S3Store:
                     key=item["Key"],
                     size=int(item["Size"]),
                     etag=item.get("ETag", "").strip('"'),
-                    last_modified=item["LastModified"],
+                    # In UTC whatever the store wrote (moto omits the zone, read as local).
+                    last_modified=item["LastModified"].astimezone(UTC),
                 )
 
     def read(self, key: str, *, max_bytes: int = MANIFEST_MAX_BYTES) -> bytes:

@@ -26,7 +26,7 @@ DATA_EXPORT_MANIFEST = re.compile(
     r"(?:[^/]+/)?(?P=export)-Manifest\.json\Z"
 )
 PARQUET_SUFFIXES = (".parquet",)
-CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.zip")
+CSV_SUFFIXES = (".csv", ".csv.gz")
 
 
 def prefix_normalize(prefix: str) -> str:
@@ -98,6 +98,12 @@ def parts_format(
             kinds.add("PARQUET")
         elif name.endswith(CSV_SUFFIXES):
             kinds.add("CSV")
+        elif name.endswith(".zip"):
+            # A ZIP archive cannot be read as a stream nor loaded by BigQuery.
+            raise ExportLayoutError(
+                f"{store.location}/{manifest_key}: names {part.key}, a ZIP archive: set the "
+                "report's compression to GZIP (or its format to Parquet)"
+            )
         else:
             raise ExportLayoutError(
                 f"{store.location}/{manifest_key}: names {part.key}, neither CSV nor Parquet"

@@ -259,3 +259,26 @@ def test_data_exports_create_new_report_takes_the_newest_manifest(store, bucket)
 
     assert delivery.delivery_id == "a-newer"
     assert delivery.manifest_key == f"{folder}/a-newer/cur2-Manifest.json"
+
+
+def test_cur_parquet_and_zip_parts(store, bucket):
+    """A Parquet CUR's manifest names parts under year=/month= folders: a Parquet delivery
+    without columns (its parts rename them). ZIP parts are refused with the fix."""
+    put = cur_month_put(bucket=bucket, prefix="cur", report="acme", month=JAN, parts=1)
+    client = s3_client()
+    manifest = json.loads(store.read(put.manifest_key))
+    parquet_key = "cur/acme/acme/year=2024/month=1/acme-00001.snappy.parquet"
+    client.put_object(Bucket=bucket, Key=parquet_key, Body=b"PAR1")
+    manifest.update(reportKeys=[parquet_key], contentType="Parquet", compression="Parquet")
+    client.put_object(Bucket=bucket, Key=put.manifest_key, Body=json.dumps(manifest).encode())
+
+    (delivery,) = _deliveries(CurLayout(), store, "cur")
+    assert (delivery.format, delivery.columns) == ("PARQUET", None)
+    assert [part.key for part in delivery.parts] == [parquet_key]
+
+    zip_key = put.part_keys[0].replace(".csv.gz", ".csv.zip")
+    client.put_object(Bucket=bucket, Key=zip_key, Body=b"PK")
+    manifest.update(reportKeys=[zip_key])
+    client.put_object(Bucket=bucket, Key=put.manifest_key, Body=json.dumps(manifest).encode())
+    with pytest.raises(ExportLayoutError, match="a ZIP archive: set the report's compression"):
+        _deliveries(CurLayout(), store, "cur")

@@ -1,11 +1,14 @@
 """`manage.py export_sample_put` writes exports the layouts read, into the local S3 server."""
 
 import io
+import subprocess
+import sys
 import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from connectors.layouts.aws import CurLayout, DataExportsLayout
@@ -106,5 +109,30 @@ def test_oci_month_with_the_previous_month(s3_endpoint):
 
 
 def test_bad_month(s3_endpoint):
-    with pytest.raises(CommandError, match="give a month as YYYY-MM"):
-        _run("cur", "--bucket", "b-b-b", "--report", "r", "--month", "January")
+    """A bad month is a usage error naming the argument, not a traceback."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "export_sample_put",
+            "cur",
+            "--bucket",
+            "b-b-b",
+            "--report",
+            "r",
+            "--month",
+            "January",
+        ],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "argument --month: 'January': give a month as YYYY-MM" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_restatement(s3_endpoint):
+    with pytest.raises(CommandError, match="give an amount"):
+        _run("cur", "--bucket", "b-b-b", "--report", "r", "--month", "2024-01", "--restate", "lots")

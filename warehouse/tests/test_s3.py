@@ -7,6 +7,7 @@ import json
 import os
 import urllib.request
 import uuid
+from datetime import UTC
 
 import boto3
 import pytest
@@ -61,7 +62,7 @@ def test_list_pages_in_key_order(s3_endpoint, bucket):
     for item in listed:
         assert item.size == len(bodies[item.key])
         assert item.etag == hashlib.md5(bodies[item.key]).hexdigest()  # noqa: S324
-        assert item.last_modified.tzinfo is not None
+        assert item.last_modified.tzinfo is UTC
 
 
 def test_list_pages_counted(s3_endpoint, bucket):
@@ -306,6 +307,7 @@ def _iam_world(endpoint: str) -> dict:
     for name in ("tenant-cur", "other-tenant-cur"):
         s3.create_bucket(Bucket=name)
         s3.put_object(Bucket=name, Key="cur/a.csv", Body=b"a,b\n")
+    s3.put_object(Bucket="tenant-cur", Key="private/payroll.csv", Body=b"x")
     read_tenant_bucket = json.dumps(
         {
             "Version": "2012-10-17",
@@ -314,7 +316,12 @@ def _iam_world(endpoint: str) -> dict:
                     "Effect": "Allow",
                     "Action": ["s3:ListBucket", "s3:GetObject"],
                     "Resource": ["arn:aws:s3:::tenant-cur", "arn:aws:s3:::tenant-cur/*"],
-                }
+                },
+                {
+                    "Effect": "Deny",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::tenant-cur/private/*",
+                },
             ],
         }
     )
@@ -381,6 +388,18 @@ def test_iam_access_keys_read_only_what_the_policy_allows(on_iam_server):
         ExportAccessDenied, match=r"^s3://other-tenant-cur/cur/a.csv: access denied$"
     ):
         other.read("cur/a.csv")
+
+
+def test_iam_explicit_deny_on_a_prefix(on_iam_server):
+    """An explicit Deny on part of the bucket is access denied on that object, named."""
+    key_id, secret = on_iam_server["keys"]["tenant-reader"]
+    store = s3_store(bucket="tenant-cur", access_key_id=key_id, secret_access_key=secret)
+
+    with pytest.raises(
+        ExportAccessDenied, match=r"^s3://tenant-cur/private/payroll.csv: access denied$"
+    ):
+        store.read_head("private/payroll.csv")
+    assert store.read("cur/a.csv") == b"a,b\n"
 
 
 def test_iam_wrong_credentials(on_iam_server):

@@ -10,6 +10,7 @@
 Rows come from the repository's samples moved to the month (see devtools/export_samples.py).
 """
 
+import argparse
 import datetime as dt
 import decimal
 
@@ -27,7 +28,7 @@ def _month(text: str) -> dt.date:
     try:
         return dt.datetime.strptime(text, "%Y-%m").date()
     except ValueError:
-        raise CommandError(f"--month {text!r}: give a month as YYYY-MM") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: give a month as YYYY-MM") from None
 
 
 def _amount(text: str | None) -> decimal.Decimal | None:
