@@ -76,6 +76,7 @@ def azure_blob_endpoint(tmp_path_factory):
     process = azurite_start(port=port, location=base / "data", log_path=base / "azurite.log")
     try:
         azurite_wait(f"http://127.0.0.1:{port}", process=process)
+        settings.AZURE_BLOB_ENDPOINT = f"http://127.0.0.1:{port}"
         yield azurite_account_url(port)
     finally:
         _stop(process)

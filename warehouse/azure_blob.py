@@ -5,6 +5,7 @@ Azurite and storage accounts that allow it, the account's shared key."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from azure.core import exceptions as azure_exceptions
 from azure.identity import ClientSecretCredential
 from azure.storage.blob import ContainerClient
+from django.conf import settings
 
 from warehouse.exports import (
     MANIFEST_MAX_BYTES,
@@ -32,6 +34,10 @@ HEAD_BYTES = 1 << 20
 CONNECTION_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 120
 RETRIES = 3
+#: The blob endpoint of a storage account in Azure's public, China and US Government clouds.
+AZURE_ACCOUNT_URL = re.compile(
+    r"\Ahttps://[a-z0-9]{3,24}\.blob\.core\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)\Z"
+)
 #: What Azure's error codes for a refused request mean to the tenant who gave the credentials.
 DENIED_REASONS = {
     "": "access denied: the credentials were not accepted",
@@ -39,8 +45,8 @@ DENIED_REASONS = {
     "InvalidAuthenticationInfo": "access denied: the credentials were not accepted",
     "NoAuthenticationInformation": "access denied: no credentials were given",
     "AuthorizationPermissionMismatch": (
-        "access denied: the credentials may not read this container (grant the service "
-        "principal Storage Blob Data Reader on it)"
+        "access denied: the credentials may not list or read this container (a service "
+        "principal needs Storage Blob Data Reader on it; a SAS, read and list permissions)"
     ),
     "AuthorizationResourceTypeMismatch": (
         "access denied: the SAS token does not cover this container's blobs"
@@ -174,6 +180,7 @@ def azure_blob_store(
         )
     if sas_url:
         sas_account_url, sas_container = _split_container_url(sas_url)
+        _check_account_url(sas_account_url)
         if account_url and account_url.rstrip("/") != sas_account_url:
             raise ExportStoreError(
                 f"the SAS URL is for {sas_account_url}, not the account {_public(account_url)}"
@@ -187,6 +194,7 @@ def azure_blob_store(
         return AzureBlobStore(client, location=location, page_size=page_size)
     if not account_url or not container:
         raise ExportStoreError("Azure Blob Storage needs the account URL and the container")
+    _check_account_url(account_url)
     location = _location(account_url, container)
     if account_key:
         credential = {"account_name": _account_name(account_url), "account_key": account_key}
@@ -203,6 +211,19 @@ def azure_blob_store(
         )
     client = ContainerClient(account_url, container, credential=credential, **options)
     return AzureBlobStore(client, location=location, page_size=page_size)
+
+
+def _check_account_url(account_url: str) -> None:
+    """Only Azure Storage accounts are read (or, where AZURE_BLOB_ENDPOINT names a local
+    server, its accounts too): a tenant's credentials are never sent to another host."""
+    url = account_url.rstrip("/")
+    local = settings.AZURE_BLOB_ENDPOINT.rstrip("/")
+    if AZURE_ACCOUNT_URL.match(url) or (local and url.startswith(f"{local}/")):
+        return
+    raise ExportStoreError(
+        f"{_public(url)} is not an Azure Blob Storage account URL "
+        "(https://<account>.blob.core.windows.net)"
+    )
 
 
 def _split_container_url(url: str) -> tuple[str, str]:
