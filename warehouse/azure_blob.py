@@ -16,6 +16,7 @@ from azure.storage.blob import ContainerClient
 from django.conf import settings
 
 from warehouse.exports import (
+    HEAD_BYTES,
     MANIFEST_MAX_BYTES,
     ExportAccessDenied,
     ExportNotFound,
@@ -28,8 +29,6 @@ PAGE_SIZE = 5000
 #: A part is downloaded in ranges of this size, the first one included, so a stream holds at
 #: most one range (the SDK's default first range is 32 MB).
 CHUNK_BYTES = 4 * 1024 * 1024
-#: The first bytes of a part a caller reads to check its header line.
-HEAD_BYTES = 1 << 20
 # A check answers within seconds when the account's host does not answer at all.
 CONNECTION_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 120

@@ -12,6 +12,9 @@ from typing import BinaryIO, Protocol
 
 #: Manifests are small JSON documents; anything bigger is not a manifest.
 MANIFEST_MAX_BYTES = 8 * 1024 * 1024
+#: What ``head`` reads by default: a header line is far shorter, and a gzip stream's first
+#: block decodes from its start.
+HEAD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -55,4 +58,9 @@ class ExportStore(Protocol):
 
     def open(self, key: str) -> BinaryIO:
         """A part as a stream, read in chunks: never held whole in memory."""
+        ...
+
+    def head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
+        """The first ``size`` bytes of an object as stored (a gzip part's compressed bytes), in
+        one ranged request whatever the object's size: enough to check a part's header line."""
         ...

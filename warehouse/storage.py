@@ -17,6 +17,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 
 from warehouse.exports import (
+    HEAD_BYTES,
     MANIFEST_MAX_BYTES,
     ExportAccessDenied,
     ExportNotFound,
@@ -24,7 +25,6 @@ from warehouse.exports import (
     ExportStoreError,
 )
 
-HEAD_BYTES = 1 << 20  # a CSV header line is far shorter; a gzip block decodes from its start
 #: A listing page (GCS's maximum is 1000).
 PAGE_SIZE = 1000
 #: A part is downloaded in ranges of this size as it is read.
