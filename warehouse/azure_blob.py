@@ -76,7 +76,7 @@ class AzureBlobStore:
                 page = list(next(pages))
             except StopIteration:
                 return
-            except azure_exceptions.AzureError as exc:
+            except Exception as exc:
                 raise _translate(exc, self.location, prefix=prefix) from None
             for blob in page:
                 yield ExportObject(
@@ -90,14 +90,16 @@ class AzureBlobStore:
         """A small blob whole; ExportStoreError when it is bigger than ``max_bytes``."""
         try:
             downloader = self._client.download_blob(key, max_concurrency=1)
-            if downloader.size > max_bytes:
-                raise ExportStoreError(
-                    f"{self.location}/{key}: {downloader.size} bytes, more than the "
-                    f"{max_bytes} a manifest may have"
-                )
-            return downloader.readall()
-        except azure_exceptions.AzureError as exc:
+            size = downloader.size
+            data = downloader.readall() if size <= max_bytes else None
+        except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
+        if data is None:
+            raise ExportStoreError(
+                f"{self.location}/{key}: {size} bytes, more than the {max_bytes} a manifest "
+                "may have"
+            )
+        return data
 
     def head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
         """The first ``size`` bytes of a blob (all of it when it is shorter), as stored: one
@@ -106,7 +108,7 @@ class AzureBlobStore:
             return self._client.download_blob(
                 key, offset=0, length=size, max_concurrency=1
             ).readall()
-        except azure_exceptions.AzureError as exc:
+        except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
 
     def open(self, key: str) -> io.BufferedReader:
@@ -115,7 +117,7 @@ class AzureBlobStore:
         it is read fails the read instead of mixing two versions."""
         try:
             downloader = self._client.download_blob(key, max_concurrency=1)
-        except azure_exceptions.AzureError as exc:
+        except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
         return io.BufferedReader(_BlobStream(downloader, self.location, key), CHUNK_BYTES)
 
@@ -134,7 +136,7 @@ class _BlobStream(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self._downloader.read(len(buffer))
-        except azure_exceptions.AzureError as exc:
+        except Exception as exc:
             raise _translate(exc, self._location, key=self._key) from None
         buffer[: len(data)] = data
         return len(data)
@@ -205,9 +207,14 @@ def azure_blob_store(
         # An authority given is trusted as is: MSAL's instance discovery knows only
         # Microsoft's own hosts.
         extra = {"authority": authority, "disable_instance_discovery": True} if authority else {}
-        credential = ClientSecretCredential(
-            tenant_id, client_id, client_secret, **extra, **transport
-        )
+        try:
+            credential = ClientSecretCredential(
+                tenant_id, client_id, client_secret, **extra, **transport
+            )
+        except ValueError:
+            raise ExportStoreError(
+                "the Azure tenant id is not valid (a GUID or a domain such as contoso.com)"
+            ) from None
     client = ContainerClient(account_url, container, credential=credential, **options)
     return AzureBlobStore(client, location=location, page_size=page_size)
 
@@ -269,14 +276,17 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _translate(
-    exc: azure_exceptions.AzureError,
+    exc: Exception,
     location: str,
     *,
     key: str | None = None,
     prefix: str | None = None,
 ) -> ExportStoreError:
-    """The store's error for an SDK error: names the container (and blob) and the cause from
-    Azure's error code, never the SDK's message (it can quote a request URL with its SAS)."""
+    """The store's error for any failure of a request: names the container (and blob) and the
+    cause from Azure's error code, never the SDK's message (it can quote a request URL with its
+    SAS)."""
+    if isinstance(exc, ExportStoreError):
+        return exc
     where = f"{location}/{key}" if key else location
     if prefix and not key:
         where = f"{location} (prefix {prefix!r})"

@@ -290,6 +290,18 @@ def test_credentials_go_to_azure_storage_accounts_only(azure_blob_endpoint, wher
     assert "s3cret" not in str(e.value)
 
 
+def test_a_malformed_tenant_id_is_refused_by_name():
+    """A tenant id Entra ID could not have is refused before any request, saying which field."""
+    with pytest.raises(ExportStoreError, match="the Azure tenant id is not valid"):
+        azure_blob_store(
+            account_url="https://acct.blob.core.windows.net",
+            container="c",
+            tenant_id="not a tenant!",
+            client_id="c",
+            client_secret="s3cret",
+        )
+
+
 def test_a_partial_service_principal_is_refused():
     """A service principal without its secret is refused, naming what is missing."""
     with pytest.raises(ExportStoreError, match="tenant id, client id and client secret"):
