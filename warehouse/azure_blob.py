@@ -108,6 +108,10 @@ class AzureBlobStore:
             return self._client.download_blob(
                 key, offset=0, length=size, max_concurrency=1
             ).readall()
+        except azure_exceptions.HttpResponseError as exc:
+            if exc.status_code == 416:
+                return b""  # an empty blob has no first byte to range over
+            raise _translate(exc, self.location, key=key) from None
         except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
 

@@ -497,3 +497,13 @@ def test_a_wrong_client_secret_is_access_denied_without_the_secret(entra_azurite
     message = str(caught.value)
     assert wrong not in message and "AADSTS" not in message
     assert "credentials were not accepted" in message
+
+
+def test_an_empty_blob_reads_as_no_bytes(azure_blob_endpoint, container):
+    """An empty part (Azure answers a range over it with 416) heads, reads and streams as b""."""
+    container.upload_blob("exp/empty.csv", b"")
+    store = _store(azure_blob_endpoint, container)
+
+    assert store.head("exp/empty.csv") == b""
+    assert store.read("exp/empty.csv") == b""
+    assert store.open("exp/empty.csv").read() == b""

@@ -265,3 +265,13 @@ def test_credentials_made_for_the_tenant_are_used_as_given(gcs_endpoint, bucket)
     assert sent == ["Bearer ya29.managed"]
     with pytest.raises(ExportStoreError, match="not both"):
         gcs_store(bucket="b", credentials=given, credentials_info={}, endpoint=gcs_endpoint)
+
+
+def test_an_empty_object_reads_as_no_bytes(gcs_endpoint, bucket):
+    """An empty part heads, reads and streams as b"" (a range over it is unsatisfiable)."""
+    bucket.blob("exp/empty.csv").upload_from_string(b"")
+    store = gcs_store(bucket=bucket.name, endpoint=gcs_endpoint)
+
+    assert store.head("exp/empty.csv") == b""
+    assert store.read("exp/empty.csv") == b""
+    assert store.open("exp/empty.csv").read() == b""
