@@ -117,6 +117,8 @@ class GcsStore:
         ranged download of at most ``max_bytes`` + 1 bytes tells)."""
         try:
             data = self._bucket.blob(key).download_as_bytes(start=0, end=max_bytes, retry=RETRY)
+        except google_exceptions.RequestRangeNotSatisfiable:
+            return b""  # an empty object
         except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
         if len(data) > max_bytes:
