@@ -74,9 +74,14 @@ def azure_blob_endpoint(tmp_path_factory):
         pytest.fail(str(exc), pytrace=False)
     port = free_port()
     base = tmp_path_factory.mktemp("azurite")
-    process = azurite_start(port=port, location=base / "data", log_path=base / "azurite.log")
+    # die_with_parent: a killed test run leaves no server behind (session fixtures run in
+    # pytest's main thread).
+    process = azurite_start(
+        port=port, location=base / "data", log_path=base / "azurite.log", die_with_parent=True
+    )
     try:
         azurite_wait(f"http://127.0.0.1:{port}", process=process)
+        settings.AZURE_BLOB_ENDPOINT = f"http://127.0.0.1:{port}"
         yield azurite_account_url(port)
     finally:
         _stop(process)
@@ -88,7 +93,7 @@ def gcs_endpoint(tmp_path_factory):
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("gcs") / "gcs.log"
-    process = gcs_emulator_start(port=port, log_path=log_path)
+    process = gcs_emulator_start(port=port, log_path=log_path, die_with_parent=True)
     try:
         gcs_emulator_wait(endpoint, process=process)
         yield endpoint

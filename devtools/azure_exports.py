@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from azure.storage.blob import ContainerClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,13 +74,16 @@ def export_run_put(
     rows: Sequence[dict[str, str]],
     parts: int = 3,
     compress: bool = False,
+    file_format: str = "csv",
     run_id: str | None = None,
     submitted: datetime | None = None,
     missing_part: int | None = None,
 ) -> ExportRun:
     """Write one run of an export of ``kind`` (actual, amortized, focus) for month ``period``:
-    ``rows`` split over ``parts`` CSV parts, each with the header, then its manifest.json as
-    Cost Management writes it. ``missing_part``: that part is listed but not written."""
+    ``rows`` split over ``parts`` parts (CSV, each with the header, gzip with ``compress``; or
+    ``file_format="parquet"``, snappy, every column a string), then its manifest.json as Cost
+    Management writes it. ``missing_part``: that part is listed but not written."""
+    parquet = file_format == "parquet"
     run_id = run_id or str(uuid.uuid4())
     submitted = submitted or datetime.now(UTC)
     last = calendar.monthrange(period.year, period.month)[1]
@@ -97,10 +102,14 @@ def export_run_put(
     chunks = [list(rows[i::count]) for i in range(count)]
     keys, blobs = [], []
     for number, chunk in enumerate(chunks, start=1):
-        key = f"{folder}/part_0_{number:04d}.csv" + (".gz" if compress else "")
-        data = _csv(header, chunk)
-        if compress:
-            data = gzip.compress(data, mtime=0)
+        if parquet:
+            key = f"{folder}/part_0_{number:04d}.snappy.parquet"
+            data = _parquet(header, chunk)
+        else:
+            key = f"{folder}/part_0_{number:04d}.csv" + (".gz" if compress else "")
+            data = _csv(header, chunk)
+            if compress:
+                data = gzip.compress(data, mtime=0)
         if number != missing_part:
             container.upload_blob(key, data, overwrite=True)
         keys.append(key)
@@ -124,8 +133,8 @@ def export_run_put(
         "deliveryConfig": {
             "partitionData": True,
             "dataOverwriteBehavior": "CreateNewReport",
-            "fileFormat": "Csv",
-            "compressionMode": "gzip" if compress else "None",
+            "fileFormat": "Parquet" if parquet else "Csv",
+            "compressionMode": "snappy" if parquet else ("gzip" if compress else "None"),
             "containerUri": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
             "rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
             "rootFolderPath": root.strip("/"),
@@ -150,6 +159,13 @@ def _csv(header: Sequence[str], rows: Sequence[dict[str, str]]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return text.getvalue().encode("utf-8")
+
+
+def _parquet(header: Sequence[str], rows: Sequence[dict[str, str]]) -> bytes:
+    table = pa.table({name: [row.get(name) for row in rows] for name in header})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue()
 
 
 def _parse(value: str) -> date:

@@ -5,6 +5,7 @@ Azurite and storage accounts that allow it, the account's shared key."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -12,8 +13,10 @@ from urllib.parse import urlsplit
 from azure.core import exceptions as azure_exceptions
 from azure.identity import ClientSecretCredential
 from azure.storage.blob import ContainerClient
+from django.conf import settings
 
 from warehouse.exports import (
+    HEAD_BYTES,
     MANIFEST_MAX_BYTES,
     ExportAccessDenied,
     ExportNotFound,
@@ -26,12 +29,14 @@ PAGE_SIZE = 5000
 #: A part is downloaded in ranges of this size, the first one included, so a stream holds at
 #: most one range (the SDK's default first range is 32 MB).
 CHUNK_BYTES = 4 * 1024 * 1024
-#: The first bytes of a part a caller reads to check its header line.
-HEAD_BYTES = 1 << 20
 # A check answers within seconds when the account's host does not answer at all.
 CONNECTION_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 120
 RETRIES = 3
+#: The blob endpoint of a storage account in Azure's public, China and US Government clouds.
+AZURE_ACCOUNT_URL = re.compile(
+    r"\Ahttps://[a-z0-9]{3,24}\.blob\.core\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)\Z"
+)
 #: What Azure's error codes for a refused request mean to the tenant who gave the credentials.
 DENIED_REASONS = {
     "": "access denied: the credentials were not accepted",
@@ -39,8 +44,8 @@ DENIED_REASONS = {
     "InvalidAuthenticationInfo": "access denied: the credentials were not accepted",
     "NoAuthenticationInformation": "access denied: no credentials were given",
     "AuthorizationPermissionMismatch": (
-        "access denied: the credentials may not read this container (grant the service "
-        "principal Storage Blob Data Reader on it)"
+        "access denied: the credentials may not list or read this container (a service "
+        "principal needs Storage Blob Data Reader on it; a SAS, read and list permissions)"
     ),
     "AuthorizationResourceTypeMismatch": (
         "access denied: the SAS token does not cover this container's blobs"
@@ -71,7 +76,7 @@ class AzureBlobStore:
                 page = list(next(pages))
             except StopIteration:
                 return
-            except azure_exceptions.AzureError as exc:
+            except Exception as exc:
                 raise _translate(exc, self.location, prefix=prefix) from None
             for blob in page:
                 yield ExportObject(
@@ -85,14 +90,16 @@ class AzureBlobStore:
         """A small blob whole; ExportStoreError when it is bigger than ``max_bytes``."""
         try:
             downloader = self._client.download_blob(key, max_concurrency=1)
-            if downloader.size > max_bytes:
-                raise ExportStoreError(
-                    f"{self.location}/{key}: {downloader.size} bytes, more than the "
-                    f"{max_bytes} a manifest may have"
-                )
-            return downloader.readall()
-        except azure_exceptions.AzureError as exc:
+            size = downloader.size
+            data = downloader.readall() if size <= max_bytes else None
+        except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
+        if data is None:
+            raise ExportStoreError(
+                f"{self.location}/{key}: {size} bytes, more than the {max_bytes} a manifest "
+                "may have"
+            )
+        return data
 
     def read_head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
         """The first ``size`` bytes of a blob (all of it when it is shorter), as stored: one
@@ -101,7 +108,11 @@ class AzureBlobStore:
             return self._client.download_blob(
                 key, offset=0, length=size, max_concurrency=1
             ).readall()
-        except azure_exceptions.AzureError as exc:
+        except azure_exceptions.HttpResponseError as exc:
+            if exc.status_code == 416:
+                return b""  # an empty blob has no first byte to range over
+            raise _translate(exc, self.location, key=key) from None
+        except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
 
     def open(self, key: str) -> io.BufferedReader:
@@ -110,7 +121,7 @@ class AzureBlobStore:
         it is read fails the read instead of mixing two versions."""
         try:
             downloader = self._client.download_blob(key, max_concurrency=1)
-        except azure_exceptions.AzureError as exc:
+        except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
         return io.BufferedReader(_BlobStream(downloader, self.location, key), CHUNK_BYTES)
 
@@ -129,7 +140,7 @@ class _BlobStream(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self._downloader.read(len(buffer))
-        except azure_exceptions.AzureError as exc:
+        except Exception as exc:
             raise _translate(exc, self._location, key=self._key) from None
         buffer[: len(data)] = data
         return len(data)
@@ -174,6 +185,7 @@ def azure_blob_store(
         )
     if sas_url:
         sas_account_url, sas_container = _split_container_url(sas_url)
+        _check_account_url(sas_account_url)
         if account_url and account_url.rstrip("/") != sas_account_url:
             raise ExportStoreError(
                 f"the SAS URL is for {sas_account_url}, not the account {_public(account_url)}"
@@ -187,6 +199,7 @@ def azure_blob_store(
         return AzureBlobStore(client, location=location, page_size=page_size)
     if not account_url or not container:
         raise ExportStoreError("Azure Blob Storage needs the account URL and the container")
+    _check_account_url(account_url)
     location = _location(account_url, container)
     if account_key:
         credential = {"account_name": _account_name(account_url), "account_key": account_key}
@@ -198,11 +211,29 @@ def azure_blob_store(
         # An authority given is trusted as is: MSAL's instance discovery knows only
         # Microsoft's own hosts.
         extra = {"authority": authority, "disable_instance_discovery": True} if authority else {}
-        credential = ClientSecretCredential(
-            tenant_id, client_id, client_secret, **extra, **transport
-        )
+        try:
+            credential = ClientSecretCredential(
+                tenant_id, client_id, client_secret, **extra, **transport
+            )
+        except ValueError:
+            raise ExportStoreError(
+                "the Azure tenant id is not valid (a GUID or a domain such as contoso.com)"
+            ) from None
     client = ContainerClient(account_url, container, credential=credential, **options)
     return AzureBlobStore(client, location=location, page_size=page_size)
+
+
+def _check_account_url(account_url: str) -> None:
+    """Only Azure Storage accounts are read (or, where AZURE_BLOB_ENDPOINT names a local
+    server, its accounts too): a tenant's credentials are never sent to another host."""
+    url = account_url.rstrip("/")
+    local = settings.AZURE_BLOB_ENDPOINT.rstrip("/")
+    if AZURE_ACCOUNT_URL.match(url) or (local and url.startswith(f"{local}/")):
+        return
+    raise ExportStoreError(
+        f"{_public(url)} is not an Azure Blob Storage account URL "
+        "(https://<account>.blob.core.windows.net)"
+    )
 
 
 def _split_container_url(url: str) -> tuple[str, str]:
@@ -249,14 +280,17 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _translate(
-    exc: azure_exceptions.AzureError,
+    exc: Exception,
     location: str,
     *,
     key: str | None = None,
     prefix: str | None = None,
 ) -> ExportStoreError:
-    """The store's error for an SDK error: names the container (and blob) and the cause from
-    Azure's error code, never the SDK's message (it can quote a request URL with its SAS)."""
+    """The store's error for any failure of a request: names the container (and blob) and the
+    cause from Azure's error code, never the SDK's message (it can quote a request URL with its
+    SAS)."""
+    if isinstance(exc, ExportStoreError):
+        return exc
     where = f"{location}/{key}" if key else location
     if prefix and not key:
         where = f"{location} (prefix {prefix!r})"

@@ -116,6 +116,8 @@ class GcsStore:
         ranged download of at most ``max_bytes`` + 1 bytes tells)."""
         try:
             data = self._bucket.blob(key).download_as_bytes(start=0, end=max_bytes, retry=RETRY)
+        except google_exceptions.RequestRangeNotSatisfiable:
+            return b""  # an empty object
         except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
         if len(data) > max_bytes:
@@ -182,14 +184,19 @@ def gcs_store(
     *,
     bucket: str,
     credentials_info: dict | None = None,
+    credentials: Credentials | None = None,
     endpoint: str | None = None,
     page_size: int = PAGE_SIZE,
 ) -> GcsStore:
-    """The export bucket ``bucket`` read as the tenant's service account (``credentials_info``,
-    its JSON key as a dict, scoped read-only), or without credentials on an emulator.
-    ``endpoint``: a GCS-compatible server; by default ``settings.STORAGE_ENDPOINT`` (empty:
-    Google Cloud Storage)."""
-    credentials: Credentials | None = None
+    """The export bucket ``bucket`` read as the tenant: its service account's JSON key
+    (``credentials_info``, scoped read-only), or ``credentials`` already made for it (the
+    platform-managed identity the tenant granted its bucket, ``warehouse.iam.impersonated``);
+    without either, only an emulator is read. ``endpoint``: a GCS-compatible server; by default
+    ``settings.STORAGE_ENDPOINT`` (empty: Google Cloud Storage)."""
+    if credentials_info is not None and credentials is not None:
+        raise ExportStoreError(
+            f"gs://{bucket}: give a service account key or credentials, not both"
+        )
     if credentials_info is not None:
         try:
             credentials = service_account.Credentials.from_service_account_info(
@@ -199,7 +206,9 @@ def gcs_store(
             raise ExportStoreError(
                 f"gs://{bucket}: the service account key is not a valid JSON key"
             ) from None
-    elif not (endpoint if endpoint is not None else getattr(settings, "STORAGE_ENDPOINT", "")):
+    elif credentials is None and not (
+        endpoint if endpoint is not None else getattr(settings, "STORAGE_ENDPOINT", "")
+    ):
         raise ExportStoreError(f"gs://{bucket}: a tenant's bucket is read with its service account")
     return GcsStore(_client(credentials, endpoint), bucket, page_size=page_size)
 

@@ -1,10 +1,12 @@
 """The Azure Cost Management exports layout against exports written into a real Azurite, as
 Cost Management writes them (devtools.azure_exports)."""
 
+import io
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow.parquet as pq
 import pytest
 from azure.storage.blob import BlobServiceClient
 
@@ -121,6 +123,20 @@ def test_gzip_parts_and_other_prefixes(container, store, sample):
     assert delivery.period == SEPTEMBER
     assert all(p.key.endswith(".csv.gz") for p in delivery.parts)
     assert tuple(p.key for p in delivery.parts) == run.part_keys
+
+
+def test_parquet_runs_are_parquet_deliveries(container, store, sample):
+    """A run delivered as Parquet (deliveryConfig.fileFormat) is a PARQUET delivery of its
+    .snappy.parquet parts, which hold the month's rows."""
+    run = _put(container, sample, "amortized", SEPTEMBER, file_format="parquet", submitted=T0)
+
+    (delivery,) = AzureExportsLayout().deliveries(store, "costs/", known_periods={})
+
+    assert delivery.format == "PARQUET" and delivery.kind == "AmortizedCost"
+    assert tuple(p.key for p in delivery.parts) == run.part_keys
+    assert all(p.key.endswith(".snappy.parquet") for p in delivery.parts)
+    rows = sum(pq.read_table(io.BytesIO(store.read(p.key))).num_rows for p in delivery.parts)
+    assert rows == len(sample[1])
 
 
 def test_a_manifest_naming_a_missing_blob_is_an_error(container, store, sample):

@@ -241,11 +241,12 @@ def test_an_unknown_container_and_blob_are_not_found(azure_blob_endpoint, contai
         store.read("exp/manifest.json")
 
 
-def test_an_unreachable_account_is_named_as_such(container):
+def test_an_unreachable_account_is_named_as_such(settings):
     """Nothing listening at the account's address: a store error saying it could not be
     reached, not a stack trace."""
+    settings.AZURE_BLOB_ENDPOINT = f"http://127.0.0.1:{free_port()}"
     store = azure_blob_store(
-        account_url=f"http://127.0.0.1:{free_port()}/{ACCOUNT}",
+        account_url=f"{settings.AZURE_BLOB_ENDPOINT}/{ACCOUNT}",
         container="exports",
         account_key=ACCOUNT_KEY,
         retry_total=0,
@@ -267,6 +268,38 @@ def test_exactly_one_way_in(ways):
     with pytest.raises(ExportStoreError, match="exactly one of") as caught:
         azure_blob_store(account_url="http://127.0.0.1:1/devstoreaccount1", container="c", **ways)
     assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"account_url": "http://169.254.169.254/metadata", "account_key": ACCOUNT_KEY},
+        {"account_url": "https://acct.blob.core.windows.net.evil.example", "client_secret": "s"},
+        {"account_url": "http://acct.blob.core.windows.net", "account_key": ACCOUNT_KEY},
+        {"account_url": "", "sas_url": "https://evil.example/acct/exports?sp=rl&sig=s3cret"},
+    ],
+)
+def test_credentials_go_to_azure_storage_accounts_only(azure_blob_endpoint, where):
+    """An account URL (or a SAS URL's) on any host but an Azure Storage account's blob endpoint
+    (or the local server AZURE_BLOB_ENDPOINT names) is refused before any request, naming it
+    without its query."""
+    where.setdefault("tenant_id", "t" if "client_secret" in where else None)
+    where.setdefault("client_id", "c" if "client_secret" in where else None)
+    with pytest.raises(ExportStoreError, match="is not an Azure Blob Storage account URL") as e:
+        azure_blob_store(container="exports", **where)
+    assert "s3cret" not in str(e.value)
+
+
+def test_a_malformed_tenant_id_is_refused_by_name():
+    """A tenant id Entra ID could not have is refused before any request, saying which field."""
+    with pytest.raises(ExportStoreError, match="the Azure tenant id is not valid"):
+        azure_blob_store(
+            account_url="https://acct.blob.core.windows.net",
+            container="c",
+            tenant_id="not a tenant!",
+            client_id="c",
+            client_secret="s3cret",
+        )
 
 
 def test_a_partial_service_principal_is_refused():
@@ -413,10 +446,11 @@ def entra_azurite(tmp_path_factory, azure_blob_endpoint):
         process.wait(timeout=15)
 
 
-def test_a_service_principal_reads_with_an_entra_token(entra_azurite):
+def test_a_service_principal_reads_with_an_entra_token(entra_azurite, settings):
     """A service principal (tenant, client id, secret) gets a token for Azure Storage from
     Entra ID and lists and reads the container with it."""
     account_url, authority, cert = entra_azurite
+    settings.AZURE_BLOB_ENDPOINT = account_url.rsplit("/", 1)[0]
     service = BlobServiceClient(
         account_url,
         credential={"account_name": ACCOUNT, "account_key": ACCOUNT_KEY},
@@ -441,10 +475,11 @@ def test_a_service_principal_reads_with_an_entra_token(entra_azurite):
     assert _Entra.requests == ["https://storage.azure.com/.default"]
 
 
-def test_a_wrong_client_secret_is_access_denied_without_the_secret(entra_azurite):
+def test_a_wrong_client_secret_is_access_denied_without_the_secret(entra_azurite, settings):
     """Entra ID refuses the secret: access denied naming the container, with nothing of the
     secret (nor of Entra ID's answer, which may quote it) in the message."""
     account_url, authority, cert = entra_azurite
+    settings.AZURE_BLOB_ENDPOINT = account_url.rsplit("/", 1)[0]
     wrong = "wrong-Secret~0987654321"
     store = azure_blob_store(
         account_url=account_url,
@@ -462,3 +497,13 @@ def test_a_wrong_client_secret_is_access_denied_without_the_secret(entra_azurite
     message = str(caught.value)
     assert wrong not in message and "AADSTS" not in message
     assert "credentials were not accepted" in message
+
+
+def test_an_empty_blob_reads_as_no_bytes(azure_blob_endpoint, container):
+    """An empty part (Azure answers a range over it with 416) heads, reads and streams as b""."""
+    container.upload_blob("exp/empty.csv", b"")
+    store = _store(azure_blob_endpoint, container)
+
+    assert store.head("exp/empty.csv") == b""
+    assert store.read("exp/empty.csv") == b""
+    assert store.open("exp/empty.csv").read() == b""

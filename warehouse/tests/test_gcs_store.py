@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from google.oauth2.credentials import Credentials as OAuthCredentials
 
 from warehouse.exports import ExportAccessDenied, ExportNotFound, ExportStoreError
 from warehouse.storage import CHUNK_BYTES, _client, gcs_store
@@ -247,3 +248,30 @@ def test_a_malformed_key_is_refused_before_any_request(gcs_endpoint):
         ExportStoreError, match="gs://b: the service account key is not a valid JSON key"
     ):
         gcs_store(bucket="b", credentials_info={"private_key": "s3cret"}, endpoint=gcs_endpoint)
+
+
+def test_credentials_made_for_the_tenant_are_used_as_given(gcs_endpoint, bucket):
+    """Credentials already made for the tenant (the platform-managed identity it granted its
+    bucket) are sent as they are; a key and credentials together are refused."""
+    bucket.blob("exp/manifest.json").upload_from_string(b"{}")
+    given = OAuthCredentials(token="ya29.managed")
+    store = gcs_store(bucket=bucket.name, credentials=given, endpoint=gcs_endpoint)
+    sent = []
+    store._client._http.hooks["response"].append(
+        lambda response, *a, **k: sent.append(response.request.headers.get("Authorization"))
+    )
+
+    assert [o.key for o in store.list("exp/")] == ["exp/manifest.json"]
+    assert sent == ["Bearer ya29.managed"]
+    with pytest.raises(ExportStoreError, match="not both"):
+        gcs_store(bucket="b", credentials=given, credentials_info={}, endpoint=gcs_endpoint)
+
+
+def test_an_empty_object_reads_as_no_bytes(gcs_endpoint, bucket):
+    """An empty part heads, reads and streams as b"" (a range over it is unsatisfiable)."""
+    bucket.blob("exp/empty.csv").upload_from_string(b"")
+    store = gcs_store(bucket=bucket.name, endpoint=gcs_endpoint)
+
+    assert store.head("exp/empty.csv") == b""
+    assert store.read("exp/empty.csv") == b""
+    assert store.open("exp/empty.csv").read() == b""

@@ -35,13 +35,16 @@ class Command(BaseCommand):
         parser.add_argument("--container", default="exports")
         parser.add_argument("--root", default="costs", help="the exports' root folder")
         parser.add_argument("--parts", type=int, default=3)
-        parser.add_argument("--gzip", action="store_true", help="gzip the parts")
+        parser.add_argument("--gzip", action="store_true", help="gzip the CSV parts")
+        parser.add_argument("--parquet", action="store_true", help="Parquet parts, not CSV")
         parser.add_argument("--source", type=Path, default=SAMPLE, help="cost-details CSV")
         parser.add_argument(
             "--sas", action="store_true", help="also print a read/list SAS URL of the container"
         )
 
-    def handle(self, *args, months, kinds, container, root, parts, gzip, source, sas, **options):
+    def handle(
+        self, *args, months, kinds, container, root, parts, gzip, parquet, source, sas, **options
+    ):
         endpoint = settings.AZURE_BLOB_ENDPOINT.rstrip("/")
         if not endpoint:
             raise CommandError("AZURE_BLOB_ENDPOINT is empty: this command writes to Azurite only")
@@ -72,6 +75,7 @@ class Command(BaseCommand):
                         rows=rows_in_month(rows, period),
                         parts=parts,
                         compress=gzip,
+                        file_format="parquet" if parquet else "csv",
                     )
                     self.stdout.write(
                         f"{period:%Y-%m} {kind}: {run.rows} rows in {len(run.part_keys)} parts, "
