@@ -504,6 +504,6 @@ def test_an_empty_blob_reads_as_no_bytes(azure_blob_endpoint, container):
     container.upload_blob("exp/empty.csv", b"")
     store = _store(azure_blob_endpoint, container)
 
-    assert store.head("exp/empty.csv") == b""
+    assert store.read_head("exp/empty.csv") == b""
     assert store.read("exp/empty.csv") == b""
     assert store.open("exp/empty.csv").read() == b""

@@ -272,6 +272,6 @@ def test_an_empty_object_reads_as_no_bytes(gcs_endpoint, bucket):
     bucket.blob("exp/empty.csv").upload_from_string(b"")
     store = gcs_store(bucket=bucket.name, endpoint=gcs_endpoint)
 
-    assert store.head("exp/empty.csv") == b""
+    assert store.read_head("exp/empty.csv") == b""
     assert store.read("exp/empty.csv") == b""
     assert store.open("exp/empty.csv").read() == b""
