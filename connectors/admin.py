@@ -27,7 +27,7 @@ class ExportObjectRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description="Run status", ordering="run__status")
     def run_status(self, row: ExportObjectRecord) -> str:
-        return row.run.status
+        return row.run.status if row.run is not None else "(run log purged)"
 
     def has_add_permission(self, request) -> bool:
         return False

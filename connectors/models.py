@@ -7,8 +7,8 @@ class ExportObjectRecord(models.Model):
     """One part (or manifest) of a billing period's delivery that a run loaded.
 
     Rows are written by the run's ``export.sync`` step; only rows of runs that COMPLETED
-    count (``connectors.selectors.ledger_deliveries``), and a run that ends otherwise has its
-    rows removed when it finishes, so a failed sync leaves the ledger as it was.
+    count (``connectors.selectors.ledger_periods``): marked ``completed`` when the run ends so,
+    or removed when it ends otherwise, so a failed sync leaves the ledger as it was.
     """
 
     tenant = models.ForeignKey(
@@ -27,9 +27,19 @@ class ExportObjectRecord(models.Model):
     delivery_id = models.CharField(max_length=200, blank=True)
     manifest_key = models.CharField(max_length=1024, blank=True)
     billing_period = models.DateField()
+    # The run that loaded it. Its id stays when the run's own row is purged
+    # (RUN_LOG_RETENTION_DAYS): the ledger outlives run logs, or every month older than that
+    # would be new again (hence no database constraint; null only so a purged run's rows
+    # still list, with no run, in the admin).
     run = models.ForeignKey(
-        "pipelines.PipelineRun", on_delete=models.CASCADE, related_name="export_records"
+        "pipelines.PipelineRun",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="export_records",
     )
+    #: Set once the run COMPLETED: only such rows say what a period's last load was.
+    completed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

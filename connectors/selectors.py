@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from connectors.models import ExportObjectRecord
 from pipelines.models import RunStatus
 from tenants.models import ProviderConfig
@@ -25,17 +27,14 @@ def ledger_periods(*, provider_config: ProviderConfig) -> dict[dt.date, LedgerPe
     COMPLETED run of this config loaded. Rows of runs that failed or were cancelled do not
     count, so their periods are loaded again by the next sync."""
     rows = (
-        ExportObjectRecord.objects.filter(
-            provider_config=provider_config, run__status=RunStatus.COMPLETED
-        )
+        _completed(provider_config)
         .order_by("billing_period", "-created_at")
         .values_list("billing_period", "run_id", "delivery_id", "key", "etag")
     )
     latest: dict[dt.date, str] = {}
     found: dict[dt.date, tuple[str, set]] = {}
     for period, run_id, delivery_id, key, etag in rows:
-        run = latest.setdefault(period, str(run_id))
-        if run != str(run_id):
+        if latest.setdefault(period, str(run_id)) != str(run_id):
             continue
         found.setdefault(period, (delivery_id, set()))[1].add((key, etag))
     return {
@@ -50,13 +49,19 @@ def ledger_known_objects(
     """(key, etag) of every object a completed sync of this config loaded, to the periods it
     held rows of: what a layout that must otherwise read a part to learn its months (OCI)
     is told."""
-    rows = ExportObjectRecord.objects.filter(
-        provider_config=provider_config, run__status=RunStatus.COMPLETED
-    ).values_list("key", "etag", "billing_period")
+    rows = _completed(provider_config).values_list("key", "etag", "billing_period")
     found: dict[tuple[str, str], set[dt.date]] = {}
     for key, etag, period in rows:
         found.setdefault((key, etag), set()).add(period)
     return {item: frozenset(periods) for item, periods in found.items()}
+
+
+def _completed(provider_config: ProviderConfig):
+    """Rows of completed syncs: marked so when the run ended, or of a run that COMPLETED and
+    whose end was not yet handled."""
+    return ExportObjectRecord.objects.filter(provider_config=provider_config).filter(
+        Q(completed=True) | Q(run__status=RunStatus.COMPLETED)
+    )
 
 
 def ledger_records_of_run(*, run_id) -> list[ExportObjectRecord]:

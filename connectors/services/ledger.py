@@ -7,10 +7,11 @@ from pipelines.models import RunStatus
 
 
 def ledger_after_run(*, run_id, status: str, **_: object) -> int:
-    """A run that did not complete takes its ledger rows with it: the periods it loaded are
-    new again for the next sync (they would not count anyway; this keeps the admin's view
-    to what was really replaced). Returns the rows removed."""
+    """A run that completed has its ledger rows marked so (they then count even once the
+    run's own row is purged); one that did not takes its rows with it, so the periods it
+    loaded are new again for the next sync. Returns the rows marked or removed."""
+    rows = ExportObjectRecord.objects.filter(run_id=run_id)
     if status == RunStatus.COMPLETED:
-        return 0
-    deleted, _ = ExportObjectRecord.objects.filter(run_id=run_id).delete()
+        return rows.update(completed=True)
+    deleted, _ = rows.delete()
     return deleted

@@ -9,12 +9,14 @@ import decimal
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from connectors.models import ExportObjectRecord
 from connectors.selectors import ledger_periods
 from connectors.tests.conftest import load_jobs
 from connectors.tests.cur import CENT, cur_month_put, s3_admin
 from pipelines.models import RunStatus, StepStatus
+from pipelines.services.runs import runs_purge
 from tenants.models import ProviderConfig
 from tenants.services.audit import Actor
 from tenants.services.credentials import credential_store, provider_config_set
@@ -146,6 +148,14 @@ def test_a_month_its_redelivery_the_next_month_then_nothing_new(
     assert ExportObjectRecord.objects.count() == records
     assert load_jobs(warehouse) == jobs
     assert (idle.ended_at - idle.started_at).total_seconds() < 10
+
+    # The run logs are purged (RUN_LOG_RETENTION_DAYS); the ledger stays, nothing is new.
+    assert runs_purge(ended_before=timezone.now() + dt.timedelta(seconds=1)) >= 4
+    assert ledger(config) == before
+    purged = sync_run(tenant.id, "aws")
+    assert purged.status == RunStatus.COMPLETED, purged.error_message
+    assert sync_step(purged).details["nothing_new"] is True
+    assert load_jobs(warehouse) == jobs
 
 
 def _etags(s3, bucket, keys):
