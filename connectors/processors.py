@@ -112,16 +112,18 @@ class ExportSync(Processor):
             )
         # One load schema per run: periods whose columns differ from the first new one's
         # (an export whose columns changed between months) are left to the next sync.
-        first_columns = _header_signature(new[0])
-        batch = [d for d in new if _header_signature(d) == first_columns]
+        first = (new[0].format, _header_signature(new[0]))
+        batch = [d for d in new if (d.format, _header_signature(d)) == first]
         deferred = [d for d in new if d not in batch]
 
         folder = tenant_files_root(context.tenant_id) / f".sync-{context.run_tag}"
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            size, loaded = self._load(context, store, batch, table_id, folder)
+            size, loaded, later = self._load(context, store, batch, table_id, folder)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        deferred += later
+        batch = [d for d, _ in loaded]
         # Counted once loaded (a job's own figure is the table's total on the emulator).
         rows = context.warehouse.query(
             sql_render("SELECT COUNT(*) AS n FROM `{staged}`", {"staged": context.table(table_id)})
@@ -157,22 +159,24 @@ class ExportSync(Processor):
         batch: list[PeriodDelivery],
         table_id: str,
         folder: Path,
-    ) -> tuple[int, list[tuple[PeriodDelivery, int]]]:
+    ) -> tuple[int, list[tuple[PeriodDelivery, int]], list[PeriodDelivery]]:
         """Each part of each delivery streamed to ``folder`` and loaded, one at a time (the
-        first load replaces the staging table, the others append); the bytes read, and per
-        delivery its bytes."""
+        first load replaces the staging table, the others append); the bytes read, per
+        delivery loaded its bytes, and the deliveries left for the next sync because their
+        header is not the first delivery's (where no manifest lists the columns)."""
         variants_of = self.step.options["source"].get("variants_of")
         size = parts_loaded = 0
         loaded: list[tuple[PeriodDelivery, int]] = []
-        schema = None
+        later: list[PeriodDelivery] = []
+        header = None
         done: set[str] = set()
         for delivery in batch:
             delivery_bytes = sum(p.size for p in delivery.parts if p.key in done)
+            own_parts = 0
             for index, part in enumerate(delivery.parts):
                 if part.key in done:
                     # A file holding rows of two new periods (OCI) is loaded once.
                     continue
-                done.add(part.key)
                 where = f"{store.location}/{part.key}"
                 suffix = "".join(Path(part.key).suffixes[-2:]) or ".csv"
                 path = folder / f"part-{len(loaded)}-{index}{suffix}"
@@ -182,15 +186,21 @@ class ExportSync(Processor):
                     raise StepFailed(str(exc)) from None
                 columns, names = _part_header(path, delivery.format, where)
                 _header_check(names, delivery, where, variants_of)
-                if schema is None:
-                    schema = columns
-                elif delivery.format == "CSV" and [c.name for c in columns] != [
-                    c.name for c in schema
-                ]:
+                keys = [header_key(n) for n in names]
+                if header is None:
+                    header = keys
+                elif keys != header and own_parts == 0:
+                    # Another month's columns (the export gained some): the next sync's.
+                    path.unlink(missing_ok=True)
+                    later.append(delivery)
+                    break
+                elif keys != header:
                     raise StepFailed(
-                        f"{where}: its header differs from the first part's; every part of "
-                        "a delivery has the same columns"
+                        f"{where}: its header differs from the delivery's first part's; every "
+                        "part of a delivery has the same columns"
                     )
+                done.add(part.key)
+                own_parts += 1
                 try:
                     context.warehouse.load_file(
                         str(path),
@@ -211,8 +221,9 @@ class ExportSync(Processor):
                 parts_loaded += 1
                 size += written
                 delivery_bytes += written
-            loaded.append((delivery, delivery_bytes))
-        return size, loaded
+            else:
+                loaded.append((delivery, delivery_bytes))
+        return size, loaded, later
 
 
 def _is_new(delivery: PeriodDelivery, known: LedgerPeriod | None) -> bool:

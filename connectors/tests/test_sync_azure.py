@@ -205,3 +205,33 @@ def test_actual_then_amortized_then_next_month(
         SEPTEMBER: (27, total(amortized)),
         OCTOBER: (27, total(october)),
     }
+
+
+def test_a_month_with_other_columns_waits_for_the_next_sync(
+    onboard, warehouse, sync_run, azure_blob_endpoint, container
+):
+    """September and an October whose export gained a column, both new: the first sync loads
+    September and defers October (one load schema per run); the next loads October."""
+    onboarded = onboard("azcols_co", plan="PROFESSIONAL")
+    september = azure_month()
+    october = "\n".join(
+        line + (",WithExtra" if index == 0 else ",x") if line else line
+        for index, line in enumerate(azure_month(1).split("\n"))
+    )
+    put_export(container, kind="ActualCost", month=dt.date(2023, 9, 1), text=september)
+    put_export(container, kind="ActualCost", month=dt.date(2023, 10, 1), text=october)
+    connect(onboarded.tenant, azure_blob_endpoint, container)
+
+    first = sync_run(onboarded.tenant.id, "azure")
+    assert first.status == RunStatus.COMPLETED, first.error_message
+    step = next(s for s in first.steps.all() if s.step_id == "sync_export")
+    assert [p["billing_period"] for p in step.details["loaded"]] == ["2023-09-01"]
+    assert [p["billing_period"] for p in step.details["deferred"]] == ["2023-10-01"]
+    assert per_period(warehouse, onboarded.dataset_id) == {SEPTEMBER: (27, total(september))}
+
+    second = sync_run(onboarded.tenant.id, "azure")
+    assert second.status == RunStatus.COMPLETED, second.error_message
+    assert per_period(warehouse, onboarded.dataset_id) == {
+        SEPTEMBER: (27, total(september)),
+        OCTOBER: (27, total(azure_month(1))),
+    }
