@@ -152,5 +152,6 @@ def parquet_header_columns(path: str | Path) -> list[str]:
     """A Parquet file's column names, read from its footer only (no row group is read)."""
     try:
         return list(pq.read_schema(path).names)
-    except Exception as exc:
-        raise FileSourceError(f"{Path(path).name}: not a Parquet file ({exc})") from None
+    except Exception:
+        # pyarrow's text can quote the local path: not repeated.
+        raise FileSourceError(f"{Path(path).name}: not a Parquet file (no readable footer)") from None
