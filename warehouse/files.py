@@ -154,4 +154,6 @@ def parquet_header_columns(path: str | Path) -> list[str]:
         return list(pq.read_schema(path).names)
     except Exception:
         # pyarrow's text can quote the local path: not repeated.
-        raise FileSourceError(f"{Path(path).name}: not a Parquet file (no readable footer)") from None
+        raise FileSourceError(
+            f"{Path(path).name}: not a Parquet file (no readable footer)"
+        ) from None
