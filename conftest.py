@@ -1,4 +1,5 @@
-"""Test-wide fixtures: a real BigQuery emulator for the session, isolated local keyring."""
+"""Test-wide fixtures: a real BigQuery emulator, Azurite and Cloud Storage emulator for the
+session, isolated local keyring."""
 
 import uuid
 
@@ -7,7 +8,16 @@ from django.conf import settings
 from django.db import connection
 
 from core.middleware import CharsetGuard
+from devtools.azurite import (
+    AzuriteError,
+    azurite_account_url,
+    azurite_command,
+    azurite_start,
+    azurite_wait,
+)
 from devtools.emulator import emulator_start, emulator_wait, free_port
+from devtools.gcs_emulator import gcs_emulator_start, gcs_emulator_wait
+from devtools.object_stores import s3_server_start, s3_server_stop, s3_server_wait
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +52,76 @@ def warehouse_endpoint(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _stop(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except Exception:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def azure_blob_endpoint(tmp_path_factory):
+    """A real Azurite blob server for the whole session, on a free port: the development
+    account's URL (``devtools.azurite.ACCOUNT``, ``ACCOUNT_KEY``). Without Node.js or Azurite
+    the tests that use it fail saying how to install them (CI has both)."""
+    try:
+        azurite_command()
+    except AzuriteError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    port = free_port()
+    base = tmp_path_factory.mktemp("azurite")
+    # die_with_parent: a killed test run leaves no server behind (session fixtures run in
+    # pytest's main thread).
+    process = azurite_start(
+        port=port, location=base / "data", log_path=base / "azurite.log", die_with_parent=True
+    )
+    try:
+        azurite_wait(f"http://127.0.0.1:{port}", process=process)
+        settings.AZURE_BLOB_ENDPOINT = f"http://127.0.0.1:{port}"
+        yield azurite_account_url(port)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint(tmp_path_factory):
+    """A real Cloud Storage emulator for the whole session, on a free port, in memory."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("gcs") / "gcs.log"
+    process = gcs_emulator_start(port=port, log_path=log_path, die_with_parent=True)
+    try:
+        gcs_emulator_wait(endpoint, process=process)
+        yield endpoint
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """A real moto server (S3, STS, IAM) for the whole session, on a free port; the S3, STS
+    and OCI endpoints point at it. It accepts any key (``s3_iam_endpoint`` enforces IAM)."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    directory = tmp_path_factory.mktemp("s3")
+    process = s3_server_start(port=port, data_dir=directory, log_path=directory / "s3.log")
+    previous = {
+        name: getattr(settings, name, "")
+        for name in ("S3_ENDPOINT_URL", "STS_ENDPOINT_URL", "OCI_S3_ENDPOINT_URL")
+    }
+    try:
+        s3_server_wait(endpoint, process=process)
+        for name in previous:
+            setattr(settings, name, endpoint)
+        yield endpoint
+    finally:
+        for name, value in previous.items():
+            setattr(settings, name, value)
+        s3_server_stop(process)
 
 
 @pytest.fixture

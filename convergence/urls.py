@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("budgets.urls")),
     path("api/v1/", include("costs.urls")),
     path("api/v1/", include("mappings.urls")),
+    path("api/v1/", include("connectors.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -62,14 +62,20 @@ def periods_count_sql(table: str, count: int) -> str:
     )
 
 
-def periods_replace_sql(table: str, staged: str, columns: Sequence[str], count: int) -> str:
+def periods_replace_sql(
+    table: str, staged: str, columns: Sequence[str], count: int, *, only_periods: bool = False
+) -> str:
     """One ``MERGE``: delete ``table``'s rows of the ``count`` periods (``@period_<i>``)
-    within ``[@day_from, @day_to)``, insert every row of ``staged``. Atomic in BigQuery."""
+    within ``[@day_from, @day_to)``, insert every row of ``staged`` (``only_periods``: only
+    its rows of those periods, where a source's files also hold other periods' rows). Atomic
+    in BigQuery."""
     names = [name_check("column", c) for c in columns]
     listed = ", ".join(f"`{c}`" for c in names)
     values = ", ".join(f"s.`{c}`" for c in names)
+    where = f" WHERE {_in_periods('', count)}" if only_periods else ""
     return sql_render(
-        f"MERGE `{{table}}` AS t\nUSING (SELECT {listed} FROM `{{staged}}`) AS s\nON FALSE\n"
+        f"MERGE `{{table}}` AS t\nUSING (SELECT {listed} FROM `{{staged}}`{where}) AS s\n"
+        "ON FALSE\n"
         f"WHEN NOT MATCHED BY SOURCE AND {_in_periods('t.', count)} AND {_in_days('t.')} "
         "THEN DELETE\n"
         f"WHEN NOT MATCHED THEN INSERT ({listed}) VALUES ({values})",

@@ -20,6 +20,8 @@ from pipelines.configs import MAPPED_PROVIDER, PipelineConfigNotFound, pipeline_
 from pipelines.errors import InvalidRunParameters
 
 MAPPED_DOMAIN, MAPPED_PIPELINE = "cost", "focus"
+#: The generic sync of a mapping's source from a bucket (``configs/mapping/cost/sync.yml``).
+MAPPED_SYNC = "sync"
 
 
 def mapping_spec_from_row(row: FocusMapping) -> MappingSpec:
@@ -79,7 +81,7 @@ def mapped_pipeline_config(*, tenant_id: str, provider: str, domain: str, pipeli
     the mapping found no longer validates.
     """
     key = f"{provider}/{domain}/{pipeline}"
-    if (domain, pipeline) != (MAPPED_DOMAIN, MAPPED_PIPELINE):
+    if domain != MAPPED_DOMAIN or pipeline not in (MAPPED_PIPELINE, MAPPED_SYNC):
         raise PipelineConfigNotFound(f"No pipeline config {key!r}.")
     try:
         spec = mapping_spec_for_tenant(tenant_id=tenant_id, name=provider)
@@ -93,11 +95,11 @@ def mapped_pipeline_config(*, tenant_id: str, provider: str, domain: str, pipeli
             f"FOCUS mapping this tenant has (create one with POST /api/v1/tenants/"
             f"{tenant_id}/mappings, see docs/mappings.md)."
         )
-    base = pipeline_config_get(MAPPED_PROVIDER, MAPPED_DOMAIN, MAPPED_PIPELINE)
+    base = pipeline_config_get(MAPPED_PROVIDER, MAPPED_DOMAIN, pipeline)
     return dataclasses.replace(
         base,
         provider=provider,
-        pipeline_id=f"{{tenant_id}}_{provider}_cost_focus",
+        pipeline_id=f"{{tenant_id}}_{provider}_cost_{pipeline}",
         description=f"{spec.description or provider} (FOCUS mapping {provider!r})",
         variables=types.MappingProxyType(
             {

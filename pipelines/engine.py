@@ -107,6 +107,10 @@ def _steps_run(run: PipelineRun, config, context: StepContext, rows: dict) -> tu
     param, contexts = _file_contexts(config, context)
     failure: str = ""
     failed_step = ""
+    # A step that ends the run early (nothing to do): the later steps are skipped.
+    ended_early = ""
+    # Parameters earlier steps gave the later ones (StepResult.outputs).
+    outputs: dict = {}
     results: dict[int, list[tuple[str, StepResult]]] = {}
     ended: set[int] = set()
     for indices, per_file in _blocks(config.steps, param):
@@ -114,17 +118,20 @@ def _steps_run(run: PipelineRun, config, context: StepContext, rows: dict) -> tu
             for index in indices:
                 step, row = config.steps[index], rows[index]
                 processor = processor_for(step)
-                if index in ended or processor.runs_on_failure != bool(failure):
+                if index in ended or processor.runs_on_failure != bool(failure) or ended_early:
                     continue
                 if not failure and _cancel_requested(run):
                     return RunStatus.CANCELLED, "Cancelled while running."
                 if index not in results:
                     _step_start(row)
                     results[index] = []
-                try:
-                    result = _retrying()(
-                        processor.run, file_context.for_step(step, failed_step, failure)
+                step_context = file_context.for_step(step, failed_step, failure)
+                if outputs:
+                    step_context = dataclasses.replace(
+                        step_context, params={**step_context.params, **outputs}
                     )
+                try:
+                    result = _retrying()(processor.run, step_context)
                 except (Exception, RetryError) as exc:
                     # The operator log keeps the whole text; the tenant sees it without
                     # server paths or source lines.
@@ -148,6 +155,8 @@ def _steps_run(run: PipelineRun, config, context: StepContext, rows: dict) -> tu
                     continue
                 name = str(file_context.params[param]) if per_file else ""
                 results[index].append((name, result))
+                outputs.update(result.outputs)
+                ended_early = result.ends_run
             if failure:
                 break  # the files after a failed one are not loaded
         for index in indices:

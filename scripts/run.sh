@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole system locally: BigQuery emulator, web server, Celery worker and beat.
+# Run the whole system locally: BigQuery emulator, the local object stores (S3 + STS server
+# (moto), Cloud Storage emulator; Azurite when Node.js is installed), web server, Celery worker
+# and beat.
 # Ctrl-C (or a SIGTERM to this script or to make) stops them all. State lives in var/ (and the
 # KMS keyring outside the repo). Logs in var/log/ are appended to, and rotated at start.
 set -euo pipefail
@@ -48,18 +50,48 @@ port_check() {
   fi
 }
 
-endpoint=$(python -c 'import django; django.setup(); from django.conf import settings; print(settings.WAREHOUSE_ENDPOINT)')
-emulator_port=""
-case "$endpoint" in
-  http://127.0.0.1:*|http://localhost:*) emulator_port=${endpoint##*:}; emulator_port=${emulator_port%%/*} ;;
-esac
+read -r endpoint gcs_endpoint azure_endpoint s3_endpoint < <(python -c 'import django; django.setup(); from django.conf import settings as s; print(s.WAREHOUSE_ENDPOINT or "-", s.STORAGE_ENDPOINT or "-", s.AZURE_BLOB_ENDPOINT or "-", s.S3_ENDPOINT_URL or "-")')
+# The port of a local endpoint (http://127.0.0.1:P or http://localhost:P), or "".
+local_port() {
+  local port=""
+  case "$1" in
+    http://127.0.0.1:*|http://localhost:*) port=${1##*:}; port=${port%%/*} ;;
+  esac
+  echo "$port"
+}
+emulator_port=$(local_port "$endpoint")
+gcs_port=$(local_port "$gcs_endpoint")
+azurite_port=$(local_port "$azure_endpoint")
+if [ -n "$azurite_port" ]; then
+  if ! command -v node >/dev/null 2>&1; then
+    say "Azure Blob connector off: Node.js is not installed, so Azurite cannot run (install Node.js 18+, then npm ci)."
+    azurite_port=""
+  elif [ ! -x node_modules/.bin/azurite-blob ]; then
+    say "Azure Blob connector off: Azurite is not installed (run: npm ci)."
+    azurite_port=""
+  fi
+fi
+s3_port=$(local_port "$s3_endpoint")
 port_check "$PORT" "web server" "start on another one: PORT=$((PORT + 1)) make run"
 if [ -n "$emulator_port" ]; then
   port_check "$emulator_port" "BigQuery emulator at $endpoint; locally PORT + 1050" \
     "set WAREHOUSE_ENDPOINT=http://127.0.0.1:<free port>"
 fi
+if [ -n "$gcs_port" ]; then
+  port_check "$gcs_port" "Cloud Storage emulator at $gcs_endpoint; locally PORT + 1051" \
+    "set STORAGE_ENDPOINT=http://127.0.0.1:<free port>"
+fi
+if [ -n "$azurite_port" ]; then
+  port_check "$azurite_port" "Azurite at $azure_endpoint; locally PORT + 1052" \
+    "set AZURE_BLOB_ENDPOINT=http://127.0.0.1:<free port>"
+fi
 
-for log in bqemulator worker beat web; do rotate_log "var/log/$log.log"; done
+if [ -n "$s3_port" ]; then
+  port_check "$s3_port" "S3 + STS server at $s3_endpoint; locally PORT + 1060" \
+    "set S3_ENDPOINT_URL=http://127.0.0.1:<free port>"
+fi
+
+for log in bqemulator s3 gcs azurite worker beat web; do rotate_log "var/log/$log.log"; done
 
 declare -A names logs
 pids=()
@@ -146,6 +178,49 @@ PY
   done
 fi
 
+# A local object store: start it and wait for it to answer; without it the rest still runs.
+start_store() {
+  local name=$1 log=$2 url=$3 pid
+  shift 3
+  start "$name" "$log" "$@"
+  pid=${pids[-1]}
+  until python - "$url" <<'PY'
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=1)
+except urllib.error.HTTPError:
+    pass
+except OSError:
+    sys.exit(1)
+PY
+  do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      local status=0; wait "$pid" || status=$?
+      report_stop "$pid" "$status"
+      say "$name did not start (reason above); the rest runs without it." >&2
+      local rest=() p
+      for p in "${pids[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+      pids=("${rest[@]}")
+      return 0
+    fi
+    sleep 0.3
+  done
+}
+if [ -n "$gcs_port" ]; then
+  say "Starting the Cloud Storage emulator on port $gcs_port (data in var/gcs; log var/log/gcs.log)"
+  start_store "Cloud Storage emulator" var/log/gcs.log "http://127.0.0.1:$gcs_port/storage/v1/b" \
+    python manage.py storage_emulator gcs
+fi
+if [ -n "$azurite_port" ]; then
+  say "Starting Azurite (Azure Blob Storage) on port $azurite_port (data in var/azurite; log var/log/azurite.log)"
+  start_store "Azurite" var/log/azurite.log "http://127.0.0.1:$azurite_port/devstoreaccount1?comp=list" \
+    python manage.py storage_emulator azurite
+fi
+if [ -n "$s3_port" ]; then
+  say "Starting the S3 + STS server (moto) on port $s3_port (in memory; log var/log/s3.log)"
+  start_store "S3 server" var/log/s3.log "$s3_endpoint/moto-api/" python manage.py s3_server
+fi
+
 say "Migrating the database (var/convergence.sqlite3 unless DATABASE_URL is set)..."
 python manage.py migrate --noinput
 python manage.py setup_periodic_tasks
@@ -187,13 +262,15 @@ cat <<EOF
     health             http://127.0.0.1:$PORT/health
     API docs           http://127.0.0.1:$PORT/api/docs/
   Emails are kept in var/mail/ (list them: .venv/bin/python manage.py emails)
-  Logs: var/log/{web,worker,beat,bqemulator}.log (appended, rotated past 10 MB)
+  S3 + STS (moto)    $s3_endpoint   (exports for the connectors; in memory)
+  Logs: var/log/{web,worker,beat,bqemulator,s3,gcs,azurite}.log (appended, rotated past 10 MB)
   Ctrl-C stops everything.
 
 EOF
 
 # A process that stops is named with its last log lines. Without the emulator the rest stays
-# up (/health answers 503 naming the warehouse); without any other part the system stops.
+# up (/health answers 503 naming the warehouse), and without a local object store too (its
+# connector fails its checks and syncs); without any other part the system stops.
 while true; do
   status=0
   wait -n -p done_pid "${pids[@]}" || status=$?
@@ -202,6 +279,14 @@ while true; do
   report_stop "$done_pid" "$status"
   if [ "${names[$done_pid]}" = "BigQuery emulator" ]; then
     say "The rest keeps running; /health answers 503 naming the warehouse. Ctrl-C stops it." >&2
+    rest=()
+    for pid in "${pids[@]}"; do [ "$pid" = "$done_pid" ] || rest+=("$pid"); done
+    pids=("${rest[@]}")
+    continue
+  fi
+  if [ "${names[$done_pid]}" = "Azurite" ] || [ "${names[$done_pid]}" = "Cloud Storage emulator" ] \
+    || [ "${names[$done_pid]}" = "S3 server" ]; then
+    say "${names[$done_pid]} is off; the rest keeps running. Ctrl-C stops it." >&2
     rest=()
     for pid in "${pids[@]}"; do [ "$pid" = "$done_pid" ] || rest+=("$pid"); done
     pids=("${rest[@]}")

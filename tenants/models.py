@@ -198,6 +198,8 @@ class CloudCredential(models.Model):
         AWS_ACCESS_KEY = "aws_access_key", "AWS access key"
         AWS_ROLE = "aws_role", "AWS role"
         AZURE_SERVICE_PRINCIPAL = "azure_service_principal", "Azure service principal"
+        # A container SAS URL (read and list), for an export container without a principal.
+        AZURE_SAS = "azure_sas", "Azure container SAS URL"
         # Any other provider (a FOCUS mapping's source): named string fields.
         GENERIC = "generic", "Other provider's secret"
 

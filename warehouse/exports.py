@@ -5,6 +5,7 @@ stream its parts. One adapter module per outside system implements :class:`Expor
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,8 @@ from typing import BinaryIO, Protocol
 
 #: Manifests are small JSON documents; anything bigger is not a manifest.
 MANIFEST_MAX_BYTES = 8 * 1024 * 1024
+#: What a head read fetches by default: a CSV header line (and a few rows) is far shorter.
+HEAD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,46 @@ class ExportStore(Protocol):
     def open(self, key: str) -> BinaryIO:
         """A part as a stream, read in chunks: never held whole in memory."""
         ...
+
+    def read_head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
+        """The first ``size`` bytes of an object as stored (a ranged read; still compressed):
+        enough to check a part's header line without downloading the part."""
+        ...
+
+
+class ScopedStore:
+    """A store that reads only under one prefix: every listing, manifest and part outside it
+    is refused before the store is asked, whatever a manifest names. Built around each
+    tenant's store (``connectors.services.stores``), so no layout can read past its prefix."""
+
+    def __init__(self, store: ExportStore, prefix: str) -> None:
+        self._store = store
+        self.prefix = prefix
+        self.location = store.location
+
+    def _check(self, key: str) -> str:
+        parts = key.split("/")
+        if not key.startswith(self.prefix) or ".." in parts or "." in parts:
+            raise ExportAccessDenied(
+                f"{self.location}/{key}: outside the registered prefix "
+                f"{self.prefix or '(the whole bucket)'!r}; not read"
+            )
+        return key
+
+    def list(self, prefix: str) -> Iterator[ExportObject]:
+        return self._store.list(self._check(prefix))
+
+    def read(self, key: str, *, max_bytes: int = MANIFEST_MAX_BYTES) -> bytes:
+        return self._store.read(self._check(key), max_bytes=max_bytes)
+
+    def open(self, key: str) -> BinaryIO:
+        return self._store.open(self._check(key))
+
+    def read_head(self, key: str, *, size: int = HEAD_BYTES) -> bytes:
+        return self._store.read_head(self._check(key), size=size)
+
+
+def head_decompress(data: bytes) -> bytes:
+    """The start of a gzip stream decoded as far as it arrived (a head read of a ``.gz``
+    part), without requiring its end; the last line may be cut short."""
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)

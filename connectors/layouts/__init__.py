@@ -5,7 +5,7 @@ listing and the manifests, never a data part (except where a layout says otherwi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal, Protocol
@@ -33,6 +33,15 @@ class PeriodDelivery:
     #: each part's header); None where it does not.
     columns: tuple[str, ...] | None
     format: Literal["CSV", "PARQUET"]
+    #: Which cost dataset this delivery is, where an export holds one of several that must
+    #: not be added together: Azure's ``ActualCost``, ``AmortizedCost`` or ``FocusCost``
+    #: (``exportConfig.type``); "" for layouts with a single dataset (AWS, OCI).
+    kind: str = ""
+    #: True where a part may also hold rows of other periods (OCI: a cost report file holds
+    #: late usage and corrections of the previous month too). A sync must then keep only the
+    #: rows of ``period`` from these parts, or replacing ``period`` would also replace
+    #: another period with a part's few rows of it.
+    mixed_periods: bool = False
 
 
 class ExportLayout(Protocol):
@@ -46,10 +55,13 @@ class ExportLayout(Protocol):
         store: ExportStore,
         prefix: str,
         *,
-        known_periods: Mapping[tuple[str, str], date],
+        known_periods: Mapping[tuple[str, str], date | Collection[date]],
     ) -> list[PeriodDelivery]:
-        """The current delivery of every billing period under ``prefix``, oldest first.
+        """The current delivery of every billing period under ``prefix``, oldest first;
+        ExportLayoutError when ``prefix`` holds no export of this layout.
 
         ``known_periods`` maps (key, etag) of objects the ledger has seen to their billing
-        period, for layouts that must otherwise read a part to learn it (OCI)."""
+        period, or to every period they hold rows of, for layouts that must otherwise read a
+        part to learn it (OCI). An object the ledger records under several periods must map to
+        all of them: a part missing from a period's delivery would drop its rows."""
         ...

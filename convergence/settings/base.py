@@ -215,6 +215,19 @@ WAREHOUSE_IAM_ENDPOINT = env.str("WAREHOUSE_IAM_ENDPOINT", default="")
 WAREHOUSE_RETRY_SECONDS = env.float("WAREHOUSE_RETRY_SECONDS", default=30.0)
 # A GCS-compatible endpoint for reading gs:// export headers; empty means Google Cloud Storage.
 STORAGE_ENDPOINT = env.str("STORAGE_ENDPOINT", default="")
+# An Azure Blob-compatible server (Azurite, accounts in the path: ``{this}/<account>``) for
+# tenants' Azure exports; empty means Azure's own ``https://<account>.blob.core.windows.net``.
+AZURE_BLOB_ENDPOINT = env.str("AZURE_BLOB_ENDPOINT", default="")
+# Export connectors (warehouse/s3.py). Empty endpoints mean AWS itself; locally and in tests
+# they name the local S3 + STS server (moto). OCI_S3_ENDPOINT_URL replaces OCI's
+# https://{namespace}.compat.objectstorage.{region}.oraclecloud.com the same way.
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="")
+STS_ENDPOINT_URL = env.str("STS_ENDPOINT_URL", default="")
+OCI_S3_ENDPOINT_URL = env.str("OCI_S3_ENDPOINT_URL", default="")
+# The platform's own AWS identity, which assumes tenants' roles. Empty means boto3's default
+# chain (AWS_* environment variables, web identity federation, an instance or task role).
+AWS_PLATFORM_ACCESS_KEY_ID = env.str("AWS_PLATFORM_ACCESS_KEY_ID", default="")
+AWS_PLATFORM_SECRET_ACCESS_KEY = env.str("AWS_PLATFORM_SECRET_ACCESS_KEY", default="")
 
 # Pipeline configs, and the only folder local files may be loaded from (gs:// URIs aside).
 PIPELINE_CONFIGS_DIR = Path(env.str("PIPELINE_CONFIGS_DIR", default=str(BASE_DIR / "configs")))
@@ -257,4 +270,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The Azure SDK logs every request and response at INFO.
+    "loggers": {"azure": {"level": "WARNING"}},
 }

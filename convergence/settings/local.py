@@ -16,6 +16,18 @@ PORT = env.int("PORT", default=8000)
 PUBLIC_URL = env.str("PUBLIC_URL", default=f"http://127.0.0.1:{PORT}")
 # The emulator's port follows PORT (8000 → 9050), so two `make run`s on two ports never meet.
 WAREHOUSE_ENDPOINT = env.str("WAREHOUSE_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1050}")
+# The local Cloud Storage emulator and Azurite that `make run` starts beside it.
+STORAGE_ENDPOINT = env.str("STORAGE_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1051}")
+AZURE_BLOB_ENDPOINT = env.str("AZURE_BLOB_ENDPOINT", default=f"http://127.0.0.1:{PORT + 1052}")
+# The local S3 + STS server (moto, started by `make run`) follows PORT too (8000 → 9060); it
+# stands in for AWS S3, STS and OCI's S3 compatibility API. Any key signs against it.
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default=f"http://127.0.0.1:{PORT + 1060}")
+STS_ENDPOINT_URL = env.str("STS_ENDPOINT_URL", default=S3_ENDPOINT_URL)
+OCI_S3_ENDPOINT_URL = env.str("OCI_S3_ENDPOINT_URL", default=S3_ENDPOINT_URL)
+AWS_PLATFORM_ACCESS_KEY_ID = env.str("AWS_PLATFORM_ACCESS_KEY_ID", default="convergence-local")
+AWS_PLATFORM_SECRET_ACCESS_KEY = env.str(
+    "AWS_PLATFORM_SECRET_ACCESS_KEY", default="local-development-only-not-secret"
+)
 
 # A local receiver may be plain http; hosts must still be public unless
 # WEBHOOK_ALLOW_PRIVATE_HOSTS names them (e.g. 127.0.0.1/32 for a receiver on this machine).

@@ -29,4 +29,11 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WEBHOOK_HTTPS_ONLY = False
 WEBHOOK_ALLOW_PRIVATE_HOSTS = ["127.0.0.1/32"]
 
+# The conftest's `s3_endpoint` fixture points S3_ENDPOINT_URL, STS_ENDPOINT_URL and
+# OCI_S3_ENDPOINT_URL at a moto server of its own; these keys sign for the platform there.
+AWS_PLATFORM_ACCESS_KEY_ID = env.str("AWS_PLATFORM_ACCESS_KEY_ID", default="convergence-test")
+AWS_PLATFORM_SECRET_ACCESS_KEY = env.str(
+    "AWS_PLATFORM_SECRET_ACCESS_KEY", default="test-only-not-secret"
+)
+
 VAR_DIR.mkdir(parents=True, exist_ok=True)

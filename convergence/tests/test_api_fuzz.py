@@ -97,6 +97,8 @@ DATA_DEPENDENT = {
     ("POST", "/api/v1/tenants/{tenant_id}/mappings"),
     ("PUT", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}"),
     ("POST", "/api/v1/tenants/{tenant_id}/mappings/{mapping_id}/preview"),
+    # A connection check needs a provider config with an export connected and reachable.
+    ("POST", "/api/v1/tenants/{tenant_id}/provider-configs/{config_id}/check"),
     # Costs: start before end and at most 13 months apart, and the filter a JSON object of
     # dimensions (OpenAPI 3.0 cannot relate two parameters or a string's JSON content).
     ("GET", "/api/v1/tenants/{tenant_id}/costs"),

@@ -180,7 +180,7 @@ def walkthrough_settings(settings, tmp_path, monkeypatch, live_server):
 
 
 def test_the_readme_walkthrough_runs_as_written_and_shows_in_the_admin(
-    live_server, celery_worker, warehouse, walkthrough_settings, tmp_path
+    live_server, celery_worker, warehouse, walkthrough_settings, tmp_path, s3_endpoint
 ):
     """Every walk-through command does what the README says; then the admin shows the run
     (SKIPPED notice, no CANCELLED step) and the dashboard links to the tenant's cost page."""
@@ -217,8 +217,10 @@ def test_the_readme_walkthrough_runs_as_written_and_shows_in_the_admin(
         assert RunStatus.CANCELLED not in steps_status.values()
         detail = next(json.loads(b) for _, b in shell.responses if '"steps"' in b)
         assert detail["run_id"] == detail["pipeline_logging_id"] == run_id
-        # The refused GCP run used no quota: one run counted today.
-        assert UsageWindow.objects.get(tenant_id=TENANT, kind="day").runs_used == 1
+        # The refused GCP run used no quota: the file's run and the sync counted today.
+        assert UsageWindow.objects.get(tenant_id=TENANT, kind="day").runs_used == 2
+        sync = PipelineRun.objects.get(pk=shell.vars["SYNC"])
+        assert (sync.pipeline, sync.status, sync.rows_processed) == ("sync", "COMPLETED", 1281)
         tenant = Tenant.objects.select_related("subscription__plan").get(pk=TENANT)
         assert (tenant.status, tenant.subscription.plan.code) == ("ACTIVE", "SCALE")
         # The walk-through ends reading the costs it loaded through the API, to the cent.

@@ -35,9 +35,16 @@ class StepFailed(Exception):
 
 @dataclass(frozen=True)
 class StepResult:
+    """What a step did. ``outputs`` become parameters of the run's later steps (a sync passes
+    the billing periods it loaded to the step that replaces them); a non-empty ``ends_run``
+    completes the run there, its later steps SKIPPED, saying why (a sync that found nothing
+    new)."""
+
     rows_processed: int = 0
     bytes_processed: int = 0
     details: dict = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    ends_run: str = ""
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,14 @@ class FocusReplacePeriods(Processor):
         check_table_template(table, "source.table", errors, bare=True)
         source = step.get("source")
         if isinstance(source, Mapping):
-            unknown = sorted(set(source) - {"table", "file_param", "origin_table"})
+            unknown = sorted(set(source) - {"table", "file_param", "origin_table", "sources_param"})
             errors.extend(f"source.{name}: unknown field" for name in unknown)
             param = source.get("file_param")
             if param is not None and not (isinstance(param, str) and NAME_PATTERN.match(param)):
                 errors.append("source.file_param: must be the name of a file parameter")
+            param = source.get("sources_param")
+            if param is not None and not (isinstance(param, str) and NAME_PATTERN.match(param)):
+                errors.append("source.sources_param: must be the name of a parameter")
             check_table_template(
                 source.get("origin_table"), "source.origin_table", errors, bare=False
             )
@@ -76,6 +79,9 @@ class FocusReplacePeriods(Processor):
             raise StepFailed(f"{staged_id} holds no rows: no billing period to replace")
         if any(p["period"] is None for p in periods):
             raise StepFailed("rows without a BillingPeriodStart cannot replace a billing period")
+        sources, only_periods = self._period_sources(context, periods)
+        if only_periods:
+            periods = [p for p in periods if _month(p["period"]) in sources]
         day_from = min(p["day_from"] for p in periods)
         day_to = max(p["day_to"] for p in periods)
         columns = wh.table_columns(dataset, staged_id)
@@ -110,10 +116,21 @@ class FocusReplacePeriods(Processor):
                 cluster_by=FOCUS_CLUSTER_BY,
             )
         result = wh.query(
-            periods_replace_sql(destination, staged, [c.name for c in columns], count), params
+            periods_replace_sql(
+                destination,
+                staged,
+                [c.name for c in columns],
+                count,
+                only_periods=only_periods,
+            ),
+            params,
         )
 
         now = dt.datetime.now(dt.UTC)
+        origin = {
+            p["period"]: self._period_source(p["period"], sources, source_name, size, checksum)
+            for p in periods
+        }
         for p in periods:
             wh.query(
                 ledger_record_sql(ledger),
@@ -124,9 +141,9 @@ class FocusReplacePeriods(Processor):
                     "day_to": p["day_to"],
                     "row_count": p["row_count"],
                     "run_id": context.run_id,
-                    "source_name": source_name,
-                    "source_bytes": None if size is None else str(size),
-                    "source_sha256": checksum,
+                    **origin[p["period"]],
+                    # As text: a NULL and a number travel as the same parameter type.
+                    "source_bytes": _text(origin[p["period"]]["source_bytes"]),
                     "written_at": now,
                 },
             )
@@ -142,14 +159,55 @@ class FocusReplacePeriods(Processor):
                         "billing_period_start": p["period"].isoformat(),
                         "rows_before": before.get(p["period"], 0),
                         "rows_after": p["row_count"],
-                        "source_name": source_name,
-                        "source_bytes": size,
-                        "source_sha256": checksum,
+                        **origin[p["period"]],
                     }
                     for p in periods
                 ],
             },
         )
+
+    @staticmethod
+    def _period_source(period, sources, name, size, checksum) -> dict:
+        if sources is not None:
+            name, size, checksum = sources[_month(period)]
+        return {"source_name": name, "source_bytes": size, "source_sha256": checksum}
+
+    def _period_sources(self, context: StepContext, periods: list) -> tuple[dict | None, bool]:
+        """Per billing period (``YYYY-MM-01``), the source an earlier step loaded it from
+        (``source.sources_param``: a sync's deliveries), None without one; and whether only
+        those periods' staged rows are to be taken. The staged rows must hold exactly those
+        periods: a delivery carrying another month would otherwise replace a period no one
+        asked for. Only where a source says its files also hold other periods' rows
+        (``mixed``: OCI's late usage) are those rows left out instead."""
+        param = self.step.options["source"].get("sources_param")
+        if not param:
+            return None, False
+        given = context.params.get(param)
+        if not isinstance(given, Mapping) or not given:
+            raise StepFailed(f"parameter {param!r} (the periods loaded) has no value")
+        staged = {_month(p["period"]) for p in periods}
+        unexpected = sorted(staged - set(given))
+        mixed = any(isinstance(s, Mapping) and s.get("mixed") for s in given.values())
+        if unexpected and not mixed:
+            loaded = "; ".join(
+                f"{month}: {source.get('name')}" if isinstance(source, Mapping) else month
+                for month, source in sorted(given.items())
+            )
+            raise StepFailed(
+                f"the loaded rows hold billing period {', '.join(unexpected)}, which is not "
+                f"the period of the delivery loaded ({loaded}); nothing was replaced"
+            )
+        missing = sorted(set(given) - staged)
+        if missing:
+            raise StepFailed(
+                f"no rows of billing period {', '.join(missing)} were loaded although its "
+                "delivery names it; nothing was replaced"
+            )
+        sources = {
+            month: (str(source.get("name") or ""), source.get("bytes"), None)
+            for month, source in given.items()
+        }
+        return sources, bool(unexpected)
 
     def _source(self, context: StepContext) -> tuple[str | None, int | None, str | None]:
         """The file (name, size, SHA-256) or source table the staged rows came from."""
@@ -165,3 +223,13 @@ class FocusReplacePeriods(Processor):
         except FileSourceError as exc:
             raise StepFailed(str(exc)) from exc
         return file_fingerprint(context.policy.check_uri(uri))
+
+
+def _month(period) -> str:
+    """A billing period as the first day of its month, ``YYYY-MM-01`` (as a sync keys it)."""
+    day = period.date() if isinstance(period, dt.datetime) else period
+    return day.replace(day=1).isoformat()
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)

@@ -17,13 +17,17 @@ from pipelines.processors import PROCESSORS
 
 SHIPPED = {
     "aws/cost/focus",
+    "aws/cost/sync",
     "azure/cost/focus",
+    "azure/cost/sync",
     "gcp/cost/billing",
     "gcp/cost/focus",
     "focus/cost/native",
+    "focus/cost/sync",
     "system/onboarding/dryrun",
     "example/demo/hello",
     "mapping/cost/focus",
+    "mapping/cost/sync",
 }
 
 VALID = """
@@ -203,6 +207,7 @@ def test_validate_all_lists_problems_of_every_file(configs_dir):
 def test_processor_registry_knows_the_spec_types():
     """The registry holds the processor types the configs may name."""
     assert set(PROCESSORS) == {"gcp.bq_etl", "file.load", "focus.normalize", "dq.check"} | {
+        "export.sync",
         "focus.anomalies",
         "focus.map",
         "focus.replace_periods",
@@ -239,7 +244,7 @@ def test_validate_command_passes_on_shipped_configs(capsys):
     """The management command reports every shipped config valid."""
     call_command("validate_pipeline_configs")
     out = capsys.readouterr().out
-    assert "8 pipeline config(s) valid." in out
+    assert "12 pipeline config(s) valid." in out
     assert "2 FOCUS mapping(s) valid." in out
 
 

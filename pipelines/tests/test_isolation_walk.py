@@ -23,6 +23,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from connectors.services import stores
+from connectors.tests.cur import cur_month_put, s3_admin
+from connectors.tests.test_sync_aws_cur import connect
 from pipelines.configs import StepConfig, pipeline_configs_all
 from pipelines.processors import PROCESSORS, StepContext, StepFailed, processor_for
 from pipelines.processors.base import COMMON_FIELDS
@@ -411,3 +414,169 @@ def test_the_walk_catches_a_bypassed_check(warehouse, world, monkeypatch, db):
     assert any("check_focus" in e for e in escapes)
     assert any("load_cur" in e for e in escapes)
     assert _victim_rows_in(warehouse, world.own)
+
+
+# Connectors: a sync reads only the export its own tenant's provider config registers. Every
+# export.sync step of every shipped config is walked: a step cannot name a bucket, prefix,
+# container or provider config; run parameters naming another tenant's export change nothing;
+# a manifest naming an object outside the tenant's prefix is refused before it is read; and a
+# tenant without a connected export reads nothing, whoever else has one.
+
+SYNC_FIELDS = (
+    "bucket",
+    "prefix",
+    "container",
+    "account",
+    "export_bucket",
+    "export_prefix",
+    "provider_config",
+    "provider_config_id",
+    "credential",
+    "credential_id",
+    "tenant_id",
+)
+
+
+def _sync_steps():
+    for config in pipeline_configs_all():
+        for step in config.steps:
+            if step.ps_type == "export.sync":
+                yield config, step
+
+
+class RecordingStores:
+    """Every store a sync builds, and every call that reaches it below the prefix guard."""
+
+    def __init__(self, build) -> None:
+        self._build = build
+        self.calls: list[tuple[str, str, str]] = []
+
+    def __call__(self, *args, **kwargs):
+        store = self._build(*args, **kwargs)
+        calls = self.calls
+
+        class Recorded:
+            location = store.location
+
+            def list(self, prefix):
+                calls.append(("list", store.location, prefix))
+                return store.list(prefix)
+
+            def read(self, key, **options):
+                calls.append(("read", store.location, key))
+                return store.read(key, **options)
+
+            def read_head(self, key, **options):
+                calls.append(("read_head", store.location, key))
+                return store.read_head(key, **options)
+
+            def open(self, key):
+                calls.append(("open", store.location, key))
+                return store.open(key)
+
+        self.calls.append(("build", store.location, ""))
+        return Recorded()
+
+
+def test_every_sync_step_refuses_a_location_of_its_own():
+    """No export.sync step may carry a bucket, prefix, container, credential or provider
+    config: those come from the tenant's own provider config only."""
+    steps = list(_sync_steps())
+    assert {config.key for config, _ in steps} >= {"aws/cost/sync", "azure/cost/sync"}
+    for config, step in steps:
+        cls = PROCESSORS[step.ps_type]
+        for name in SYNC_FIELDS:
+            options = _thaw(step.options)
+            for place in (options, options["source"]):
+                place[name] = "victim-bucket"
+                assert cls.validate(options), f"{config.key}: {name} accepted"
+                del place[name]
+
+
+def test_a_sync_reads_only_its_own_tenants_export(
+    warehouse, onboard, s3_endpoint, tmp_path, settings, monkeypatch, db
+):
+    """acme's manifest names victim's part in the same bucket, and its run parameters name
+    victim's bucket and config: every sync step of every shipped config is refused before the
+    part is read, no store reads under victim's prefix, and no data call reaches the
+    warehouse. A config whose provider acme has not connected builds no store at all."""
+    settings.PIPELINE_LOCAL_FILES_DIR = str(tmp_path / "imports")
+    acme, victim = onboard(f"acme_{uuid.uuid4().hex[:6]}"), onboard(f"vic_{uuid.uuid4().hex[:6]}")
+    s3 = s3_admin(s3_endpoint)
+    bucket = f"shared-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    theirs = cur_month_put(s3, bucket, "cur/victim", tmp_path)
+    cur_month_put(s3, bucket, "cur/acme", tmp_path, extra_keys=(theirs.part_keys[0],))
+    connect(acme.tenant, bucket, prefix="cur/acme")
+    victim_config = connect(victim.tenant, bucket, prefix="cur/victim")
+    recorder = RecordingStores(stores._store)
+    monkeypatch.setattr(stores, "_store", recorder)
+
+    walked = 0
+    for config, step in _sync_steps():
+        for params in (
+            {},
+            {
+                "export_bucket": bucket,
+                "export_prefix": "cur/victim",
+                "provider_config": victim_config.pk,
+                "tenant_id": victim.tenant.id,
+            },
+        ):
+            walked += 1
+            recorder.calls.clear()
+            calls = RecordingWarehouse(warehouse)
+            context = StepContext(
+                warehouse=calls,
+                tenant_id=acme.tenant.id,
+                dataset_id=acme.dataset_id,
+                params=params,
+                variables=dict(config.variables),
+                run_id=str(uuid.uuid4()),
+                provider=config.provider,
+            )
+            with pytest.raises(StepFailed) as refused:
+                processor_for(step).run(context.for_step(step))
+            where = f"{config.key} {params}"
+            assert [name for name, _ in calls.calls if name in DATA_CALLS] == [], where
+            read = [key for _, _, key in recorder.calls]
+            assert not [k for k in read if k.startswith("cur/victim")], (where, read)
+            assert victim.tenant.id not in str(refused.value), where
+            if config.provider == "aws":
+                assert theirs.part_keys[0] in str(refused.value), where
+                assert "prefix" in str(refused.value), where
+            else:
+                assert recorder.calls == [], where
+    assert walked >= 8
+
+
+def test_a_foreign_bucket_in_a_tenants_own_config_is_read_with_its_own_credentials(
+    onboard, warehouse, tmp_path, settings, on_iam_server, db
+):
+    """A tenant that registers another's bucket reads it with its own credentials: on an S3
+    server that enforces IAM, access denied on that bucket, nothing loaded."""
+    settings.PIPELINE_LOCAL_FILES_DIR = str(tmp_path / "imports")
+    acme = onboard(f"acme_{uuid.uuid4().hex[:6]}")
+    key_id, secret = on_iam_server["keys"]["tenant-reader"]
+    connect(
+        acme.tenant,
+        "other-tenant-cur",
+        prefix="cur",
+        kind="aws_access_key",
+        secret={"access_key_id": key_id, "secret_access_key": secret},
+    )
+    for config, step in _sync_steps():
+        if config.provider != "aws":
+            continue
+        calls = RecordingWarehouse(warehouse)
+        context = StepContext(
+            warehouse=calls,
+            tenant_id=acme.tenant.id,
+            dataset_id=acme.dataset_id,
+            variables=dict(config.variables),
+            run_id=str(uuid.uuid4()),
+            provider=config.provider,
+        )
+        with pytest.raises(StepFailed, match=r"s3://other-tenant-cur/cur/: access denied"):
+            processor_for(step).run(context.for_step(step))
+        assert [name for name, _ in calls.calls if name in DATA_CALLS] == []

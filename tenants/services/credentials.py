@@ -25,6 +25,7 @@ KIND_PROVIDER = {
     CloudCredential.Kind.AWS_ACCESS_KEY: Provider.AWS,
     CloudCredential.Kind.AWS_ROLE: Provider.AWS,
     CloudCredential.Kind.AZURE_SERVICE_PRINCIPAL: Provider.AZURE,
+    CloudCredential.Kind.AZURE_SAS: Provider.AZURE,
 }
 # Fields each kind of secret must carry (values are never echoed back).
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -33,6 +34,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     CloudCredential.Kind.AWS_ACCESS_KEY: ("access_key_id", "secret_access_key"),
     CloudCredential.Kind.AWS_ROLE: ("role_arn",),
     CloudCredential.Kind.AZURE_SERVICE_PRINCIPAL: ("tenant_id", "client_id", "client_secret"),
+    CloudCredential.Kind.AZURE_SAS: ("sas_url",),
 }
 
 
