@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -175,12 +176,14 @@ def test_answers_are_cached_until_a_run_writes_focus(four_sources, warehouse):
     assert again["cached"] is True
     assert again["currencies"] == first["currencies"]
 
+    # Receivers take the run id as a run's (a UUID), as the engine sends it.
+    run_id = str(uuid.uuid4())
     run_finished.send(
-        sender=None, run_id="r", tenant_id=tenant_id, status="FAILED", wrote_focus=False
+        sender=None, run_id=run_id, tenant_id=tenant_id, status="FAILED", wrote_focus=False
     )
     assert _get(client, tenant_id, **params).json()["cached"] is True
     run_finished.send(
-        sender=None, run_id="r", tenant_id=tenant_id, status="COMPLETED", wrote_focus=True
+        sender=None, run_id=run_id, tenant_id=tenant_id, status="COMPLETED", wrote_focus=True
     )
     fresh = _get(client, tenant_id, **params).json()
     assert fresh["cached"] is False
