@@ -41,7 +41,7 @@ from warehouse.exports import ExportStoreError
 from warehouse.files import (
     FileSourceError,
     csv_header_columns,
-    parquet_header_columns,
+    parquet_column_names,
     tenant_files_root,
 )
 from warehouse.sql_identifiers import sql_render
@@ -245,7 +245,7 @@ def _part_header(path: Path, source_format: str, where: str):
     """The load schema (CSV: all STRING, named from the header) and the header's names."""
     try:
         if source_format == "PARQUET":
-            names = parquet_header_columns(path)
+            names = parquet_column_names(path)
             return None, names
         columns = csv_header_columns(path)
     except FileSourceError as exc:

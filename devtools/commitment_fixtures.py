@@ -308,29 +308,7 @@ def expected_totals(provider: str, path: Path) -> tuple[D, D]:
         return D(row.get(column) or 0)
 
     if provider == "aws":
-        billed = sum((num(r, "lineItem/UnblendedCost") for r in rows), D(0))
-        amortized = D(0)
-        for r in rows:
-            kind = r["lineItem/LineItemType"]
-            if kind == "DiscountedUsage":
-                amortized += num(r, "reservation/EffectiveCost")
-            elif kind == "SavingsPlanCoveredUsage":
-                amortized += num(r, "savingsPlan/SavingsPlanEffectiveCost")
-            elif kind == "RIFee":
-                amortized += num(r, "reservation/UnusedRecurringFee") + num(
-                    r, "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod"
-                )
-            elif kind == "SavingsPlanRecurringFee":
-                amortized += num(r, "savingsPlan/TotalCommitmentToDate") - num(
-                    r, "savingsPlan/UsedCommitment"
-                )
-            elif kind in ("SavingsPlanNegation", "SavingsPlanUpfrontFee") or (
-                kind == "Fee" and r.get("reservation/ReservationARN")
-            ):
-                continue
-            else:
-                amortized += num(r, "lineItem/UnblendedCost")
-        return billed, amortized
+        return aws_totals(rows)
     billed = sum((num(r, "CostInBillingCurrency") for r in rows), D(0))
     amortized = D(0)
     for r in rows:
@@ -341,4 +319,37 @@ def expected_totals(provider: str, path: Path) -> tuple[D, D]:
             amortized += (num(r, "EffectivePrice") * num(r, "Quantity")).quantize(D("1e-9"))
         else:
             amortized += num(r, "CostInBillingCurrency")
+    return billed, amortized
+
+
+def aws_totals(rows: list[dict]) -> tuple[D, D]:
+    """(invoice total, amortized total) of CUR rows keyed by CUR 1.0 names (``lineItem/…``):
+    usage at its cost, covered usage at its effective cost, the unused part of each RIFee and
+    SavingsPlanRecurringFee; commitment purchases and SavingsPlanNegation count 0."""
+
+    def num(row, column) -> D:
+        return D(row.get(column) or 0)
+
+    billed = sum((num(r, "lineItem/UnblendedCost") for r in rows), D(0))
+    amortized = D(0)
+    for r in rows:
+        kind = r["lineItem/LineItemType"]
+        if kind == "DiscountedUsage":
+            amortized += num(r, "reservation/EffectiveCost")
+        elif kind == "SavingsPlanCoveredUsage":
+            amortized += num(r, "savingsPlan/SavingsPlanEffectiveCost")
+        elif kind == "RIFee":
+            amortized += num(r, "reservation/UnusedRecurringFee") + num(
+                r, "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod"
+            )
+        elif kind == "SavingsPlanRecurringFee":
+            amortized += num(r, "savingsPlan/TotalCommitmentToDate") - num(
+                r, "savingsPlan/UsedCommitment"
+            )
+        elif kind in ("SavingsPlanNegation", "SavingsPlanUpfrontFee") or (
+            kind == "Fee" and r.get("reservation/ReservationARN")
+        ):
+            continue
+        else:
+            amortized += num(r, "lineItem/UnblendedCost")
     return billed, amortized

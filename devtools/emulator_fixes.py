@@ -184,12 +184,29 @@ def gzip_uploads_load_as_gzip() -> None:
             handlers[name] = load_json
 
 
+def parquet_select(engine, path: str) -> str:
+    """The select list a Parquet load reads: every column, each MAP as the list of its
+    key/value structs (``map_entries``), which is how BigQuery loads a map when the load asks
+    ``parquetOptions.mapTargetType = ARRAY_OF_STRUCT`` (the adapter's Parquet loads do): a
+    REPEATED RECORD of ``key`` and ``value``."""
+    described = engine.execute("SELECT * FROM read_parquet(?) LIMIT 0", [path]).description
+    maps = [name for name, kind, *_ in described if str(kind).upper().startswith("MAP(")]
+    if not maps:
+        return "*"
+    quoted = ", ".join(f'map_entries("{name}") AS "{name}"' for name in maps)
+    return f"* REPLACE ({quoted})"
+
+
 @fix
 def parquet_loads_create_their_table() -> None:
     """BigQuery creates a load job's missing destination from a Parquet file's own schema;
     the emulator creates it only from an explicit schema or CSV/JSON autodetection, so a
     Parquet load into a new table failed with "table does not exist". The file's columns are
     read (no rows) and passed on as the explicit schema the emulator already handles.
+
+    A Parquet MAP column (a CUR 2.0 export's ``resource_tags``, ``product``) had no BigQuery
+    type in the emulator ("Unmappable DuckDB type"); it now loads as BigQuery loads it with
+    ``mapTargetType = ARRAY_OF_STRUCT``: a REPEATED RECORD of ``key`` and ``value``.
     """
     from bqemulator.jobs import executor
     from bqemulator.storage.type_map import duckdb_type_to_bq_field
@@ -202,14 +219,21 @@ def parquet_loads_create_their_table() -> None:
         if load_config.get("sourceFormat", "").upper() == "PARQUET" and not fields and sources:
             path = executor._resolve_uri(sources[0], ctx)
             executor._validate_local_path(path)
-            result = ctx.engine.execute("SELECT * FROM read_parquet(?) LIMIT 0", [path])
+            select = parquet_select(ctx.engine, path)
+            result = ctx.engine.execute(f"SELECT {select} FROM read_parquet(?) LIMIT 0", [path])
             fields = [
                 duckdb_type_to_bq_field(name, str(kind)) for name, kind, *_ in result.description
             ]
             load_config = {**load_config, "schema": {"fields": fields}}
         return original(load_config=load_config, ctx=ctx, **kwargs)
 
+    def load_parquet(path, target_ref, ctx):
+        select = parquet_select(ctx.engine, path)
+        ctx.engine.execute(f"INSERT INTO {target_ref} SELECT {select} FROM read_parquet(?)", [path])
+
     executor._maybe_create_load_destination = create_destination
+    executor._load_parquet = load_parquet
+    executor._LOAD_FORMAT_HANDLERS["PARQUET"] = load_parquet
 
 
 @fix

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from focus.catalog import (
@@ -10,6 +11,7 @@ from focus.catalog import (
     service_case,
 )
 from focus.sql import (
+    MARKER,
     as_float,
     as_string,
     cur2_name,
@@ -21,6 +23,7 @@ from focus.sql import (
     outer_columns,
     quote,
     resolve,
+    source_column,
 )
 from focus.units import (
     AWS_UNITS,
@@ -80,7 +83,8 @@ VARIANTS = (
         ),
         _EXPORT,
         tuple(cur2_name(c) for c in AWS_REQUIRED),
-        sample="scripts/focus_outputs.py (aws_cur2: the CUR 1.0 sample under CUR 2.0 names)",
+        sample="devtools/cur2_export.py (Parquet, written from AWS's CUR 2.0 table dictionary; "
+        "CSV: aws_cur2 in scripts/focus_outputs.py)",
     ),
 )
 
@@ -348,14 +352,21 @@ AWS_COLUMNS = {
 }
 
 
-def _aws_tags(available: Iterable[str]) -> str:
+def _aws_tags(available: Iterable[str], map_columns: frozenset[str] = frozenset()) -> str:
     """A JSON object of the CUR's tag columns present in the source.
 
     CUR 1.0 writes ``resourceTags/user:Name`` (loaded as ``resourceTags_user_Name``): user
     tags keep their own key, AWS-defined ones (``aws:...``) keep AWS's prefix. CUR 2.0 has
-    one ``resource_tags`` map column, JSON text in CSV.
+    one ``resource_tags`` map column: JSON text in CSV, a repeated key/value record when
+    loaded from Parquet (``map_columns``); its keys are kept as AWS writes them either way.
     """
     available = set(available)
+    if "resource_tags" in map_columns:
+        pairs = "CONCAT(TO_JSON_STRING(t.key), ':', TO_JSON_STRING(t.value))"
+        return (
+            "COALESCE((SELECT PARSE_JSON(CONCAT('{', STRING_AGG(" + pairs + ", ','), '}')) "
+            "FROM UNNEST(resource_tags) AS t WHERE t.value IS NOT NULL), PARSE_JSON('{}'))"
+        )
     if "resource_tags" in available:
         return "COALESCE(SAFE.PARSE_JSON(resource_tags), PARSE_JSON('{}'))"
     # CUR 1.0 with snake_case headers (Athena) writes ``resource_tags_user_name``.
@@ -381,9 +392,30 @@ def _aws_tag_key(column: str) -> str:
 ACCOUNTS = ("s.payer_id", "s.usage_account_id")
 
 
-def select(*, available, names, joins, order, **options) -> str:
-    """The CUR's FOCUS rows: each line item once, and again for an unused commitment."""
-    inner_columns = dict(AWS_INNER, tags=_aws_tags(available or ()))
+def _from_product_map(expr: str, available) -> str:
+    """CUR 2.0 keeps only some product attributes as columns (``product_region_code``); the
+    rest (``region``, ``product_name``, ``servicename``, ``group`` …) are keys of its
+    ``product`` map. Loaded from Parquet, the map is a repeated key/value record: a product
+    marker no column answers reads the map's value under the attribute's snake_case name."""
+
+    def attribute(match: re.Match) -> str:
+        name = match.group(1)
+        if not name.startswith("product_") or source_column(name, available) is not None:
+            return match.group(0)
+        key = quote(cur2_name(name).removeprefix("product_"))
+        return f"(SELECT p.value FROM UNNEST(product) AS p WHERE p.key = {key} LIMIT 1)"
+
+    return MARKER.sub(attribute, expr)
+
+
+def select(
+    *, available, names, joins, order, map_columns: frozenset[str] = frozenset(), **options
+) -> str:
+    """The CUR's FOCUS rows: each line item once, and again for an unused commitment.
+    ``map_columns``: the source's Parquet maps, loaded as repeated key/value records."""
+    inner_columns = dict(AWS_INNER, tags=_aws_tags(available or (), map_columns))
+    if "product" in map_columns:
+        inner_columns = {k: _from_product_map(v, available) for k, v in inner_columns.items()}
     inner_columns["unused_cost"] = (
         f"CASE WHEN {inner_columns['line_type']} = 'RIFee' "
         f"THEN {inner_columns['ri_unused_cost']} "

@@ -298,8 +298,12 @@ AZURE_COLUMNS = {
     "ServiceCategory": service_case("s.meter_category", AZURE_SERVICES, part=0),
     "ServiceName": "s.meter_category",
     "ServiceSubcategory": service_case("s.meter_category", AZURE_SERVICES, part=1),
-    "SkuId": f"IF({_C} = 'Tax', NULL, s.meter_id)",
-    "SkuMeter": f"IF({_C} = 'Tax' OR s.meter_id IS NULL, NULL, s.meter_name)",
+    # A commitment purchase has no meter: its product (part number) is its SKU, as it is
+    # its SKU price (one parent SkuId per SkuPriceId, SkuId never null on a purchase).
+    "SkuId": f"IF({_C} = 'Tax', NULL, COALESCE(s.meter_id, s.part_number))",
+    # A purchase's SKU is its product: what it measures is the product bought (its name).
+    "SkuMeter": f"IF({_C} = 'Tax' OR COALESCE(s.meter_id, s.part_number) IS NULL, NULL, "
+    "IF(s.meter_id IS NULL, s.description, s.meter_name))",
     "SkuPriceDetails": f"IF({_C} = 'Tax' OR s.part_number IS NULL, NULL, s.price_details)",
     "SkuPriceId": f"IF({_C} = 'Tax', NULL, s.part_number)",
     "SubAccountId": "s.subscription_id",

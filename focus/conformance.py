@@ -34,10 +34,11 @@ def _count(condition: str) -> str:
 
 
 def _grouped(key: str, column: str) -> str:
-    """Keys with more than one distinct value of ``column`` (a scalar subquery)."""
+    """Keys without exactly one distinct value of ``column`` ("one and only one": none, as a
+    SKU price whose rows name no SKU, breaks it as two do), a scalar subquery."""
     return (
         f"(SELECT COUNT(*) FROM (SELECT {key} FROM `{{table}}` WHERE {key} IS NOT NULL "
-        f"GROUP BY {key} HAVING COUNT(DISTINCT {column}) > 1))"
+        f"GROUP BY {key} HAVING COUNT(DISTINCT {column}) <> 1))"
     )
 
 
@@ -93,6 +94,12 @@ RULES: tuple[Rule, ...] = (
             "OR ListUnitPrice IS NOT NULL OR ContractedUnitPrice IS NOT NULL "
             "OR PricingCategory IS NOT NULL)"
         ),
+    ),
+    Rule(
+        "SkuId-C-005-C",
+        'SkuId MUST NOT be null when ChargeCategory is "Usage" or "Purchase" and ChargeClass '
+        'is not "Correction".',
+        _count(f"{_PRICED} AND SkuId IS NULL"),
     ),
     Rule(
         "PricingQuantity-C-005-C",

@@ -113,7 +113,6 @@ GCP_CREDIT_OVERRIDES = {
 # stands for it, as FOCUS's supporting content takes AWS's from the ARN:
 # ``//compute.googleapis.com/projects/p/zones/z/instances/123`` →
 # ``compute.googleapis.com/instances``.
-GCP_DETAILED_TABLE_PREFIX = "gcp_billing_export_resource_v1"
 GCP_DETAILED_COLUMNS = {
     "ResourceId": "resource.global_name",
     "ResourceName": "IF(resource.global_name IS NULL, NULL, resource.name)",
@@ -127,7 +126,20 @@ _EXPORT = (
     "Enable the Cloud Billing export to BigQuery (standard or detailed usage cost), store its "
     "table as the gcp provider config's billing_export_table and run gcp/cost/focus."
 )
+# A BigQuery export's "header" is its table's schema: top-level names, nested columns
+# (``service.description``, ``credits[].amount``) by the name of their record.
 _STANDARD = ("billing_account_id", "service", "sku", "usage_start_time", "cost", "invoice")
+#: The other top-level columns the normalization reads (both exports have them).
+_READS = (
+    "usage_end_time",
+    "project",
+    "labels",
+    "location",
+    "currency",
+    "usage",
+    "credits",
+    "cost_type",
+)
 VARIANTS = (
     Variant(
         "gcp-standard",
@@ -135,6 +147,7 @@ VARIANTS = (
         "gcp/cost/focus",
         _STANDARD,
         _EXPORT,
+        _READS,
         sample="devtools/gcp_export.py (generated rows)",
     ),
     Variant(
@@ -143,6 +156,7 @@ VARIANTS = (
         "gcp/cost/focus",
         (*_STANDARD, "resource"),
         _EXPORT,
+        _READS,
         sample="devtools/gcp_export.py (generated rows, detailed=True)",
     ),
 )

@@ -54,7 +54,7 @@ def focus_sql(
     destination: str,
     source_columns=None,
     account_names: bool = False,
-    gcp_detailed: bool = False,
+    map_columns: frozenset[str] = frozenset(),
 ) -> str:
     """``INSERT INTO destination (<FOCUS columns>) SELECT … FROM source``, one pass.
 
@@ -64,12 +64,13 @@ def focus_sql(
     export that lacks optional columns normalize with NULLs; required ones must be there.
     With ``account_names`` the statement reads the query parameters ``@account_ids`` and
     ``@account_names`` (the tenant's names for its accounts, from its provider config).
-    ``gcp_detailed``: the source is GCP's detailed (resource-level) export.
+    For GCP the columns tell the detailed (resource-level) export from the standard one.
+    ``map_columns``: the source's columns loaded from Parquet maps (repeated key/value
+    records: a CUR 2.0 Parquet export's ``resource_tags``).
     """
     module = source_module(provider)
     available = frozenset(source_columns) if source_columns is not None else None
-    if available is not None:
-        source_variant(PIPELINES[provider], available)
+    variant = source_variant(PIPELINES[provider], available) if available is not None else None
     order = [c.name for c in focus_table_columns(provider)]
     names: dict[str, str] = {}
     joins = ""
@@ -85,7 +86,12 @@ def focus_sql(
             f"\nLEFT JOIN {accounts} AS usage_acct ON usage_acct.account_id = {usage}"
         )
     body = module.select(
-        available=available, names=names, joins=joins, order=order, detailed=gcp_detailed
+        available=available,
+        names=names,
+        joins=joins,
+        order=order,
+        detailed=variant is not None and variant.key == "gcp-detailed",
+        map_columns=map_columns,
     )
     column_list = ", ".join(order)
     return sql_render(

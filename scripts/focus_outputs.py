@@ -11,13 +11,15 @@ its FOCUS table exported with ``focus_table_export`` (what ``manage.py focus_exp
 calls), names as stored:
 
 - ``aws.parquet``: the AWS CUR 1.0 sample; ``aws_cur2.parquet``: the same rows with CUR 2.0
-  (Data Exports) snake_case column names;
+  (Data Exports) snake_case column names (CSV); ``aws_cur2_parquet.parquet``: the commitment
+  fixture as a CUR 2.0 Parquet export (``devtools/cur2_export.py``: typed columns, maps);
 - ``azure.parquet``: the Azure EA sample; ``azure_mca.parquet``: the Azure commitment
   fixture under a Microsoft Customer Agreement export's column names;
 - ``aws_commitments.parquet``, ``azure_commitments.parquet``: the commitment-discount
   fixtures (``devtools/commitment_fixtures.py``);
 - ``focus_1_0.parquet``: the FinOps Foundation's FOCUS 1.0 sample through the native path;
 - ``gcp.parquet``: 150 generated rows of a GCP detailed export (``devtools/gcp_export.py``);
+  ``gcp_standard.parquet``: 150 of a standard export;
 - one file per export variant sample (``pipelines/tests/data/variants/``, README "Export
   variants"): ``azure_ea_cost_actual``, ``azure_ea_cost_amortized``, ``azure_ea_iso_dates``,
   ``azure_cost_details_camel``, ``aws_cur_athena``, ``aws_focus_1_0``, ``azure_focus_1_0``,
@@ -78,6 +80,7 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
         azure_commitment_export,
         azure_mca_export,
     )
+    from devtools.cur2_export import cur2_parquet
     from devtools.gcp_export import gcp_export_load, gcp_export_rows
     from mappings.selectors import mapped_pipeline_config
     from pipelines.configs import pipeline_config_get
@@ -118,12 +121,26 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
         "mapping",
         shutil.copy(mapped / "oci_cost_report_basic.csv", imports),
     )
-    gcp_rows = gcp_export_rows(count=150, seed=11, detailed=True)
-    # The GCP export sits in the run's own dataset (a run reads only its tenant's dataset).
-    warehouse.dataset_create("focus_gcp")
-    gcp_table = "gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9"
-    gcp_export_load(warehouse, "focus_gcp", gcp_table, gcp_rows, imports / "gcp.json")
-    inputs["gcp"] = ("gcp", "focus", None)
+    inputs["aws_cur2_parquet"] = (
+        "aws",
+        "focus",
+        cur2_parquet(
+            aws_commitment_cur(imports.parent / "cur1_commitments.csv"),
+            imports / "aws_cur2.parquet",
+        ),
+    )
+    # Each GCP export sits in its run's own dataset (a run reads only its tenant's dataset);
+    # the variant (standard or detailed) comes from the table's schema, not its name.
+    gcp_tables = {
+        "gcp": ("gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9", True),
+        "gcp_standard": ("billing_export_standard", False),
+    }
+    for name, (gcp_table, detailed) in gcp_tables.items():
+        warehouse.dataset_create(f"focus_{name}")
+        gcp_rows = gcp_export_rows(count=150, seed=11, detailed=detailed)
+        path = imports / f"{name}.json"
+        gcp_export_load(warehouse, f"focus_{name}", gcp_table, gcp_rows, path)
+        inputs[name] = ("gcp", "focus", None)
     for name, (provider, pipeline, source) in inputs.items():
         dataset = f"focus_{name}"
         if provider != "gcp":
@@ -146,7 +163,7 @@ def outputs_write(output_dir: Path, imports: Path) -> None:
             variables=dict(
                 config.variables,
                 **(
-                    {"source_billing_table": warehouse.table_ref("focus_gcp", gcp_table)}
+                    {"source_billing_table": warehouse.table_ref(dataset, gcp_tables[name][0])}
                     if provider == "gcp"
                     else {}
                 ),

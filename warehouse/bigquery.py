@@ -21,6 +21,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 from google.cloud.bigquery import client as bigquery_client
+from google.cloud.bigquery.format_options import ParquetOptions
 from google.oauth2 import service_account
 
 from warehouse.storage import object_head
@@ -59,6 +60,9 @@ COLUMN_TYPES = frozenset(
     {"STRING", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "DATE", "DATETIME"}
     | {"TIMESTAMP", "JSON", "BYTES"}
 )
+#: A nested column as read from a table's schema (a loaded Parquet map, GCP's ``service``):
+#: described by name, type and mode, never created (its fields are not kept).
+RECORD = "RECORD"
 COLUMN_MODES = frozenset({"NULLABLE", "REQUIRED", "REPEATED"})
 
 
@@ -72,12 +76,14 @@ class Column:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.type not in COLUMN_TYPES:
+        if self.type not in COLUMN_TYPES | {RECORD}:
             raise ValueError(f"Column {self.name!r}: unknown type {self.type!r}")
         if self.mode not in COLUMN_MODES:
             raise ValueError(f"Column {self.name!r}: unknown mode {self.mode!r}")
 
     def to_bigquery(self) -> bigquery.SchemaField:
+        if self.type == RECORD:
+            raise ValueError(f"Column {self.name!r}: a RECORD read from a schema has no fields")
         return bigquery.SchemaField(
             self.name, self.type, mode=self.mode, description=self.description or None
         )
@@ -324,10 +330,15 @@ class Warehouse:
             raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc
         return True
 
-    def table_columns(self, dataset_id: str, table_id: str) -> list[Column]:
+    def table_columns(self, dataset_id: str, table_id: str, *, project: str = "") -> list[Column]:
+        """A table's top-level columns (a nested one as RECORD, without its fields).
+
+        ``project``: a table outside the platform project (a tenant's registered source)."""
         try:
             table = self._client.get_table(
-                self.table_ref(dataset_id, table_id), retry=self._retry, timeout=self.timeout
+                f"{project or self.project}.{dataset_id}.{table_id}",
+                retry=self._retry,
+                timeout=self.timeout,
             )
         except Exception as exc:
             raise _translate(exc, f"get table {dataset_id}.{table_id}") from exc
@@ -483,14 +494,21 @@ class Warehouse:
         if source_format == "CSV":
             config.skip_leading_rows = skip_leading_rows
             config.allow_quoted_newlines = True
+        elif source_format == "PARQUET":
+            # A Parquet MAP (CUR 2.0's resource_tags, product) as a repeated key/value
+            # record, rather than BigQuery's default wrapper record around one.
+            parquet = ParquetOptions()
+            parquet.map_target_type = "ARRAY_OF_STRUCT"
+            config.parquet_options = parquet
         if columns:
             config.schema = [c.to_bigquery() for c in columns]
         else:
             config.autodetect = True
         destination = self.table_ref(dataset_id, table_id)
-        if self.emulated and write_mode == "overwrite" and columns:
+        if self.emulated and write_mode == "overwrite":
             # The emulator's WRITE_TRUNCATE keeps the old table's schema and then fails to read
-            # a file with more columns; BigQuery replaces the schema. Same result either way.
+            # a file of other columns (an explicit schema's or a Parquet file's own); BigQuery
+            # replaces the schema. Same result either way.
             self.table_delete(dataset_id, table_id)
         try:
             if str(source).startswith("gs://"):
@@ -593,6 +611,7 @@ class Warehouse:
 
 
 _STANDARD_TYPES = {
+    "STRUCT": "RECORD",
     "INTEGER": "INT64",
     "FLOAT": "FLOAT64",
     "BOOLEAN": "BOOL",

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import pyarrow
+import pyarrow.parquet
 from django.conf import settings
 
 from warehouse.bigquery import Column
@@ -125,6 +126,14 @@ def csv_header_columns(
     return [Column(name, "STRING") for name in column_names_from_header(header)]
 
 
+def parquet_column_names(path: str | Path) -> list[str]:
+    """A local Parquet file's column names, read from its footer (no row is read)."""
+    try:
+        return list(pyarrow.parquet.read_schema(path).names)
+    except (pyarrow.ArrowException, OSError) as exc:
+        raise FileSourceError(f"{Path(path).name} is not a Parquet file") from exc
+
+
 def file_format(uri: str, declared: str) -> str:
     """The load job's ``sourceFormat``: as declared, or (``auto``) from the file's name."""
     if declared == AUTO:
@@ -146,14 +155,3 @@ def file_fingerprint(uri: str) -> tuple[str, int | None, str | None]:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return path.name, path.stat().st_size, digest.hexdigest()
-
-
-def parquet_header_columns(path: str | Path) -> list[str]:
-    """A Parquet file's column names, read from its footer only (no row group is read)."""
-    try:
-        return list(pq.read_schema(path).names)
-    except Exception:
-        # pyarrow's text can quote the local path: not repeated.
-        raise FileSourceError(
-            f"{Path(path).name}: not a Parquet file (no readable footer)"
-        ) from None

@@ -405,9 +405,12 @@ class GuardedWarehouse:
         """The first bytes of a file in a registered bucket, read as the tenant."""
         return self._acting(True).file_head(self.policy.check_uri(uri))
 
-    def table_columns(self, dataset_id: str, table_id: str):
-        self.policy.check_read(self._ref(dataset_id, table_id))
-        return self._warehouse.table_columns(dataset_id, table_id)
+    def table_columns(self, dataset_id: str, table_id: str, *, project: str = ""):
+        """A table's columns; ``project``: a registered source outside the platform project,
+        looked up as the identity that reads it."""
+        ref = self.policy.check_read(TableRef(project or self.project, dataset_id, table_id))
+        external = not self.policy.is_own(ref)
+        return self._acting(external).table_columns(dataset_id, table_id, project=ref.project)
 
     def table_exists(self, dataset_id: str, table_id: str) -> bool:
         self.policy.check_read(self._ref(dataset_id, table_id))

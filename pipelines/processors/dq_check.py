@@ -163,7 +163,10 @@ class DqCheck(Processor):
             },
         }
         if failed:
-            raise StepFailed(f"data-quality checks failed on {table}: {', '.join(failed)}")
+            # The table by its own name: the warehouse project and dataset are not the tenant's
+            # to see (the step's details keep every figure).
+            name = table.rsplit(".", 1)[-1]
+            raise StepFailed(f"data-quality checks failed on {name}: {', '.join(failed)}")
         return StepResult(rows_processed=count, details=details)
 
     def _record(self, context: StepContext, table: str, outcomes: list) -> None:

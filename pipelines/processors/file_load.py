@@ -27,6 +27,7 @@ from warehouse.files import (
     csv_header_columns,
     file_format,
     file_source_check,
+    parquet_column_names,
 )
 
 logger = logging.getLogger(__name__)
@@ -74,18 +75,17 @@ class FileLoad(Processor):
             raise StepFailed(str(exc)) from exc
         source_format = file_format(uri, spec["source"].get("format", "csv"))
         columns = None
-        if source_format == "CSV":
-            try:
+        variants_of = spec["source"].get("variants_of")
+        try:
+            if source_format == "CSV":
                 columns = csv_header_columns(uri, read_head=context.warehouse.file_head)
-            except FileSourceError as exc:
-                raise StepFailed(str(exc)) from exc
-            # A CSV must be a variant the pipeline reads (focus/variants.py): an unknown or
-            # legacy header is refused here, before anything is loaded, saying what to export.
-            if "variants_of" in spec["source"]:
-                try:
-                    source_variant(spec["source"]["variants_of"], [c.name for c in columns])
-                except FocusSourceError as exc:
-                    raise StepFailed(str(exc)) from exc
+                self._variant_check(variants_of, [c.name for c in columns])
+            elif not uri.startswith("gs://"):
+                # A Parquet file's names come from its footer (no row is read); a gs:// one's
+                # from the loaded table, below, before any other step reads it.
+                self._variant_check(variants_of, parquet_column_names(uri))
+        except FileSourceError as exc:
+            raise StepFailed(str(exc)) from exc
         try:
             result = context.warehouse.load_file(
                 uri,
@@ -99,10 +99,25 @@ class FileLoad(Processor):
             # The engine's text names a temporary upload file and its own parser: neither
             # is the tenant's to see (the step log keeps it for staff).
             logger.warning("load of %s refused: %s", Path(uri).name, exc)
+            expected = (
+                "UTF-8 text, comma-separated, with one header line and rows of the same "
+                "columns (a field with a comma, quote or line break in double quotes)"
+                if source_format == "CSV"
+                else "a Parquet file as the export wrote it"
+            )
             raise StepFailed(
                 f"{Path(uri).name} could not be read as {source_format}: check that it is "
-                "the export itself, with one header line and rows of the same columns."
+                f"the export itself, {expected}."
             ) from None
+        if source_format == "PARQUET" and uri.startswith("gs://"):
+            loaded = context.warehouse.table_columns(context.dataset_id, table_id)
+            try:
+                self._variant_check(variants_of, [c.name for c in loaded])
+            except StepFailed:
+                # Overwritten, the table holds this file only (the configs' run staging).
+                if spec["destination"].get("write_mode", "append") == "overwrite":
+                    context.warehouse.table_delete(context.dataset_id, table_id)
+                raise
         return StepResult(
             rows_processed=result.rows_loaded,
             details={
@@ -112,3 +127,14 @@ class FileLoad(Processor):
                 "job_id": result.job_id,
             },
         )
+
+    @staticmethod
+    def _variant_check(pipeline: str | None, names: list[str]) -> None:
+        """The file must be a variant ``pipeline`` reads (focus/variants.py): an unknown or
+        legacy header is refused before anything else reads it, saying what to export."""
+        if pipeline is None:
+            return
+        try:
+            source_variant(pipeline, names)
+        except FocusSourceError as exc:
+            raise StepFailed(str(exc)) from exc

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from focus.gcp import GCP_DETAILED_TABLE_PREFIX
 from focus.model import (
     FOCUS_CLUSTER_BY,
     FOCUS_PARTITION_DAY,
@@ -25,6 +24,7 @@ from pipelines.processors.base import (
     require_str,
 )
 from tenants.selectors import provider_account_names
+from warehouse.bigquery import RECORD
 
 
 class FocusNormalize(Processor):
@@ -48,12 +48,14 @@ class FocusNormalize(Processor):
         table_id = context.table_in_dataset(spec["destination"]["table"])
         destination = context.table(table_id)
         project, source_dataset, source_table = source.split(".")
-        columns = None
-        # CSV exports vary in their optional columns; the GCP export's nested schema is fixed
-        # (and the adapter's Column cannot describe its RECORD columns).
-        if provider != "gcp" and project == context.project:
-            found = context.warehouse.table_columns(source_dataset, source_table)
-            columns = [c.name for c in found]
+        # The raw table's columns tell its variant (focus/variants.py): a CSV's optional
+        # columns, a CUR 2.0 Parquet file's maps, GCP's standard or detailed export (its
+        # schema, nested columns by their top-level name). A table of no variant is refused
+        # here, before any SQL runs, naming what it lacked.
+        found = context.warehouse.table_columns(source_dataset, source_table, project=project)
+        columns = [c.name for c in found]
+        # A Parquet map loads as a repeated key/value record (warehouse.load_file).
+        map_columns = frozenset(c.name for c in found if c.type == RECORD and c.mode == "REPEATED")
         names = provider_account_names(tenant_id=context.tenant_id, provider=provider)
         try:
             sql = focus_sql(
@@ -62,9 +64,7 @@ class FocusNormalize(Processor):
                 destination=destination,
                 source_columns=columns,
                 account_names=bool(names),
-                # GCP names the detailed export's table so; the standard one has no resources.
-                gcp_detailed=provider == "gcp"
-                and source_table.startswith(GCP_DETAILED_TABLE_PREFIX),
+                map_columns=map_columns,
             )
         except FocusSourceError as exc:
             raise StepFailed(str(exc)) from exc

@@ -145,7 +145,7 @@ def test_gcp_export_normalizes_to_focus_with_credit_rows(warehouse, scratch_data
 
 @pytest.mark.django_db
 def test_gcp_detailed_export_names_each_rows_resource(warehouse, scratch_dataset, tmp_path):
-    """GCP's detailed (resource-level) export, found by the table name GCP gives it: its
+    """GCP's detailed (resource-level) export, told by its schema (``resource``): its
     rows carry ResourceId, ResourceName and the type from the resource's full name; the
     run's FOCUS rules hold and the totals match as for the standard export."""
     export = gcp_export_rows(count=150, seed=11, detailed=True)

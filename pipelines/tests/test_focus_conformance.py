@@ -76,6 +76,8 @@ CONDITIONAL = {
         "PricingCategory": None,
         "SkuPriceId": None,
     },
+    # A Usage row with no SKU, its SKU price therefore without a parent SkuId either.
+    "SkuId-C-005-C": {"SkuId": None, "SkuPriceId": "sku-price-without-sku"},
     "PricingQuantity-C-005-C": {"PricingCategory": None},
     "ConsumedQuantity-C-004-C": {**PURCHASE, "ConsumedQuantity": 1.0, "ConsumedUnit": "Hours"},
     "ConsumedUnit-C-005-C": {"ConsumedUnit": None},
@@ -145,6 +147,20 @@ def test_each_conditional_rule_counts_its_violating_row(
         f"SELECT * FROM {quoted} WHERE x_probe IN ('baseline', '{rule}')",
     )
     assert _counts(warehouse, scratch_dataset, view)[rule] >= 1
+
+
+def test_a_sku_price_without_a_sku_breaks_one_and_only_one_parent(
+    warehouse, scratch_dataset, focus_table
+):
+    """SkuPriceId-C-008-M ("one and only one parent SkuId") counts a SKU price whose rows
+    name no SKU, as the FinOps Foundation's validator does, not only one with two."""
+    quoted = warehouse.quoted(scratch_dataset, focus_table)
+    warehouse.view_create(
+        scratch_dataset,
+        "probe_no_parent",
+        f"SELECT * FROM {quoted} WHERE x_probe IN ('baseline', 'SkuId-C-005-C')",
+    )
+    assert _counts(warehouse, scratch_dataset, "probe_no_parent")["SkuPriceId-C-008-M"] == 1
 
 
 def test_the_dq_step_records_each_rule_as_failed(warehouse, scratch_dataset, focus_table):

@@ -4,11 +4,13 @@ at load naming the closest variant and what to export instead."""
 
 import csv
 import decimal
+import io
 import shutil
 from pathlib import Path
 
 import pytest
 
+from devtools.gcp_export import GCP_EXPORT_DDL, gcp_export_load, gcp_export_rows
 from focus.normalize import VARIANTS, source_variant
 from focus.variants import VariantRefused, header_key
 from pipelines.configs import pipeline_config_get
@@ -242,18 +244,196 @@ def test_cur_with_athena_snake_case_headers_runs_through_the_aws_pipeline(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("ragged.csv", lambda header: f'{header}\n"unterminated,1,2\n1,2\n'.encode()),
+        # Latin-1 where UTF-8 belongs (a file re-saved by a spreadsheet).
+        (
+            "latin1.csv",
+            lambda header: (
+                (VARIANT_DATA / "azure_cost_details_camel.csv")
+                .read_text()
+                .replace("Example Enrollment", "Exempl\u00e9 Enrollment")
+                .encode("latin-1")
+            ),
+        ),
+    ],
+)
 def test_a_file_the_warehouse_cannot_parse_fails_without_engine_text(
-    warehouse, scratch_dataset, imports_dir
+    warehouse, scratch_dataset, imports_dir, name, content
 ):
-    """A file whose rows the load cannot read fails naming the tenant's file only: no
-    temporary upload name, server path or engine message reaches the run's error."""
+    """A file whose rows the load cannot read fails naming the file and what a readable one
+    is: no temporary upload name, server path or engine message reaches the run's error."""
     header = (VARIANT_DATA / "aws_focus_1_0.csv").read_text().splitlines()[0]
-    (imports_dir / "ragged.csv").write_text(f'{header}\n"unterminated,1,2\n1,2\n')
-    config = pipeline_config_get("focus", "cost", "native")
-    context = context_for(warehouse, scratch_dataset, config, {"source_file": "ragged.csv"})
+    (imports_dir / name).write_bytes(content(header))
+    provider, pipeline = ("focus", "native") if name == "ragged.csv" else ("azure", "focus")
+    config = pipeline_config_get(provider, "cost", pipeline)
+    context = context_for(warehouse, scratch_dataset, config, {"source_file": name})
     with pytest.raises(StepFailed) as raised:
         run_pipeline(config, context)
     message = str(raised.value)
-    assert message.startswith("ragged.csv could not be read as CSV")
-    for leak in ("/", "tmp", "sniff", "Error", "duckdb", "DuckDB", "Invalid"):
+    assert message.startswith(f"{name} could not be read as CSV")
+    assert "UTF-8 text, comma-separated" in message
+    for leak in ("/", "tmp", "sniff", "Error", "duckdb", "DuckDB", "Invalid", ".bin"):
         assert leak not in message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("detailed", "table"),
+    [(True, "billing_export_copy"), (False, "gcp_billing_export_resource_v1_0A1B2C")],
+)
+def test_gcp_export_variant_is_told_by_its_schema(
+    warehouse, scratch_dataset, tmp_path, detailed, table
+):
+    """A BigQuery billing export's variant comes from its table's schema, not its name: a
+    detailed export copied under any name still names each row's resource, a standard one
+    named like a detailed export reads as standard; both total to the cent."""
+    export = gcp_export_rows(count=60, seed=5, detailed=detailed)
+    gcp_export_load(warehouse, scratch_dataset, table, export, tmp_path / "x.json")
+    assert source_variant(
+        "gcp/cost/focus", [c.name for c in warehouse.table_columns(scratch_dataset, table)]
+    ).key == ("gcp-detailed" if detailed else "gcp-standard")
+    config = pipeline_config_get("gcp", "cost", "focus")
+    source = warehouse.table_ref(scratch_dataset, table)
+    context = context_for(warehouse, scratch_dataset, config, source_billing_table=source)
+    results = run_pipeline(config, context)
+    assert failed_rules(results) == {}
+    sums = warehouse.query(
+        "SELECT SUM(BilledCost) AS billed, COUNTIF(ResourceId IS NOT NULL) AS named "
+        f"FROM {warehouse.quoted(scratch_dataset, 'gcp_cost_focus')}"
+    ).rows[0]
+    expected = sum(
+        decimal.Decimal(str(r["cost"]))
+        + sum(decimal.Decimal(str(c["amount"])) for c in r["credits"])
+        for r in export
+    )
+    assert sums["billed"].quantize(CENT) == expected.quantize(CENT)
+    assert (sums["named"] > 0) is detailed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("ddl", "expected"),
+    [
+        # GCP's pricing export sent as the billing export: no variant's columns.
+        (
+            "CREATE TABLE `{table}` (billing_account_id STRING, service STRUCT<id STRING, "
+            "description STRING>, sku STRUCT<id STRING, description STRING>, "
+            "pricing_as_of_time TIMESTAMP, list_price STRUCT<tiered_rates ARRAY<STRUCT<"
+            "usd_amount NUMERIC>>>)",
+            "does not recognise this file's header. The closest it reads is a GCP standard "
+            "usage cost export, which would also have usage_start_time, cost, invoice",
+        ),
+        # A standard export whose credits column was dropped in a copy.
+        (
+            GCP_EXPORT_DDL.replace(
+                "  credits ARRAY<STRUCT<name STRING, amount FLOAT64, full_name STRING, id STRING,"
+                "\n                       type STRING>>,\n",
+                "",
+            ).replace("{detailed}", ""),
+            "is a GCP standard usage cost export but lacks columns it needs: credits.",
+        ),
+    ],
+    ids=["pricing-export", "no-credits"],
+)
+def test_a_table_of_no_gcp_variant_is_refused_before_normalization(
+    warehouse, scratch_dataset, ddl, expected
+):
+    """A table that is no GCP billing export, or one without a column the normalization
+    reads, is refused by focus.normalize before any SQL runs: the closest variant, what it
+    lacked, how to enable the export; no FOCUS table is made."""
+    table = "not_a_billing_export"
+    warehouse.query(ddl.replace("{table}", warehouse.table_ref(scratch_dataset, table)))
+    config = pipeline_config_get("gcp", "cost", "focus")
+    source = warehouse.table_ref(scratch_dataset, table)
+    context = context_for(warehouse, scratch_dataset, config, source_billing_table=source)
+    with pytest.raises(StepFailed) as raised:
+        run_pipeline(config, context)
+    message = str(raised.value)
+    assert expected in message and "Cloud Billing export to BigQuery" in message
+    assert warehouse.tables_list(scratch_dataset) == [table]
+
+
+def _camel_bytes(*, bom: bool, crlf: bool, multiline: str, quote_all: bool = False) -> bytes:
+    """The camelCase cost-details sample as an export may really arrive: with a UTF-8 BOM,
+    CRLF line ends, a quoted field that spans lines (a pretty-printed tags object, its own
+    line breaks LF or CRLF: ``multiline``; "" for none), every field quoted."""
+    text = (VARIANT_DATA / "azure_cost_details_camel.csv").read_text(encoding="utf-8-sig")
+    if quote_all:
+        out = io.StringIO()
+        csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(
+            csv.reader(io.StringIO(text))
+        )
+        text = out.getvalue()
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    if multiline:
+        brk = "\r\n" if multiline == "crlf" else "\n"
+        text = text.replace(
+            '"{""env"":""prod"",""team"":""web""}"',
+            f'"{{{brk}  ""env"": ""prod"",{brk}  ""team"": ""web""{brk}}}"',
+            1,
+        )
+        assert text.splitlines()[1].count('"') % 2 == 1  # the quoted field now spans lines
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("bom", "crlf", "multiline", "quote_all"),
+    [
+        (True, False, "", False),
+        (False, True, "", False),
+        (False, False, "lf", False),
+        (True, True, "crlf", False),
+        (True, True, "lf", False),
+        (True, True, "crlf", True),
+    ],
+    ids=[
+        "bom",
+        "crlf",
+        "quoted-multiline",
+        "bom-crlf-multiline",
+        "crlf-rows-lf-inside-quotes",
+        "all-quoted-bom-crlf-multiline",
+    ],
+)
+def test_camel_case_export_with_bom_crlf_and_multiline_fields_completes(
+    warehouse, scratch_dataset, imports_dir, bom, crlf, multiline, quote_all
+):
+    """The camelCase cost-details export completes through azure/cost/focus with a BOM, CRLF
+    line ends, quoted fields spanning lines, every field quoted: every row loaded once,
+    SUM(BilledCost) equal to costInBillingCurrency to the cent, the multi-line tags object
+    read as tags."""
+    path = imports_dir.parent / "camel_export.csv"
+    path.write_bytes(_camel_bytes(bom=bom, crlf=crlf, multiline=multiline, quote_all=quote_all))
+    results, sums = run_file(warehouse, scratch_dataset, imports_dir, path, "azure")
+    assert results["load_export"].rows_processed == 7
+    assert sums["n"] == 7
+    expected = column_total(VARIANT_DATA / "azure_cost_details_camel.csv", "costInBillingCurrency")
+    assert sums["billed"].quantize(CENT) == expected.quantize(CENT)
+    assert failed_rules(results) == {}
+    table = warehouse.quoted(scratch_dataset, "azure_cost_focus")
+    tagged = warehouse.query(
+        f"SELECT COUNTIF(JSON_VALUE(Tags, '$.team') = 'web') AS web FROM {table}"
+    ).rows[0]
+    assert tagged["web"] >= 1
+
+
+@pytest.mark.django_db
+def test_an_export_with_a_header_and_no_rows_fails_its_check_without_server_names(
+    warehouse, scratch_dataset, imports_dir
+):
+    """A camelCase export holding only its header line loads (nothing to load) and fails the
+    run's check on its row count, naming the run's table only: no warehouse project or
+    dataset in the message."""
+    header = (VARIANT_DATA / "azure_cost_details_camel.csv").read_text().splitlines()[0]
+    path = imports_dir.parent / "empty_export.csv"
+    path.write_text(f"\ufeff{header}\r\n")
+    with pytest.raises(StepFailed) as raised:
+        run_file(warehouse, scratch_dataset, imports_dir, path, "azure")
+    message = str(raised.value)
+    assert message == "data-quality checks failed on azure_cost_focus__rrun1: min_rows"
+    assert warehouse.project not in message and scratch_dataset not in message

@@ -228,3 +228,32 @@ def test_information_schema_as_a_billing_export_is_refused_at_run_time(onboard, 
     with pytest.raises(AccessRefused, match="INFORMATION_SCHEMA views are not readable"):
         processor_for(step).run(context.for_step(step))
     assert [name for name, _ in recorder.calls if name in DATA_CALLS] == []
+
+
+def test_table_columns_reads_the_own_dataset_and_registered_sources_only(
+    guarded, recorder, world, warehouse
+):
+    """A table's columns (how a step tells an export's variant) are read for the tenant's
+    dataset and its registered sources outside the platform project, the latter as the
+    tenant's identity; another dataset of the platform project is refused, nothing asked."""
+    assert [c.name for c in guarded.table_columns(world.own, "mine")] == ["a"]
+    with pytest.raises(AccessRefused, match="a run may read only its tenant's dataset"):
+        guarded.table_columns(world.victim, "aws_cur_raw")
+    with pytest.raises(AccessRefused, match="registered in the tenant's provider config"):
+        guarded.table_columns("billing", "gcp_billing_export_v1_X", project="customer-proj")
+    assert [name for name, _ in recorder.calls] == ["table_columns"]
+    asked = []
+    foreign = GuardedWarehouse(
+        recorder,
+        AccessPolicy(
+            project=warehouse.project,
+            tenant_id="acme",
+            dataset_id=world.own,
+            sources=frozenset({"customer-proj.billing.gcp_billing_export_v1_X"}),
+        ),
+        foreign=lambda: asked.append("tenant identity") or warehouse,
+    )
+    with pytest.raises(Exception) as raised:
+        foreign.table_columns("billing", "gcp_billing_export_v1_X", project="customer-proj")
+    assert not isinstance(raised.value, AccessRefused)  # checked, then asked as the tenant
+    assert asked == ["tenant identity"]

@@ -137,6 +137,30 @@ def test_file_load_parquet(warehouse, scratch_dataset, tmp_path):
     ]
 
 
+def test_file_load_parquet_map_as_repeated_key_value_record(warehouse, scratch_dataset, tmp_path):
+    """A Parquet MAP column (CUR 2.0's resource_tags) loads as a repeated record of key and
+    value (the load asks mapTargetType ARRAY_OF_STRUCT), readable with UNNEST."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "tags.parquet"
+    tags = pa.array([[("team", "web"), ("env", "prod")], []], pa.map_(pa.string(), pa.string()))
+    pq.write_table(pa.table({"id": ["x", "y"], "resource_tags": tags}), path)
+    warehouse.load_file(path, scratch_dataset, "tags", source_format="PARQUET")
+    assert warehouse.table_columns(scratch_dataset, "tags") == [
+        Column("id", "STRING"),
+        Column("resource_tags", "RECORD", "REPEATED"),
+    ]
+    table = warehouse.quoted(scratch_dataset, "tags")
+    rows = warehouse.query(
+        f"SELECT id, (SELECT STRING_AGG(CONCAT(t.key, '=', t.value), ',' ORDER BY t.key) "
+        f"FROM UNNEST(resource_tags) AS t) AS tags FROM {table} ORDER BY id"
+    ).rows
+    assert rows == [{"id": "x", "tags": "env=prod,team=web"}, {"id": "y", "tags": None}]
+    with pytest.raises(ValueError, match="no fields"):
+        Column("resource_tags", "RECORD", "REPEATED").to_bigquery()
+
+
 def test_file_load_streams_a_file_in_chunks(warehouse, scratch_dataset, tmp_path, monkeypatch):
     """A file larger than one upload chunk arrives whole, chunk by chunk (gzip and plain)."""
     from google.cloud.bigquery import client as bigquery_client
