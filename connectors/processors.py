@@ -249,7 +249,11 @@ def _part_header(path: Path, source_format: str, where: str):
             return None, names
         columns = csv_header_columns(path)
     except FileSourceError as exc:
-        raise StepFailed(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+        # The message names the local copy: the object is named instead.
+        problem = str(exc).removeprefix(path.name).lstrip(":").strip()
+        raise StepFailed(
+            f"{where} {problem}" if problem.startswith("is ") else f"{where}: {problem}"
+        ) from None
     return columns, [c.name for c in columns]
 
 

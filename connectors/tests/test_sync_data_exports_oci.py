@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 
+import pyarrow.parquet as pq
 import pytest
 
 from connectors.models import ExportObjectRecord
 from connectors.tests.conftest import load_jobs
 from connectors.tests.cur import CENT, s3_admin
+from devtools.cur2_export import cur2_parquet, cur2_totals
 from devtools.export_samples import data_export_month_put, oci_month_put, oci_report_put
 from pipelines.models import RunStatus, StepStatus
+from pipelines.tests.history import aws_cur_month
 from tenants.models import ProviderConfig
 from tenants.services.audit import Actor
 from tenants.services.credentials import credential_store, provider_config_set
@@ -77,9 +81,9 @@ def assert_nothing_new(sync_run, warehouse, tenant_id: str, provider: str) -> No
 @pytest.mark.parametrize(
     ("kind", "file_format", "provider", "table", "credential"),
     [
-        # CUR 2.0 as gzip CSV: as Parquet of string columns (the sample writer's), its empty
-        # cost cells are "" rather than NULL and the CUR normalization cannot cast them (see
-        # README, Known gaps).
+        # CUR 2.0 as gzip CSV (as typed Parquet: the test below). The sample writer's Parquet
+        # of string columns has "" for empty costs, which the normalization cannot cast
+        # (README, Known gaps); AWS writes typed columns.
         ("cur2", "csv", "aws", "aws_cost_focus", "aws_role"),
         ("focus", "parquet", "focus", "focus_cost_native", "generic"),
     ],
@@ -179,3 +183,55 @@ def test_oci_report_bucket(onboard, warehouse, sync_run, s3_endpoint):
     assert per_period(warehouse, dataset, "oci_cost_focus") == expected
 
     assert_nothing_new(sync_run, warehouse, tenant.id, "oci")
+
+
+def test_cur2_parquet_typed_as_aws_writes_it(onboard, warehouse, sync_run, s3_endpoint, tmp_path):
+    """CUR 2.0 Parquet with AWS's types and maps (``devtools.cur2_export``), two months of one
+    part each under a Data Exports manifest: one sync loads both, each to the cent."""
+    onboarded = onboard(f"dx2_{uuid.uuid4().hex[:6]}", plan="PROFESSIONAL")
+    bucket = f"exports-{uuid.uuid4().hex[:10]}"
+    client = s3_admin(s3_endpoint)
+    client.create_bucket(Bucket=bucket)
+    connect(
+        onboarded.tenant,
+        "aws",
+        "aws_role",
+        {"role_arn": "arn:aws:iam::210987654321:role/reader", "external_id": "ext-dx-2"},
+        {
+            "export_layout": "aws_data_exports",
+            "export_bucket": bucket,
+            "export_prefix": "exports",
+            "export_region": "us-east-1",
+        },
+    )
+    expected = {}
+    for months, period in ((0, dt.date(2023, 11, 1)), (1, dt.date(2023, 12, 1))):
+        source = aws_cur_month(tmp_path / f"cur-{months}.csv", months)
+        parquet = cur2_parquet(source, tmp_path / f"cur2-{months}.parquet")
+        partition = f"BILLING_PERIOD={period:%Y-%m}"
+        key = f"exports/costs/data/{partition}/costs-00001.snappy.parquet"
+        client.put_object(Bucket=bucket, Key=key, Body=parquet.read_bytes())
+        end = dt.date(period.year + period.month // 12, period.month % 12 + 1, 1)
+        manifest = {
+            "executionId": f"exec-{months}",
+            "exportName": "costs",
+            "billingPeriod": {
+                "start": f"{period:%Y-%m-%d}T00:00:00.000Z",
+                "end": f"{end:%Y-%m-%d}T00:00:00.000Z",
+            },
+            "bucket": bucket,
+            "dataFiles": [f"s3://{bucket}/{key}"],
+            "columns": [{"name": n, "type": "string"} for n in pq.read_schema(parquet).names],
+        }
+        client.put_object(
+            Bucket=bucket,
+            Key=f"exports/costs/metadata/{partition}/costs-Manifest.json",
+            Body=json.dumps(manifest).encode(),
+        )
+        expected[period] = cur2_totals(parquet)[0].quantize(CENT)
+
+    run = sync_run(onboarded.tenant.id, "aws")
+    assert run.status == RunStatus.COMPLETED, run.error_message
+    assert loaded(run) == ["2023-11-01", "2023-12-01"]
+    assert per_period(warehouse, onboarded.dataset_id, "aws_cost_focus") == expected
+    assert_nothing_new(sync_run, warehouse, onboarded.tenant.id, "aws")
