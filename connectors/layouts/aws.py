@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from connectors.layouts import ExportLayoutError, PeriodDelivery
 from warehouse.exports import ExportObject, ExportStore
@@ -156,27 +156,28 @@ def _period_of(text: object) -> date | None:
         return None
 
 
-@dataclass(frozen=True)
-class CurLayout:
-    """The legacy Cost and Usage Report (CUR 1.0), CSV (gzip) or Parquet.
+class _ManifestLayout:
+    """A layout whose every billing period has one current manifest naming its parts."""
 
-    A billing period is the folder ``<report>/<YYYYMMDD>-<YYYYMMDD>/``; its current delivery
-    is the one its ``<report>-Manifest.json`` names: ``assemblyId`` (the delivery id),
-    ``reportKeys`` (the parts, keys in the same bucket), ``columns`` ({category, name}; a CSV
-    part's header is ``category/name``) and ``billingPeriod`` {start, end}.
-    """
-
-    name: str = "aws_cur"
+    #: What the layout reads, for "no … under" messages, and the manifest path it looks for.
+    export_kind: ClassVar[str]
+    manifest_path: ClassVar[str]
+    #: The pattern of a manifest's key and its group naming the report/export.
+    manifest_pattern: ClassVar[re.Pattern]
+    name_group: ClassVar[str]
 
     def manifests(self, objects: Mapping[str, ExportObject]) -> dict[date, ExportObject]:
-        """The current manifest of each period, by its period's first day."""
-        found: dict[date, ExportObject] = {}
-        for key, item in objects.items():
-            match = CUR_MANIFEST.search(key)
-            if match:
-                start = match["start"]
-                found[date(int(start[:4]), int(start[4:6]), 1)] = item
-        return found
+        raise NotImplementedError
+
+    def _delivery(
+        self,
+        store: ExportStore,
+        prefix: str,
+        objects: Mapping[str, ExportObject],
+        period: date,
+        manifest: ExportObject,
+    ) -> PeriodDelivery:
+        raise NotImplementedError
 
     def deliveries(
         self,
@@ -190,14 +191,41 @@ class CurLayout:
         manifests = self.manifests(objects)
         if not manifests:
             raise ExportLayoutError(
-                f"no Cost and Usage Report under {store.location}/{prefix} (no "
-                "<report>/<YYYYMMDD-YYYYMMDD>/<report>-Manifest.json)"
+                f"no {self.export_kind} under {store.location}/{prefix} (no {self.manifest_path})"
             )
-        _one_name(store, prefix, _names(objects, CUR_MANIFEST, "report"), "report")
+        names = _names(objects, self.manifest_pattern, self.name_group)
+        _one_name(store, prefix, names, self.name_group)
         return [
             self._delivery(store, prefix, objects, period, manifests[period])
             for period in sorted(manifests)
         ]
+
+
+@dataclass(frozen=True)
+class CurLayout(_ManifestLayout):
+    """The legacy Cost and Usage Report (CUR 1.0), CSV (gzip) or Parquet.
+
+    A billing period is the folder ``<report>/<YYYYMMDD>-<YYYYMMDD>/``; its current delivery
+    is the one its ``<report>-Manifest.json`` names: ``assemblyId`` (the delivery id),
+    ``reportKeys`` (the parts, keys in the same bucket), ``columns`` ({category, name}; a CSV
+    part's header is ``category/name``) and ``billingPeriod`` {start, end}.
+    """
+
+    name: str = "aws_cur"
+    export_kind: ClassVar[str] = "Cost and Usage Report"
+    manifest_path: ClassVar[str] = "<report>/<YYYYMMDD-YYYYMMDD>/<report>-Manifest.json"
+    manifest_pattern: ClassVar[re.Pattern] = CUR_MANIFEST
+    name_group: ClassVar[str] = "report"
+
+    def manifests(self, objects: Mapping[str, ExportObject]) -> dict[date, ExportObject]:
+        """The current manifest of each period, by its period's first day."""
+        found: dict[date, ExportObject] = {}
+        for key, item in objects.items():
+            match = CUR_MANIFEST.search(key)
+            if match:
+                start = match["start"]
+                found[date(int(start[:4]), int(start[4:6]), 1)] = item
+        return found
 
     def _delivery(
         self,
@@ -253,7 +281,7 @@ def _cur_columns(where: str, columns: object) -> tuple[str, ...] | None:
 
 
 @dataclass(frozen=True)
-class DataExportsLayout:
+class DataExportsLayout(_ManifestLayout):
     """AWS Data Exports (CUR 2.0, FOCUS 1.2 with AWS columns), Parquet or gzip CSV.
 
     A billing period is the partition ``BILLING_PERIOD=YYYY-MM``; its current delivery is the
@@ -265,6 +293,10 @@ class DataExportsLayout:
     """
 
     name: str = "aws_data_exports"
+    export_kind: ClassVar[str] = "AWS Data Export"
+    manifest_path: ClassVar[str] = "<export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json"
+    manifest_pattern: ClassVar[re.Pattern] = DATA_EXPORT_MANIFEST
+    name_group: ClassVar[str] = "export"
 
     def manifests(self, objects: Mapping[str, ExportObject]) -> dict[date, ExportObject]:
         found: dict[date, ExportObject] = {}
@@ -280,27 +312,6 @@ class DataExportsLayout:
             ):
                 found[period] = item
         return found
-
-    def deliveries(
-        self,
-        store: ExportStore,
-        prefix: str,
-        *,
-        known_periods: Mapping[tuple[str, str], Any] | None = None,
-    ) -> list[PeriodDelivery]:
-        prefix = prefix_normalize(prefix)
-        objects = listing(store, prefix)
-        manifests = self.manifests(objects)
-        if not manifests:
-            raise ExportLayoutError(
-                f"no AWS Data Export under {store.location}/{prefix} (no <export>/metadata/"
-                "BILLING_PERIOD=YYYY-MM/<export>-Manifest.json)"
-            )
-        _one_name(store, prefix, _names(objects, DATA_EXPORT_MANIFEST, "export"), "export")
-        return [
-            self._delivery(store, prefix, objects, period, manifests[period])
-            for period in sorted(manifests)
-        ]
 
     def _delivery(
         self,
