@@ -4,10 +4,10 @@ Azurite and storage accounts that allow it, the account's shared key."""
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from azure.core import exceptions as azure_exceptions
@@ -22,6 +22,7 @@ from warehouse.exports import (
     ExportNotFound,
     ExportObject,
     ExportStoreError,
+    store_stream,
 )
 
 #: A listing page: Azure's own maximum, so a big export is listed in few requests.
@@ -115,7 +116,7 @@ class AzureBlobStore:
         except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
 
-    def open(self, key: str) -> io.BufferedReader:
+    def open(self, key: str) -> BinaryIO:
         """A blob as a stream downloaded range by range as it is read: at most one range of
         :data:`CHUNK_BYTES` (plus the reader's buffer) is held at a time. A blob rewritten while
         it is read fails the read instead of mixing two versions."""
@@ -123,27 +124,11 @@ class AzureBlobStore:
             downloader = self._client.download_blob(key, max_concurrency=1)
         except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
-        return io.BufferedReader(_BlobStream(downloader, self.location, key), CHUNK_BYTES)
-
-
-class _BlobStream(io.RawIOBase):
-    """A downloader read as a raw binary stream, its errors named like the store's."""
-
-    def __init__(self, downloader, location: str, key: str):
-        self._downloader = downloader
-        self._location = location
-        self._key = key
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        try:
-            data = self._downloader.read(len(buffer))
-        except Exception as exc:
-            raise _translate(exc, self._location, key=self._key) from None
-        buffer[: len(data)] = data
-        return len(data)
+        return store_stream(
+            downloader.read,
+            error=lambda exc: _translate(exc, self.location, key=key),
+            buffer_size=CHUNK_BYTES,
+        )
 
 
 def azure_blob_store(

@@ -5,8 +5,9 @@ stream its parts. One adapter module per outside system implements :class:`Expor
 
 from __future__ import annotations
 
+import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -102,3 +103,45 @@ def head_decompress(data: bytes) -> bytes:
     """The start of a gzip stream decoded as far as it arrived (a head read of a ``.gz``
     part), without requiring its end; the last line may be cut short."""
     return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+
+
+class _StoreStream(io.RawIOBase):
+    """A store's reader as a raw binary stream whose errors are the store's own."""
+
+    def __init__(
+        self,
+        read: Callable[[int], bytes],
+        error: Callable[[Exception], ExportStoreError],
+        close: Callable[[], None] | None,
+    ):
+        self._read = read
+        self._error = error
+        self._close = close
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self._read(len(buffer))
+        except Exception as exc:
+            raise self._error(exc) from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self._close is not None and not self.closed:
+            self._close()
+        super().close()
+
+
+def store_stream(
+    read: Callable[[int], bytes],
+    *,
+    error: Callable[[Exception], ExportStoreError],
+    buffer_size: int,
+    close: Callable[[], None] | None = None,
+) -> BinaryIO:
+    """What ``ExportStore.open`` answers: ``read(n)`` (an SDK's downloader) as a buffered
+    binary stream, any exception it raises turned by ``error`` into one naming the object."""
+    return io.BufferedReader(_StoreStream(read, error, close), buffer_size)

@@ -3,9 +3,9 @@ bytes of one (a load's header check) or a tenant's export bucket as an :class:`E
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import UTC
+from typing import BinaryIO
 
 from django.conf import settings
 from google.api_core import exceptions as google_exceptions
@@ -23,6 +23,7 @@ from warehouse.exports import (
     ExportObject,
     ExportStoreError,
     head_decompress,
+    store_stream,
 )
 
 #: A listing page (GCS's maximum is 1000).
@@ -135,7 +136,7 @@ class GcsStore:
         except Exception as exc:
             raise _translate(exc, self.location, key=key) from None
 
-    def open(self, key: str) -> io.BufferedReader:
+    def open(self, key: str) -> BinaryIO:
         """An object as a stream downloaded range by range as it is read, pinned to the
         generation it had when opened: a rewrite meanwhile fails the read."""
         try:
@@ -147,37 +148,21 @@ class GcsStore:
         reader = blob.open(
             "rb", chunk_size=CHUNK_BYTES, retry=RETRY, if_generation_match=blob.generation
         )
-        return io.BufferedReader(_ObjectStream(reader, self.location, key), CHUNK_BYTES)
+        return store_stream(
+            reader.read,
+            error=lambda exc: _read_error(exc, self.location, key),
+            buffer_size=CHUNK_BYTES,
+            close=reader.close,
+        )
 
 
-class _ObjectStream(io.RawIOBase):
-    """A BlobReader read as a raw binary stream, its errors named like the store's."""
-
-    def __init__(self, reader, location: str, key: str):
-        self._reader = reader
-        self._location = location
-        self._key = key
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        try:
-            data = self._reader.read(len(buffer))
-        except (google_exceptions.PreconditionFailed, google_exceptions.NotFound):
-            # The generation it was opened at is no longer there (412; 404 when that
-            # generation is not kept).
-            raise ExportStoreError(
-                f"{self._location}/{self._key}: the object changed while it was read; retry"
-            ) from None
-        except Exception as exc:
-            raise _translate(exc, self._location, key=self._key) from None
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._reader.close()
-        super().close()
+def _read_error(exc: Exception, location: str, key: str) -> ExportStoreError:
+    """A read of an open object failed: named, as every error of the store."""
+    if isinstance(exc, google_exceptions.PreconditionFailed | google_exceptions.NotFound):
+        # The generation it was opened at is no longer there (412; 404 when that generation
+        # is not kept).
+        return ExportStoreError(f"{location}/{key}: the object changed while it was read; retry")
+    return _translate(exc, location, key=key)
 
 
 def gcs_store(
