@@ -437,3 +437,27 @@ def test_an_export_with_a_header_and_no_rows_fails_its_check_without_server_name
     message = str(raised.value)
     assert message == "data-quality checks failed on azure_cost_focus__rrun1: min_rows"
     assert warehouse.project not in message and scratch_dataset not in message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sample", "account_types"),
+    [("aws_focus_1_0.csv", ["(null)"]), ("azure_focus_1_0.csv", ["Billing Account"])],
+)
+def test_native_focus_1_0_keeps_billing_account_type_and_invents_no_sku_meter(
+    warehouse, scratch_dataset, imports_dir, sample, account_types
+):
+    """Microsoft's FOCUS 1.0 export has a BillingAccountType column (AWS's has none): the
+    native path carries it into 1.2 on every row. Neither 1.0 export has a column that
+    FOCUS 1.2 puts in SkuMeter, so SkuMeter stays null rather than made up."""
+    path = VARIANT_DATA / sample
+    results, _ = run_file(warehouse, scratch_dataset, imports_dir, path, "focus", "native")
+    assert failed_rules(results) == {}
+    table = warehouse.quoted(scratch_dataset, "focus_cost_native")
+    rows = warehouse.query(
+        "SELECT IFNULL(BillingAccountType, '(null)') AS account_type, COUNT(*) AS n, "
+        f"COUNTIF(SkuMeter IS NOT NULL) AS meters FROM {table} GROUP BY account_type"
+    ).rows
+    assert [row["account_type"] for row in rows] == account_types
+    assert sum(row["n"] for row in rows) == 4
+    assert sum(row["meters"] for row in rows) == 0
