@@ -97,6 +97,11 @@ _CANONICAL = {
 }
 
 
+# AWS Data Exports' FOCUS 1.0 export has x_UsageType; its FOCUS 1.2 export dropped that column
+# because "This is now the SkuMeter column" (AWS, "Migrating from FOCUS 1.0 to FOCUS 1.2").
+AWS_USAGE_TYPE = "x_UsageType"
+
+
 def focus_source_version(available: Iterable[str]) -> str:
     """The FOCUS version a native file's columns show: 1.2, 1.1 or 1.0."""
     available = set(available)
@@ -119,6 +124,7 @@ def _native_inner() -> dict[str, str]:
             "TIMESTAMP": f"TIMESTAMP({raw})",
             "JSON": f"SAFE.PARSE_JSON({raw})",
         }.get(column.type, raw)
+    typed[AWS_USAGE_TYPE] = f"NULLIF(NULLIF(TRIM([[{AWS_USAGE_TYPE}]]), 'NULL'), '')"
     return typed
 
 
@@ -167,6 +173,10 @@ def _native_outer(available: frozenset[str]) -> dict[str, str]:
             f"IF({cd_rows}, IF(s.CommitmentDiscountCategory = 'Spend', s.BillingCurrency, "
             "s.PricingUnit), NULL)"
         )
+    # A 1.0 file has no SkuMeter: AWS's usage type where its export has one (what AWS's own
+    # 1.2 export puts there), only on rows with a SkuId (SkuMeter is null where SkuId is).
+    # Azure's and OCI's 1.0 exports have no column documented as the meter: left null.
+    columns["SkuMeter"] = f"COALESCE(s.SkuMeter, IF(s.SkuId IS NULL, NULL, s.{AWS_USAGE_TYPE}))"
     # Before 1.2 prices were in the billing currency.
     columns["PricingCurrency"] = "COALESCE(s.PricingCurrency, s.BillingCurrency)"
     columns["PricingCurrencyEffectiveCost"] = (
