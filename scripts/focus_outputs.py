@@ -95,9 +95,9 @@ CRITERIA = {
     # Native FOCUS 1.0 files: the criteria of the provider that wrote them. The validator has
     # no criterion for SkuMeter alone: SkuMeter-C-000-C applies under PUBLIC_PRICE_LIST_SUPPORTED
     # or UNIT_PRICING_SUPPORTED, which also govern ListUnitPrice, SkuId and SkuPriceId (all in a
-    # 1.0 file), so both stay listed. AWS's 1.0 file gives SkuMeter (x_UsageType); Azure's and
-    # OCI's have no column documented as the meter, so SkuMeter-C-005-C (a SHOULD) is
-    # reported as failed for them (docs/focus.md, "Native FOCUS 1.0").
+    # 1.0 file), so both stay listed. AWS's and Azure's 1.0 files give SkuMeter (x_UsageType,
+    # x_SkuMeterName); OCI's has no column documented as the meter, so SkuMeter-C-005-C (a
+    # SHOULD) is reported as failed for it (docs/focus.md, "Native FOCUS 1.0").
     "aws_focus_1_0": AWS_CRITERIA,
     "azure_focus_1_0": AZURE_CRITERIA,
     "oci_focus_1_0": AWS_CRITERIA,

@@ -444,7 +444,7 @@ def test_an_export_with_a_header_and_no_rows_fails_its_check_without_server_name
     ("sample", "account_types", "meters"),
     [
         ("aws_focus_1_0.csv", ["(null)"], 3),
-        ("azure_focus_1_0.csv", ["Billing Account"], 0),
+        ("azure_focus_1_0.csv", ["Billing Account"], 3),
         ("oci_focus_1_0.csv", ["(null)"], 0),
     ],
 )
@@ -453,8 +453,9 @@ def test_native_focus_1_0_billing_account_type_and_sku_meter(
 ):
     """Microsoft's FOCUS 1.0 export has a BillingAccountType column (AWS's and OCI's have
     none): the native path carries it into 1.2 on every row. AWS's 1.0 export has x_UsageType,
-    which AWS's 1.2 export moved into SkuMeter: the three rows with a SkuId get it (the tax row
-    has none). Azure's and OCI's 1.0 exports have no meter column: SkuMeter stays null."""
+    which AWS's 1.2 export moved into SkuMeter, and Microsoft's has x_SkuMeterName: the three
+    rows with a SkuId get it (the tax row has none). OCI's 1.0 report has no meter column:
+    SkuMeter stays null."""
     path = VARIANT_DATA / sample
     results, _ = run_file(warehouse, scratch_dataset, imports_dir, path, "focus", "native")
     assert failed_rules(results) == {}
@@ -466,12 +467,11 @@ def test_native_focus_1_0_billing_account_type_and_sku_meter(
     assert [row["account_type"] for row in rows] == account_types
     assert sum(row["n"] for row in rows) == 4
     assert sum(row["meters"] for row in rows) == meters
-    if meters:
-        usage_types = warehouse.query(
-            f"SELECT SkuMeter FROM {table} WHERE SkuMeter IS NOT NULL ORDER BY SkuMeter"
-        ).rows
-        assert [row["SkuMeter"] for row in usage_types] == [
-            "EU-Request",
-            "USE1-BoxUsage:t3.medium",
-            "USE1-TimedStorage-ByteHrs",
-        ]
+    expected = {
+        "aws_focus_1_0.csv": ["EU-Request", "USE1-BoxUsage:t3.medium", "USE1-TimedStorage-ByteHrs"],
+        "azure_focus_1_0.csv": ["D2s v3", "LRS Data Stored", "Standard Data Transfer Out"],
+    }.get(sample, [])
+    named = warehouse.query(
+        f"SELECT SkuMeter FROM {table} WHERE SkuMeter IS NOT NULL ORDER BY SkuMeter"
+    ).rows
+    assert [row["SkuMeter"] for row in named] == expected
