@@ -97,6 +97,14 @@ _CANONICAL = {
 }
 
 
+# AWS Data Exports' FOCUS 1.0 export has x_UsageType; its FOCUS 1.2 export dropped that column
+# because "This is now the SkuMeter column" (AWS, "Migrating from FOCUS 1.0 to FOCUS 1.2").
+AWS_USAGE_TYPE = "x_UsageType"
+# Microsoft's FOCUS 1.0 export has x_SkuMeterName ("Name of the usage meter"; column 87 of its
+# Version 1.0 schema); its 1.2 SkuMeter is the meter's name.
+AZURE_METER_NAME = "x_SkuMeterName"
+
+
 def focus_source_version(available: Iterable[str]) -> str:
     """The FOCUS version a native file's columns show: 1.2, 1.1 or 1.0."""
     available = set(available)
@@ -119,6 +127,8 @@ def _native_inner() -> dict[str, str]:
             "TIMESTAMP": f"TIMESTAMP({raw})",
             "JSON": f"SAFE.PARSE_JSON({raw})",
         }.get(column.type, raw)
+    for meter in (AWS_USAGE_TYPE, AZURE_METER_NAME):
+        typed[meter] = f"NULLIF(NULLIF(TRIM([[{meter}]]), 'NULL'), '')"
     return typed
 
 
@@ -167,6 +177,13 @@ def _native_outer(available: frozenset[str]) -> dict[str, str]:
             f"IF({cd_rows}, IF(s.CommitmentDiscountCategory = 'Spend', s.BillingCurrency, "
             "s.PricingUnit), NULL)"
         )
+    # A 1.0 file has no SkuMeter: AWS's usage type (what AWS's own 1.2 export puts there) or
+    # Microsoft's meter name where the export has one, only on rows with a SkuId (SkuMeter is
+    # null where SkuId is). OCI's 1.0 report has no column documented as the meter: left null.
+    columns["SkuMeter"] = (
+        f"COALESCE(s.SkuMeter, IF(s.SkuId IS NULL, NULL, "
+        f"COALESCE(s.{AWS_USAGE_TYPE}, s.{AZURE_METER_NAME})))"
+    )
     # Before 1.2 prices were in the billing currency.
     columns["PricingCurrency"] = "COALESCE(s.PricingCurrency, s.BillingCurrency)"
     columns["PricingCurrencyEffectiveCost"] = (

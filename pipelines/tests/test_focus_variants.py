@@ -437,3 +437,41 @@ def test_an_export_with_a_header_and_no_rows_fails_its_check_without_server_name
     message = str(raised.value)
     assert message == "data-quality checks failed on azure_cost_focus__rrun1: min_rows"
     assert warehouse.project not in message and scratch_dataset not in message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sample", "account_types", "meters"),
+    [
+        ("aws_focus_1_0.csv", ["(null)"], 3),
+        ("azure_focus_1_0.csv", ["Billing Account"], 3),
+        ("oci_focus_1_0.csv", ["(null)"], 0),
+    ],
+)
+def test_native_focus_1_0_billing_account_type_and_sku_meter(
+    warehouse, scratch_dataset, imports_dir, sample, account_types, meters
+):
+    """Microsoft's FOCUS 1.0 export has a BillingAccountType column (AWS's and OCI's have
+    none): the native path carries it into 1.2 on every row. AWS's 1.0 export has x_UsageType,
+    which AWS's 1.2 export moved into SkuMeter, and Microsoft's has x_SkuMeterName: the three
+    rows with a SkuId get it (the tax row has none). OCI's 1.0 report has no meter column:
+    SkuMeter stays null."""
+    path = VARIANT_DATA / sample
+    results, _ = run_file(warehouse, scratch_dataset, imports_dir, path, "focus", "native")
+    assert failed_rules(results) == {}
+    table = warehouse.quoted(scratch_dataset, "focus_cost_native")
+    rows = warehouse.query(
+        "SELECT IFNULL(BillingAccountType, '(null)') AS account_type, COUNT(*) AS n, "
+        f"COUNTIF(SkuMeter IS NOT NULL) AS meters FROM {table} GROUP BY account_type"
+    ).rows
+    assert [row["account_type"] for row in rows] == account_types
+    assert sum(row["n"] for row in rows) == 4
+    assert sum(row["meters"] for row in rows) == meters
+    expected = {
+        "aws_focus_1_0.csv": ["EU-Request", "USE1-BoxUsage:t3.medium", "USE1-TimedStorage-ByteHrs"],
+        "azure_focus_1_0.csv": ["D2s v3", "LRS Data Stored", "Standard Data Transfer Out"],
+    }.get(sample, [])
+    named = warehouse.query(
+        f"SELECT SkuMeter FROM {table} WHERE SkuMeter IS NOT NULL ORDER BY SkuMeter"
+    ).rows
+    assert [row["SkuMeter"] for row in named] == expected
