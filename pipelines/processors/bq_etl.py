@@ -37,8 +37,8 @@ class BqEtl(Processor):
         target = context.warehouse.quoted(context.dataset_id, table_id)
         params = _query_params(sql, context.params)
         mode = destination.get("write_mode", "append")
-        # tables_list, not table_exists: the adapter's Column cannot describe RECORD columns,
-        # so table_exists raises on a copied billing export instead of answering.
+        # tables_list: whether the table is there needs no read of its schema (a copied
+        # billing export's is deeply nested).
         exists = mode != "overwrite" and table_id in context.warehouse.tables_list(
             context.dataset_id
         )
