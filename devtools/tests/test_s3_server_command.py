@@ -32,6 +32,10 @@ def _start(tmp_path) -> tuple[subprocess.Popen, int]:
         stderr=subprocess.STDOUT,
     )
     s3_server_wait(f"http://127.0.0.1:{port}", timeout=60)
+    # The command says it is ready once its own wait sees the server, which can be a moment
+    # after ours: a stop signal before that would find nothing ready to report.
+    ready = command.stdout.readline()
+    assert b"ready at" in ready, ready
     return command, port
 
 
@@ -59,7 +63,6 @@ def test_sigterm_stops_the_server_even_twice(tmp_path):
         command.wait(timeout=20)
         assert _freed(port), f"moto still serves port {port}"
         output = command.stdout.read()
-        assert b"ready at" in output
         assert b"Stopping the S3 server (SIGTERM)" in output
         assert b"Traceback" not in output
     finally:
