@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.admin import ModelAdmin
+from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
@@ -135,7 +136,7 @@ def dashboard_context(*, now: datetime | None = None) -> dict:
                     q["used"],
                     text=f"{q['used']} / {q['limit']} today",
                     color=FAILED if q["limit"] and q["used"] >= q["limit"] else NEUTRAL,
-                    href=reverse("admin:tenants_tenant_change", args=[q["tenant_id"]]),
+                    href=reverse("admin:tenants_tenant_change", args=[quote(q["tenant_id"])]),
                 )
                 for q in figures["quota_use"]
             ],

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
@@ -358,7 +359,7 @@ class TenantAdmin(admin.ModelAdmin):
                         f"{onboarded.api_key}",
                     )
                     return HttpResponseRedirect(
-                        reverse("admin:tenants_tenant_change", args=[onboarded.tenant.pk])
+                        reverse("admin:tenants_tenant_change", args=[quote(onboarded.tenant.pk)])
                     )
             else:
                 report = tenant_dry_run(**onboarding_arguments(data))

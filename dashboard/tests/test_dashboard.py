@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, timedelta
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -221,7 +222,8 @@ def _focus_rows(provider: str, services: dict[str, str], days: int) -> list[dict
 @pytest.fixture
 def costed_tenant(warehouse, db):
     """A tenant whose dataset holds AWS and GCP FOCUS tables (no Azure one)."""
-    tenant = TenantFactory(id=f"cost_{uuid.uuid4().hex[:8]}")
+    # "_40" reads as "@" to the admin's URL unquoting: the change page's URL must be quoted.
+    tenant = TenantFactory(id=f"cost_40{uuid.uuid4().hex[:6]}")
     warehouse.dataset_create(tenant.dataset_id)
     for table, rows in (
         ("aws_cost_focus", _focus_rows("AWS", {"EC2": "2.50", "S3": "0.25"}, days=40)),
@@ -303,7 +305,9 @@ def test_tenant_overview_page_shows_cost_chart_runs_and_links(admin_client, cost
     """The tenant overview draws cost per charge day and provider over one range, says which
     provider lies outside it, lists services, runs and links; the dashboard links to it."""
     make_run(costed_tenant)
-    change = admin_client.get(reverse("admin:tenants_tenant_change", args=[costed_tenant.pk]))
+    change = admin_client.get(
+        reverse("admin:tenants_tenant_change", args=[quote(costed_tenant.pk)])
+    )
     url = reverse("admin:tenants_tenant_overview", args=[costed_tenant.pk])
     assert url in change.content.decode()
     assert url in admin_client.get(reverse("admin:index")).content.decode()

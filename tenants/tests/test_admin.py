@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -150,7 +151,7 @@ def test_onboard_view_creates_tenant_and_dataset(admin_client, admin_user, wareh
         response = admin_client.post(
             ONBOARD_URL, _onboard_data(tenant_id, "_onboard", status="ACTIVE"), follow=True
         )
-        change_url = reverse("admin:tenants_tenant_change", args=[tenant_id])
+        change_url = reverse("admin:tenants_tenant_change", args=[quote(tenant_id)])
         assert response.redirect_chain == [(change_url, 302)], response.context["form"].errors
         tenant = Tenant.objects.select_related("subscription__plan").get(pk=tenant_id)
         assert tenant.status == Tenant.Status.ACTIVE
@@ -303,7 +304,7 @@ def test_key_pages_never_show_hash(admin_client, factory, model_name):
     key = factory()
     urls = [reverse(f"admin:tenants_{model_name}_change", args=[key.pk])]
     if model_name == "apikey":
-        urls.append(reverse("admin:tenants_tenant_change", args=[key.tenant_id]))
+        urls.append(reverse("admin:tenants_tenant_change", args=[quote(key.tenant_id)]))
     for url in urls:
         response = admin_client.get(url)
         assert response.status_code == 200
@@ -362,7 +363,7 @@ def test_credential_pages_show_no_secret_or_ciphertext(admin_client, admin_user)
     blobs = [bytes(stored.ciphertext), bytes(stored.nonce), bytes(stored.wrapped_key)]
     for url in (
         reverse("admin:tenants_cloudcredential_change", args=[stored.pk]),
-        reverse("admin:tenants_tenant_change", args=[tenant.pk]),
+        reverse("admin:tenants_tenant_change", args=[quote(tenant.pk)]),
     ):
         response = admin_client.get(url)
         assert response.status_code == 200
@@ -395,7 +396,7 @@ def test_credential_delete_goes_through_service(admin_client, admin_user):
 def test_tenant_change_form_status_goes_through_service(admin_client, admin_user):
     """Editing status on the change form calls the lifecycle service; profile edits are audited."""
     tenant = TenantFactory(status=Tenant.Status.TRIAL)
-    url = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+    url = reverse("admin:tenants_tenant_change", args=[quote(tenant.pk)])
     data = _change_form_data(
         admin_client.get(url),
         status=Tenant.Status.SUSPENDED,
@@ -426,7 +427,9 @@ def test_tenant_change_page_shows_last_20_audit_events(admin_client):
             tenant_id=tenant.pk, target=f"evt{i:02d}x", created_at=now - timedelta(minutes=i)
         )
     AuditEventFactory(tenant_id="someone_else", target="foreign_evt", created_at=now)
-    content = admin_client.get(reverse("admin:tenants_tenant_change", args=[tenant.pk])).content
+    content = admin_client.get(
+        reverse("admin:tenants_tenant_change", args=[quote(tenant.pk)])
+    ).content
     content = content.decode()
     assert all(f"evt{i:02d}x" in content for i in range(20))
     assert not any(f"evt{i:02d}x" in content for i in range(20, 25))
