@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -180,7 +181,7 @@ def test_staff_onboard_a_tenant_and_watch_a_run_complete(
             assert "ready for onboarding" in page.inner_text("#dry-run-report h2")
             shot(page, "03-dry-run")
             page.click("input[name=_onboard]")
-            page.wait_for_url(f"**/admin/tenants/tenant/{tenant_id}/change/")
+            page.wait_for_url(f"**/admin/tenants/tenant/{quote(tenant_id)}/change/")
             assert "onboarded with dataset" in page.inner_text(".messagelist")
             shot(page, "04-onboarded")
 
