@@ -169,6 +169,16 @@ class _ManifestLayout:
     def manifests(self, objects: Mapping[str, ExportObject]) -> dict[date, ExportObject]:
         raise NotImplementedError
 
+    def _manifest_parts(
+        self, store: ExportStore, manifest_key: str, where: str, document: dict[str, Any]
+    ) -> tuple[str, list[str]]:
+        """The manifest's delivery id and the keys of the parts it names."""
+        raise NotImplementedError
+
+    def _columns(self, where: str, document: dict[str, Any], kind: str) -> tuple[str, ...] | None:
+        """The column names a part's header must have, where the manifest lists them."""
+        raise NotImplementedError
+
     def _delivery(
         self,
         store: ExportStore,
@@ -177,7 +187,27 @@ class _ManifestLayout:
         period: date,
         manifest: ExportObject,
     ) -> PeriodDelivery:
-        raise NotImplementedError
+        document = manifest_load(store, manifest.key)
+        where = f"{store.location}/{manifest.key}"
+        delivery_id, keys = self._manifest_parts(store, manifest.key, where, document)
+        declared = _period_of((document.get("billingPeriod") or {}).get("start"))
+        if declared is not None and declared != period:
+            raise ExportLayoutError(
+                f"{where}: its billingPeriod starts {declared:%Y-%m}, its folder says "
+                f"{period:%Y-%m}"
+            )
+        parts = tuple(
+            part_check(store, manifest.key, key, prefix=prefix, objects=objects) for key in keys
+        )
+        kind = parts_format(store, manifest.key, parts)
+        return PeriodDelivery(
+            period=period,
+            delivery_id=delivery_id,
+            manifest_key=manifest.key,
+            parts=parts,
+            columns=self._columns(where, document, kind),
+            format=kind,
+        )
 
     def deliveries(
         self,
@@ -227,43 +257,22 @@ class CurLayout(_ManifestLayout):
                 found[date(int(start[:4]), int(start[4:6]), 1)] = item
         return found
 
-    def _delivery(
-        self,
-        store: ExportStore,
-        prefix: str,
-        objects: Mapping[str, ExportObject],
-        period: date,
-        manifest: ExportObject,
-    ) -> PeriodDelivery:
-        document = manifest_load(store, manifest.key)
-        where = f"{store.location}/{manifest.key}"
+    def _manifest_parts(
+        self, store: ExportStore, manifest_key: str, where: str, document: dict[str, Any]
+    ) -> tuple[str, list[str]]:
         assembly = document.get("assemblyId")
         keys = document.get("reportKeys")
         if not isinstance(assembly, str) or not assembly:
             raise ExportLayoutError(f"{where}: not a CUR manifest (no assemblyId)")
         if not isinstance(keys, list) or not keys:
             raise ExportLayoutError(f"{where}: names no parts (reportKeys is empty)")
-        _bucket_check(store, manifest.key, document.get("bucket"))
-        declared = _period_of((document.get("billingPeriod") or {}).get("start"))
-        if declared is not None and declared != period:
-            raise ExportLayoutError(
-                f"{where}: its billingPeriod starts {declared:%Y-%m}, its folder says "
-                f"{period:%Y-%m}"
-            )
-        parts = tuple(
-            part_check(store, manifest.key, key, prefix=prefix, objects=objects) for key in keys
-        )
-        kind = parts_format(store, manifest.key, parts)
-        return PeriodDelivery(
-            period=period,
-            delivery_id=assembly,
-            manifest_key=manifest.key,
-            parts=parts,
-            # Parquet CUR renames the columns (line_item_unblended_cost): only a CSV part's
-            # header is the manifest's category/name list.
-            columns=_cur_columns(where, document.get("columns")) if kind == "CSV" else None,
-            format=kind,
-        )
+        _bucket_check(store, manifest_key, document.get("bucket"))
+        return assembly, keys
+
+    def _columns(self, where: str, document: dict[str, Any], kind: str) -> tuple[str, ...] | None:
+        # Parquet CUR renames the columns (line_item_unblended_cost): only a CSV part's
+        # header is the manifest's category/name list.
+        return _cur_columns(where, document.get("columns")) if kind == "CSV" else None
 
 
 def _cur_columns(where: str, columns: object) -> tuple[str, ...] | None:
@@ -313,52 +322,32 @@ class DataExportsLayout(_ManifestLayout):
                 found[period] = item
         return found
 
-    def _delivery(
-        self,
-        store: ExportStore,
-        prefix: str,
-        objects: Mapping[str, ExportObject],
-        period: date,
-        manifest: ExportObject,
-    ) -> PeriodDelivery:
-        document = manifest_load(store, manifest.key)
-        where = f"{store.location}/{manifest.key}"
+    def _manifest_parts(
+        self, store: ExportStore, manifest_key: str, where: str, document: dict[str, Any]
+    ) -> tuple[str, list[str]]:
         execution = document.get("executionId")
         files = document.get("dataFiles")
         if not isinstance(execution, str) or not execution:
             raise ExportLayoutError(f"{where}: not a Data Exports manifest (no executionId)")
         if not isinstance(files, list) or not files:
             raise ExportLayoutError(f"{where}: names no parts (dataFiles is empty)")
-        declared = _period_of((document.get("billingPeriod") or {}).get("start"))
-        if declared is not None and declared != period:
-            raise ExportLayoutError(
-                f"{where}: its billingPeriod starts {declared:%Y-%m}, its folder says "
-                f"{period:%Y-%m}"
-            )
         keys = []
         for uri in files:
             if not isinstance(uri, str) or not uri.startswith("s3://"):
                 raise ExportLayoutError(f"{where}: names a data file that is not an s3:// URI")
             bucket, _, key = uri.removeprefix("s3://").partition("/")
-            _bucket_check(store, manifest.key, bucket)
+            _bucket_check(store, manifest_key, bucket)
             keys.append(key)
-        parts = tuple(
-            part_check(store, manifest.key, key, prefix=prefix, objects=objects) for key in keys
-        )
+        return execution, keys
+
+    def _columns(self, where: str, document: dict[str, Any], kind: str) -> tuple[str, ...] | None:
         columns = document.get("columns")
         named = isinstance(columns, list) and all(
             isinstance(c, dict) and c.get("name") for c in columns
         )
         if columns is not None and not named:
             raise ExportLayoutError(f"{where}: a column has no name")
-        return PeriodDelivery(
-            period=period,
-            delivery_id=execution,
-            manifest_key=manifest.key,
-            parts=parts,
-            columns=tuple(str(c["name"]) for c in columns) if columns else None,
-            format=parts_format(store, manifest.key, parts),
-        )
+        return tuple(str(c["name"]) for c in columns) if columns else None
 
 
 AWS_LAYOUTS = {layout.name: layout for layout in (CurLayout(), DataExportsLayout())}
