@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from warehouse.exports import (
     ExportNotFound,
     ExportObject,
     ExportStoreError,
+    store_pages,
     store_stream,
 )
 
@@ -72,13 +74,8 @@ class AzureBlobStore:
         pages = self._client.list_blobs(
             name_starts_with=prefix or None, results_per_page=self._page_size
         ).by_page()
-        while True:
-            try:
-                page = list(next(pages))
-            except StopIteration:
-                return
-            except Exception as exc:
-                raise _translate(exc, self.location, prefix=prefix) from None
+        error = partial(_translate, location=self.location, prefix=prefix)
+        for page in store_pages(pages, error=error):
             for blob in page:
                 yield ExportObject(
                     key=blob.name,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -145,3 +145,19 @@ def store_stream(
     """What ``ExportStore.open`` answers: ``read(n)`` (an SDK's downloader) as a buffered
     binary stream, any exception it raises turned by ``error`` into one naming the object."""
     return io.BufferedReader(_StoreStream(read, error, close), buffer_size)
+
+
+def store_pages(
+    pages: Iterable, *, error: Callable[[Exception], ExportStoreError]
+) -> Iterator[list]:
+    """An SDK's listing pages one by one, an exception fetching any turned by ``error`` into
+    one naming the listing."""
+    iterator = iter(pages)
+    while True:
+        try:
+            page = list(next(iterator))
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise error(exc) from None
+        yield page

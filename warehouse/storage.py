@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
+from functools import partial
 from typing import BinaryIO
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from warehouse.exports import (
     ExportObject,
     ExportStoreError,
     head_decompress,
+    store_pages,
     store_stream,
 )
 
@@ -95,13 +97,8 @@ class GcsStore:
         pages = self._client.list_blobs(
             self._bucket, prefix=prefix or None, page_size=self._page_size, retry=RETRY
         ).pages
-        while True:
-            try:
-                page = list(next(pages))
-            except StopIteration:
-                return
-            except Exception as exc:
-                raise _translate(exc, self.location, prefix=prefix) from None
+        error = partial(_translate, location=self.location, prefix=prefix)
+        for page in store_pages(pages, error=error):
             for blob in page:
                 yield ExportObject(
                     key=blob.name,
